@@ -1,0 +1,217 @@
+//! Chat templates: renders a model's `tokenizer.chat_template` (Jinja) with minijinja,
+//! configured like Hugging Face's `apply_chat_template` (trim/lstrip blocks, Python-style
+//! string methods, `raise_exception`).
+
+use crate::gguf::GgufFile;
+use serde::{Deserialize, Serialize};
+
+/// Used when a model ships no template: ChatML, which most small instruct models accept.
+pub const FALLBACK_TEMPLATE: &str = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Self { role: role.into(), content: content.into() }
+    }
+    pub fn system(content: impl Into<String>) -> Self {
+        Self::new("system", content)
+    }
+    pub fn user(content: impl Into<String>) -> Self {
+        Self::new("user", content)
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self::new("assistant", content)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("chat template is invalid: {0}")]
+    Compile(String),
+    #[error("chat template failed to render: {0}")]
+    Render(String),
+}
+
+/// A compiled chat template with the special-token strings it may reference.
+pub struct ChatTemplate {
+    env: minijinja::Environment<'static>,
+    bos_token: String,
+    eos_token: String,
+    is_fallback: bool,
+}
+
+impl std::fmt::Debug for ChatTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatTemplate").field("is_fallback", &self.is_fallback).finish()
+    }
+}
+
+const NAME: &str = "chat";
+
+impl ChatTemplate {
+    /// Compiles `source`; an invalid template is an error, never a panic.
+    pub fn new(
+        source: &str,
+        bos_token: impl Into<String>,
+        eos_token: impl Into<String>,
+    ) -> Result<Self, ChatError> {
+        let mut env = minijinja::Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        minijinja_contrib::add_to_environment(&mut env);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", raise_exception);
+        env.add_function("strftime_now", strftime_now);
+        env.add_template_owned(NAME, source.to_owned())
+            .map_err(|e| ChatError::Compile(describe(&e)))?;
+        Ok(Self { env, bos_token: bos_token.into(), eos_token: eos_token.into(), is_fallback: false })
+    }
+
+    /// The model's own template, or [`FALLBACK_TEMPLATE`] when it has none.
+    pub fn from_gguf(file: &GgufFile) -> Result<Self, ChatError> {
+        let token = |key: &str| -> String {
+            let tokens = file.get_array("tokenizer.ggml.tokens");
+            file.get_u64(key)
+                .and_then(|id| tokens?.get(id as usize)?.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let (bos, eos) = (token("tokenizer.ggml.bos_token_id"), token("tokenizer.ggml.eos_token_id"));
+        match file.get_str("tokenizer.chat_template") {
+            Some(source) => Self::new(source, bos, eos),
+            None => {
+                let mut t = Self::new(FALLBACK_TEMPLATE, bos, eos)?;
+                t.is_fallback = true;
+                Ok(t)
+            }
+        }
+    }
+
+    /// True when the model had no template of its own.
+    pub fn is_fallback(&self) -> bool {
+        self.is_fallback
+    }
+
+    /// Renders the conversation; with `add_generation_prompt` the text ends where the
+    /// assistant's reply begins.
+    pub fn render(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<String, ChatError> {
+        let template = self.env.get_template(NAME).map_err(|e| ChatError::Render(describe(&e)))?;
+        template
+            .render(minijinja::context! {
+                messages => messages,
+                add_generation_prompt => add_generation_prompt,
+                bos_token => &self.bos_token,
+                eos_token => &self.eos_token,
+            })
+            .map_err(|e| ChatError::Render(describe(&e)))
+    }
+}
+
+/// minijinja's error with its chain of causes, on one line.
+fn describe(e: &minijinja::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// Templates call `raise_exception("...")` to reject conversations they cannot format.
+fn raise_exception(message: String) -> Result<minijinja::Value, minijinja::Error> {
+    Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message))
+}
+
+/// Llama 3.x templates print today's date with `strftime_now("%d %b %Y")`.
+fn strftime_now(format: String) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const FULL: [&str; 12] = [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September",
+        "October", "November", "December",
+    ];
+    format
+        .replace("%d", &format!("{d:02}"))
+        .replace("%m", &format!("{m:02}"))
+        .replace("%Y", &y.to_string())
+        .replace("%b", MONTHS[(m - 1) as usize])
+        .replace("%B", FULL[(m - 1) as usize])
+}
+
+/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_416), (2025, 11, 24));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn fallback_is_chatml() {
+        let t = ChatTemplate::new(FALLBACK_TEMPLATE, "", "").unwrap();
+        let out = t.render(&[ChatMessage::user("Hi")], true).unwrap();
+        assert_eq!(out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    #[test]
+    fn python_string_methods_work() {
+        let t = ChatTemplate::new("{{ messages[0].content.strip().upper() }}", "", "").unwrap();
+        assert_eq!(t.render(&[ChatMessage::user("  hi ")], false).unwrap(), "HI");
+    }
+
+    #[test]
+    fn raise_exception_is_an_error() {
+        let t = ChatTemplate::new(
+            "{% if messages[0].role != 'user' %}{{ raise_exception('first must be user') }}{% endif %}",
+            "",
+            "",
+        )
+        .unwrap();
+        let err = t.render(&[ChatMessage::assistant("x")], false).unwrap_err();
+        assert!(err.to_string().contains("first must be user"), "{err}");
+    }
+
+    #[test]
+    fn broken_template_is_an_error() {
+        let err = ChatTemplate::new("{% for m in messages %}", "", "").unwrap_err();
+        assert!(matches!(err, ChatError::Compile(_)), "{err}");
+    }
+
+    #[test]
+    fn bos_and_lstrip_blocks() {
+        let t = ChatTemplate::new("{{ bos_token }}\n  {% for m in messages %}\n[{{ m.role }}]\n  {% endfor %}", "<s>", "</s>")
+            .unwrap();
+        assert_eq!(t.render(&[ChatMessage::user("a"), ChatMessage::user("b")], false).unwrap(), "<s>\n[user]\n[user]\n");
+    }
+}

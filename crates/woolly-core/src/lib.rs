@@ -1,0 +1,7 @@
+//! Woolly's engine: reads GGUF models, tokenizes, renders chat templates and runs
+//! LLaMA-family transformers with weights kept in their quantized blocks.
+
+pub mod chat;
+pub mod gguf;
+pub mod quant;
+pub mod tokenizer;

@@ -1,0 +1,5 @@
+//! GGUF block formats: geometry and dequantization.
+
+mod types;
+
+pub use types::{GgmlType, QK_K};

@@ -4,4 +4,5 @@
 pub mod chat;
 pub mod gguf;
 pub mod quant;
+pub mod sampling;
 pub mod tokenizer;

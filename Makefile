@@ -1,23 +1,45 @@
 # Woolly: the README's commands. Each target installs what it needs first.
 # Build outputs go to a cache outside the clone so fresh clones (and CI) reuse them.
+# Cargo commands select the whole workspace so every one resolves the same features and
+# reuses one build of burn (a `-p` build would compile another copy).
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/woolly/target
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 WOOLLY := $(CARGO_TARGET_DIR)/release/woolly
 
-.PHONY: setup build test run bench fmt clippy
+.PHONY: setup ui build test run chat bench fmt clippy
 
 setup:
 	@./scripts/setup.sh
 
-build: setup
+# The desktop app embeds ui/dist at compile time: build the UI before any cargo build.
+ui: setup
+	npm --prefix ui run build
+
+build: ui
 	cargo build --release --workspace
 
-test: setup
+test: ui
 	cargo test --release --workspace
+	cd ui && npm test
+	WOOLLY_BIN=$(WOOLLY) python3 -m pytest -q -p no:cacheprovider crates/woolly-server/tests/openai_client
+	# The keychain against a real Secret Service: gnome-keyring on a private session bus.
+	XDG_DATA_HOME=$$(mktemp -d) dbus-run-session -- sh -c 'echo pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; WOOLLY_KEYRING_TEST=1 cargo test --release --workspace --test keyring'
+	# The desktop app end to end: the real woolly-desktop window (built by `cargo test` above)
+	# under Xvfb, driven through tauri-driver + WebKitWebDriver with the real model.
+	python3 src-tauri/tests/e2e/run.py
 
+# The desktop app. With no model chosen it uses WOOLLY_MODEL, else the first installed
+# model, else the repository's test model: a fresh clone can chat at once.
 run: build
-	$(WOOLLY) info -m $(MODEL)
+	$(CARGO_TARGET_DIR)/release/woolly-desktop
 
+# The interactive chat in the terminal.
+chat: build
+	$(WOOLLY) chat -m $(MODEL)
+
+bench: build
+	$(WOOLLY) bench -m $(MODEL) --threads 1
+	$(WOOLLY) bench -m $(MODEL) --threads 2
 
 fmt:
 	cargo fmt --all

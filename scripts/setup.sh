@@ -8,10 +8,44 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
 
-# Python tools used by tests: the reference GGUF dequantizer.
-if ! python3 -c 'import gguf, numpy' 2>/dev/null; then
+# Debian packages. Vulkan's software driver (lavapipe) lets the GPU path run and be tested
+# on machines without a GPU; gnome-keyring is the real Secret Service the keychain tests use.
+# The desktop app (Tauri 2) builds against WebKitGTK 4.1 and GTK 3; its end-to-end test runs
+# the real window under Xvfb through WebKitWebDriver (webkit2gtk-driver).
+APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 pkg-config dbus gnome-keyring libsecret-tools
+  build-essential file libwebkit2gtk-4.1-dev libgtk-3-dev libxdo-dev libssl-dev
+  libayatana-appindicator3-dev librsvg2-dev
+  xvfb xauth webkit2gtk-driver fonts-dejavu-core)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  say "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python tools used by tests: the reference GGUF dequantizer; the official OpenAI client
+# (and pytest) for the server's API-compatibility tests.
+if ! python3 -c 'import gguf, numpy, openai, pytest' 2>/dev/null; then
   say "installing Python test dependencies (gguf, numpy)"
-  python3 -m pip install --quiet --disable-pip-version-check gguf==0.19.0 numpy
+  python3 -m pip install --quiet --disable-pip-version-check gguf==0.19.0 numpy openai pytest
 fi
 
 ./scripts/fetch-test-model.sh
+
+# The desktop app's UI (React + Vite): npm packages, pinned by ui/package-lock.json.
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  say "installing the UI's npm packages (npm ci in ui/)"
+  npm ci --prefix ui --no-audit --no-fund --loglevel=error
+fi
+
+# tauri-driver (the WebDriver bridge of the desktop app's end-to-end test), built once into a
+# cache outside the clone.
+TOOLS_DIR="${WOOLLY_TOOLS_DIR:-$HOME/.cache/woolly/tools}"
+if [ ! -x "$TOOLS_DIR/bin/tauri-driver" ]; then
+  say "installing tauri-driver into $TOOLS_DIR (cargo install, once)"
+  cargo install tauri-driver --locked --root "$TOOLS_DIR" --quiet
+fi

@@ -2,7 +2,9 @@
 //! LLaMA-family transformers with weights kept in their quantized blocks.
 
 pub mod chat;
+pub mod engine;
 pub mod gguf;
+pub mod model;
 pub mod quant;
 pub mod sampling;
 pub mod tokenizer;

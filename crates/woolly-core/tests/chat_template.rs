@@ -13,7 +13,8 @@ fn template() -> ChatTemplate {
 fn matches_the_reference_chat_prompt() {
     // llama.cpp's reference prompt for the haiku case was rendered by this template.
     let refdata: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(common::refdata("smollm2-greedy.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(common::refdata("smollm2-greedy.json")).unwrap())
+            .unwrap();
     let expected = refdata["cases"]
         .as_array()
         .unwrap()
@@ -25,7 +26,9 @@ fn matches_the_reference_chat_prompt() {
         .to_owned();
     let t = template();
     assert!(!t.is_fallback());
-    let out = t.render(&[ChatMessage::user("Write a haiku about the ocean.")], true).unwrap();
+    let out = t
+        .render(&[ChatMessage::user("Write a haiku about the ocean.")], true)
+        .unwrap();
     assert_eq!(out, expected);
 }
 
@@ -52,7 +55,10 @@ fn explicit_system_prompt_and_multi_turn() {
 #[test]
 fn model_without_template_gets_the_fallback() {
     let mut w = woolly_core::gguf::GgufWriter::new();
-    w.meta("general.architecture", woolly_core::gguf::Value::String("llama".into()));
+    w.meta(
+        "general.architecture",
+        woolly_core::gguf::Value::String("llama".into()),
+    );
     let f = GgufFile::from_bytes(w.to_bytes(), "bare.gguf").unwrap();
     let t = ChatTemplate::from_gguf(&f).unwrap();
     assert!(t.is_fallback());

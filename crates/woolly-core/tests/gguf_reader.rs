@@ -21,15 +21,28 @@ fn reads_the_test_model() {
     assert_eq!(f.get_array("tokenizer.ggml.tokens").unwrap().len(), 49152);
     assert_eq!(f.get_str("tokenizer.ggml.pre"), Some("smollm"));
     let count = |t| f.tensors().iter().filter(|i| i.ggml_type == t).count();
-    assert_eq!((count(GgmlType::Q4_1), count(GgmlType::Q8_0), count(GgmlType::F32)), (210, 1, 61));
+    assert_eq!(
+        (
+            count(GgmlType::Q4_1),
+            count(GgmlType::Q8_0),
+            count(GgmlType::F32)
+        ),
+        (210, 1, 61)
+    );
     let embd = f.tensor("token_embd.weight").unwrap();
     assert_eq!(embd.dims, vec![576, 49152]);
     assert_eq!(f.tensor_data(embd).len() as u64, embd.n_bytes);
-    assert!(f.tensor("output.weight").is_none(), "the test model ties its output head");
+    assert!(
+        f.tensor("output.weight").is_none(),
+        "the test model ties its output head"
+    );
     // Reading into memory instead of mapping gives the same result.
     let g = GgufFile::open_with(common::test_model(), false).unwrap();
     assert_eq!(g.tensors(), f.tensors());
-    assert_eq!(g.tensor_data(g.tensor("blk.7.ffn_up.weight").unwrap()), f.tensor_data(f.tensor("blk.7.ffn_up.weight").unwrap()));
+    assert_eq!(
+        g.tensor_data(g.tensor("blk.7.ffn_up.weight").unwrap()),
+        f.tensor_data(f.tensor("blk.7.ffn_up.weight").unwrap())
+    );
 }
 
 fn small_file() -> GgufWriter {
@@ -71,7 +84,11 @@ fn every_value_type_round_trips() {
     assert_eq!(f.get("i8"), Some(&Value::I8(-7)));
     assert_eq!(f.get("i16").unwrap().as_i64(), Some(-700));
     assert_eq!(f.get("u16").unwrap().as_u64(), Some(700));
-    assert_eq!(f.get("i32").unwrap().as_u64(), None, "negative is not unsigned");
+    assert_eq!(
+        f.get("i32").unwrap().as_u64(),
+        None,
+        "negative is not unsigned"
+    );
     assert_eq!(f.get_u64("u64"), Some(1 << 40));
     assert_eq!(f.get("i64").unwrap().as_i64(), Some(-(1 << 40)));
     assert_eq!(f.get_f64("f64"), Some(0.25));
@@ -92,12 +109,17 @@ fn every_value_type_round_trips() {
 fn missing_and_mistyped_keys_are_named() {
     let f = GgufFile::from_bytes(small_file().to_bytes(), "small.gguf").unwrap();
     let err = f.hparam_u64("context_length").unwrap_err();
-    assert!(matches!(err.kind, E::MissingKey(ref k) if k == "llama.context_length"), "{err}");
+    assert!(
+        matches!(err.kind, E::MissingKey(ref k) if k == "llama.context_length"),
+        "{err}"
+    );
     assert!(err.to_string().starts_with("small.gguf: "), "{err}");
 }
 
 fn parse(bytes: Vec<u8>) -> E {
-    GgufFile::from_bytes(bytes, "bad.gguf").expect_err("corrupt input must be rejected").kind
+    GgufFile::from_bytes(bytes, "bad.gguf")
+        .expect_err("corrupt input must be rejected")
+        .kind
 }
 
 #[test]
@@ -136,12 +158,14 @@ fn tensor_layout_is_validated() {
     assert!(matches!(parse(w.to_bytes()), E::BadShape { .. }));
 
     let mut w = GgufWriter::new();
-    w.tensor("t", &[4], GgmlType::F32, vec![0; 16]).tensor("t", &[4], GgmlType::F32, vec![0; 16]);
+    w.tensor("t", &[4], GgmlType::F32, vec![0; 16])
+        .tensor("t", &[4], GgmlType::F32, vec![0; 16]);
     assert!(matches!(parse(w.to_bytes()), E::DuplicateTensor(_)));
 
     // Rewrite the second tensor's offset to overlap the first / misalign / run off the end.
     let mut w = GgufWriter::new();
-    w.tensor("x", &[16], GgmlType::F32, vec![0; 64]).tensor("y", &[16], GgmlType::F32, vec![0; 64]);
+    w.tensor("x", &[16], GgmlType::F32, vec![0; 64])
+        .tensor("y", &[16], GgmlType::F32, vec![0; 64]);
     let good = w.to_bytes();
     let pos = find(&good, b"y") + 1 + 4 + 8 + 4; // name, n_dims, dim, type
     let with_offset = |off: u64| {
@@ -152,7 +176,10 @@ fn tensor_layout_is_validated() {
     assert!(matches!(parse(with_offset(32)), E::Overlap { .. }));
     assert!(matches!(parse(with_offset(65)), E::Misaligned { .. }));
     assert!(matches!(parse(with_offset(1 << 20)), E::OutOfBounds { .. }));
-    assert!(matches!(parse(with_offset(u64::MAX - 31)), E::OutOfBounds { .. }));
+    assert!(matches!(
+        parse(with_offset(u64::MAX - 31)),
+        E::OutOfBounds { .. }
+    ));
     GgufFile::from_bytes(with_offset(64), "ok.gguf").unwrap();
 
     let mut b = good.clone();
@@ -161,7 +188,10 @@ fn tensor_layout_is_validated() {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).position(|w| w == needle).unwrap()
+    haystack
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap()
 }
 
 /// The real model truncated at ten offsets spread over the header and the data, and with
@@ -179,10 +209,20 @@ fn corrupted_test_model_gives_typed_errors() {
     };
     let mut outcomes = Vec::new();
     for i in 0..10 {
-        let cut = if i < 5 { next(header_end) } else { header_end + next(model.len() - header_end) };
+        let cut = if i < 5 {
+            next(header_end)
+        } else {
+            header_end + next(model.len() - header_end)
+        };
         let err = GgufFile::from_bytes(model[..cut].to_vec(), "truncated.gguf")
             .expect_err("a truncated model must be rejected");
-        assert!(matches!(err.kind, E::Truncated { .. } | E::OutOfBounds { .. } | E::ImpossibleCount { .. }), "cut {cut}: {err}");
+        assert!(
+            matches!(
+                err.kind,
+                E::Truncated { .. } | E::OutOfBounds { .. } | E::ImpossibleCount { .. }
+            ),
+            "cut {cut}: {err}"
+        );
         outcomes.push(format!("cut at {cut}: {err}"));
     }
     let mut rejected = 0;
@@ -196,7 +236,10 @@ fn corrupted_test_model_gives_typed_errors() {
     }
     // Flips inside string bytes can leave a valid file; flips in lengths or ids cannot.
     assert!(rejected > 0);
-    eprintln!("{}\nheader bit flips rejected: {rejected}/200", outcomes.join("\n"));
+    eprintln!(
+        "{}\nheader bit flips rejected: {rejected}/200",
+        outcomes.join("\n")
+    );
 }
 
 proptest! {

@@ -16,7 +16,10 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        Self { role: role.into(), content: content.into() }
+        Self {
+            role: role.into(),
+            content: content.into(),
+        }
     }
     pub fn system(content: impl Into<String>) -> Self {
         Self::new("system", content)
@@ -47,7 +50,9 @@ pub struct ChatTemplate {
 
 impl std::fmt::Debug for ChatTemplate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatTemplate").field("is_fallback", &self.is_fallback).finish()
+        f.debug_struct("ChatTemplate")
+            .field("is_fallback", &self.is_fallback)
+            .finish()
     }
 }
 
@@ -69,7 +74,12 @@ impl ChatTemplate {
         env.add_function("strftime_now", strftime_now);
         env.add_template_owned(NAME, source.to_owned())
             .map_err(|e| ChatError::Compile(describe(&e)))?;
-        Ok(Self { env, bos_token: bos_token.into(), eos_token: eos_token.into(), is_fallback: false })
+        Ok(Self {
+            env,
+            bos_token: bos_token.into(),
+            eos_token: eos_token.into(),
+            is_fallback: false,
+        })
     }
 
     /// The model's own template, or [`FALLBACK_TEMPLATE`] when it has none.
@@ -80,7 +90,10 @@ impl ChatTemplate {
                 .and_then(|id| tokens?.get(id as usize)?.as_str().map(str::to_owned))
                 .unwrap_or_default()
         };
-        let (bos, eos) = (token("tokenizer.ggml.bos_token_id"), token("tokenizer.ggml.eos_token_id"));
+        let (bos, eos) = (
+            token("tokenizer.ggml.bos_token_id"),
+            token("tokenizer.ggml.eos_token_id"),
+        );
         match file.get_str("tokenizer.chat_template") {
             Some(source) => Self::new(source, bos, eos),
             None => {
@@ -103,7 +116,10 @@ impl ChatTemplate {
         messages: &[ChatMessage],
         add_generation_prompt: bool,
     ) -> Result<String, ChatError> {
-        let template = self.env.get_template(NAME).map_err(|e| ChatError::Render(describe(&e)))?;
+        let template = self
+            .env
+            .get_template(NAME)
+            .map_err(|e| ChatError::Render(describe(&e)))?;
         template
             .render(minijinja::context! {
                 messages => messages,
@@ -129,7 +145,10 @@ fn describe(e: &minijinja::Error) -> String {
 
 /// Templates call `raise_exception("...")` to reject conversations they cannot format.
 fn raise_exception(message: String) -> Result<minijinja::Value, minijinja::Error> {
-    Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message))
+    Err(minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        message,
+    ))
 }
 
 /// Llama 3.x templates print today's date with `strftime_now("%d %b %Y")`.
@@ -139,11 +158,22 @@ fn strftime_now(format: String) -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     const FULL: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     format
         .replace("%d", &format!("{d:02}"))
@@ -181,13 +211,19 @@ mod tests {
     fn fallback_is_chatml() {
         let t = ChatTemplate::new(FALLBACK_TEMPLATE, "", "").unwrap();
         let out = t.render(&[ChatMessage::user("Hi")], true).unwrap();
-        assert_eq!(out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+        assert_eq!(
+            out,
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
     }
 
     #[test]
     fn python_string_methods_work() {
         let t = ChatTemplate::new("{{ messages[0].content.strip().upper() }}", "", "").unwrap();
-        assert_eq!(t.render(&[ChatMessage::user("  hi ")], false).unwrap(), "HI");
+        assert_eq!(
+            t.render(&[ChatMessage::user("  hi ")], false).unwrap(),
+            "HI"
+        );
     }
 
     #[test]
@@ -210,8 +246,16 @@ mod tests {
 
     #[test]
     fn bos_and_lstrip_blocks() {
-        let t = ChatTemplate::new("{{ bos_token }}\n  {% for m in messages %}\n[{{ m.role }}]\n  {% endfor %}", "<s>", "</s>")
-            .unwrap();
-        assert_eq!(t.render(&[ChatMessage::user("a"), ChatMessage::user("b")], false).unwrap(), "<s>\n[user]\n[user]\n");
+        let t = ChatTemplate::new(
+            "{{ bos_token }}\n  {% for m in messages %}\n[{{ m.role }}]\n  {% endfor %}",
+            "<s>",
+            "</s>",
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(&[ChatMessage::user("a"), ChatMessage::user("b")], false)
+                .unwrap(),
+            "<s>\n[user]\n[user]\n"
+        );
     }
 }

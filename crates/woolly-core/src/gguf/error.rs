@@ -19,9 +19,18 @@ pub enum GgufErrorKind {
     #[error("unsupported GGUF version {0} (supported: 2, 3)")]
     UnsupportedVersion(u32),
     #[error("file truncated: {what} at byte {offset} needs {needed} bytes, {available} left")]
-    Truncated { what: &'static str, offset: u64, needed: u64, available: u64 },
+    Truncated {
+        what: &'static str,
+        offset: u64,
+        needed: u64,
+        available: u64,
+    },
     #[error("{what} count {count} is impossible for the file size (at most {max})")]
-    ImpossibleCount { what: &'static str, count: u64, max: u64 },
+    ImpossibleCount {
+        what: &'static str,
+        count: u64,
+        max: u64,
+    },
     #[error("string at byte {offset} is not valid UTF-8")]
     InvalidUtf8 { offset: u64 },
     #[error("unknown metadata value type {id} for key {key:?}")]
@@ -39,13 +48,28 @@ pub enum GgufErrorKind {
     #[error("tensor {tensor:?} has an invalid shape: {reason}")]
     BadShape { tensor: String, reason: String },
     #[error("tensor {tensor:?} offset {offset} is not a multiple of the alignment {alignment}")]
-    Misaligned { tensor: String, offset: u64, alignment: u64 },
-    #[error("tensor {tensor:?} data [{start}, {end}) lies past the end of the file ({file_len} bytes)")]
-    OutOfBounds { tensor: String, start: u64, end: u64, file_len: u64 },
+    Misaligned {
+        tensor: String,
+        offset: u64,
+        alignment: u64,
+    },
+    #[error(
+        "tensor {tensor:?} data [{start}, {end}) lies past the end of the file ({file_len} bytes)"
+    )]
+    OutOfBounds {
+        tensor: String,
+        start: u64,
+        end: u64,
+        file_len: u64,
+    },
     #[error("tensors {first:?} and {second:?} overlap")]
     Overlap { first: String, second: String },
     #[error("missing metadata key {0:?}")]
     MissingKey(String),
     #[error("metadata key {key:?} should be {expected}, found {found}")]
-    WrongType { key: String, expected: &'static str, found: String },
+    WrongType {
+        key: String,
+        expected: &'static str,
+        found: String,
+    },
 }

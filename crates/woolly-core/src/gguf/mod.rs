@@ -92,7 +92,10 @@ impl GgufFile {
     /// Like [`open`](Self::open); with `mmap == false` the file is read into memory instead.
     pub fn open_with(path: impl AsRef<Path>, mmap: bool) -> Result<Self, GgufError> {
         let path = path.as_ref().to_path_buf();
-        let io = |e: std::io::Error| GgufError { path: path.clone(), kind: e.into() };
+        let io = |e: std::io::Error| GgufError {
+            path: path.clone(),
+            kind: e.into(),
+        };
         let bytes = if mmap {
             let file = std::fs::File::open(&path).map_err(io)?;
             // SAFETY: the mapping is read-only; a model file modified while mapped is
@@ -112,10 +115,16 @@ impl GgufFile {
     fn parse(path: PathBuf, bytes: Bytes) -> Result<Self, GgufError> {
         match Self::parse_inner(&bytes) {
             Ok((version, metadata, tensors, alignment)) => {
-                let key_index =
-                    metadata.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
-                let tensor_index =
-                    tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+                let key_index = metadata
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (k.clone(), i))
+                    .collect();
+                let tensor_index = tensors
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (t.name.clone(), i))
+                    .collect();
                 Ok(Self {
                     path,
                     bytes,
@@ -149,7 +158,11 @@ impl GgufFile {
         let data_start = h.header_end.div_ceil(alignment) * alignment;
         for t in &mut h.tensors {
             if t.offset % alignment != 0 {
-                return Err(E::Misaligned { tensor: t.name.clone(), offset: t.offset, alignment });
+                return Err(E::Misaligned {
+                    tensor: t.name.clone(),
+                    offset: t.offset,
+                    alignment,
+                });
             }
             let start = data_start.checked_add(t.offset);
             let end = start.and_then(|s| s.checked_add(t.n_bytes));
@@ -169,7 +182,10 @@ impl GgufFile {
         by_offset.sort_by_key(|t| t.offset);
         for pair in by_offset.windows(2) {
             if pair[0].offset + pair[0].n_bytes > pair[1].offset {
-                return Err(E::Overlap { first: pair[0].name.clone(), second: pair[1].name.clone() });
+                return Err(E::Overlap {
+                    first: pair[0].name.clone(),
+                    second: pair[1].name.clone(),
+                });
             }
         }
         Ok((h.version, h.metadata, h.tensors, alignment))
@@ -247,7 +263,9 @@ impl GgufFile {
         let key = format!("{}.{name}", self.arch()?);
         match self.get(&key) {
             None => Ok(None),
-            Some(_) => self.require(&key, "an unsigned integer", Value::as_u64).map(Some),
+            Some(_) => self
+                .require(&key, "an unsigned integer", Value::as_u64)
+                .map(Some),
         }
     }
 
@@ -257,7 +275,9 @@ impl GgufFile {
         expected: &'static str,
         get: impl Fn(&'a Value) -> Option<T>,
     ) -> Result<T, GgufError> {
-        let value = self.get(key).ok_or_else(|| self.error(GgufErrorKind::MissingKey(key.into())))?;
+        let value = self
+            .get(key)
+            .ok_or_else(|| self.error(GgufErrorKind::MissingKey(key.into())))?;
         get(value).ok_or_else(|| {
             self.error(GgufErrorKind::WrongType {
                 key: key.into(),
@@ -269,7 +289,10 @@ impl GgufFile {
 
     /// An error about this file.
     pub fn error(&self, kind: GgufErrorKind) -> GgufError {
-        GgufError { path: self.path.clone(), kind }
+        GgufError {
+            path: self.path.clone(),
+            kind,
+        }
     }
 
     pub fn tensors(&self) -> &[TensorInfo] {
@@ -285,7 +308,9 @@ impl GgufFile {
         // Offsets of this file's tensors were validated when it was opened; an info from
         // another file that does not fit yields no bytes rather than a panic.
         let start = info.offset as usize;
-        self.bytes.get(start..start.saturating_add(info.n_bytes as usize)).unwrap_or(&[])
+        self.bytes
+            .get(start..start.saturating_add(info.n_bytes as usize))
+            .unwrap_or(&[])
     }
 
     /// Bytes of all tensor data (what the weights occupy in memory).

@@ -100,7 +100,10 @@ impl<'a> Cursor<'a> {
             ValueType::F64 => Value::F64(f64::from_le_bytes(self.array(W)?)),
             ValueType::Array => {
                 if depth >= MAX_ARRAY_DEPTH {
-                    return Err(E::TooDeep { key: key.to_owned(), max: MAX_ARRAY_DEPTH });
+                    return Err(E::TooDeep {
+                        key: key.to_owned(),
+                        max: MAX_ARRAY_DEPTH,
+                    });
                 }
                 let elem = self.value_type(key)?;
                 let n = self.count("metadata array", elem.min_encoded_size())?;
@@ -115,7 +118,10 @@ impl<'a> Cursor<'a> {
 
     fn value_type(&mut self, key: &str) -> Result<ValueType, E> {
         let id = self.u32("metadata value type")?;
-        ValueType::from_id(id).ok_or_else(|| E::UnknownValueType { key: key.to_owned(), id })
+        ValueType::from_id(id).ok_or_else(|| E::UnknownValueType {
+            key: key.to_owned(),
+            id,
+        })
     }
 
     fn tensor_info(&mut self) -> Result<TensorInfo, E> {
@@ -133,8 +139,10 @@ impl<'a> Cursor<'a> {
         }
         let type_id = self.u32("tensor type")?;
         let relative_offset = self.u64("tensor offset")?;
-        let ggml_type = GgmlType::from_id(type_id)
-            .ok_or_else(|| E::UnknownTensorType { tensor: name.clone(), id: type_id })?;
+        let ggml_type = GgmlType::from_id(type_id).ok_or_else(|| E::UnknownTensorType {
+            tensor: name.clone(),
+            id: type_id,
+        })?;
         let n_elements = dims
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
@@ -157,7 +165,13 @@ impl<'a> Cursor<'a> {
             tensor: name.clone(),
             reason: "byte size overflows".into(),
         })?;
-        Ok(TensorInfo { name, dims, ggml_type, offset: relative_offset, n_bytes })
+        Ok(TensorInfo {
+            name,
+            dims,
+            ggml_type,
+            offset: relative_offset,
+            n_bytes,
+        })
     }
 }
 
@@ -191,7 +205,11 @@ pub(super) fn parse_header(buf: &[u8]) -> Result<Header, E> {
 
     let max = c.remaining() / MIN_TENSOR_INFO;
     if n_tensors > max {
-        return Err(E::ImpossibleCount { what: "tensor count", count: n_tensors, max });
+        return Err(E::ImpossibleCount {
+            what: "tensor count",
+            count: n_tensors,
+            max,
+        });
     }
     let mut tensors = Vec::with_capacity(n_tensors as usize);
     let mut names = std::collections::HashSet::new();
@@ -202,5 +220,10 @@ pub(super) fn parse_header(buf: &[u8]) -> Result<Header, E> {
         }
         tensors.push(info);
     }
-    Ok(Header { version, metadata, tensors, header_end: c.pos as u64 })
+    Ok(Header {
+        version,
+        metadata,
+        tensors,
+        header_end: c.pos as u64,
+    })
 }

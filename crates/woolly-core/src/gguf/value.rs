@@ -22,9 +22,11 @@ pub enum ValueType {
 impl ValueType {
     pub fn from_id(id: u32) -> Option<Self> {
         use ValueType::*;
-        [U8, I8, U16, I16, U32, I32, F32, Bool, String, Array, U64, I64, F64]
-            .into_iter()
-            .find(|t| *t as u32 == id)
+        [
+            U8, I8, U16, I16, U32, I32, F32, Bool, String, Array, U64, I64, F64,
+        ]
+        .into_iter()
+        .find(|t| *t as u32 == id)
     }
 
     /// Smallest number of bytes one value of this type takes on disk; bounds array

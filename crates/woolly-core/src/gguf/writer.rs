@@ -119,6 +119,9 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
 impl Value {
     /// An array of strings.
     pub fn strings<S: Into<String>>(items: impl IntoIterator<Item = S>) -> Value {
-        Value::Array(ValueType::String, items.into_iter().map(|s| Value::String(s.into())).collect())
+        Value::Array(
+            ValueType::String,
+            items.into_iter().map(|s| Value::String(s.into())).collect(),
+        )
     }
 }

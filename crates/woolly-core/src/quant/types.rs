@@ -27,8 +27,21 @@ pub const QK_K: usize = 256;
 impl GgmlType {
     /// Every type this engine can read.
     pub const ALL: [GgmlType; 15] = [
-        Self::F32, Self::F16, Self::Q4_0, Self::Q4_1, Self::Q5_0, Self::Q5_1, Self::Q8_0,
-        Self::Q8_1, Self::Q2K, Self::Q3K, Self::Q4K, Self::Q5K, Self::Q6K, Self::Q8K, Self::BF16,
+        Self::F32,
+        Self::F16,
+        Self::Q4_0,
+        Self::Q4_1,
+        Self::Q5_0,
+        Self::Q5_1,
+        Self::Q8_0,
+        Self::Q8_1,
+        Self::Q2K,
+        Self::Q3K,
+        Self::Q4K,
+        Self::Q5K,
+        Self::Q6K,
+        Self::Q8K,
+        Self::BF16,
     ];
 
     /// Maps an on-disk id; `None` for types this engine does not support.
@@ -55,7 +68,7 @@ impl GgmlType {
             Self::Q5_0 => 2 + 4 + 16,
             Self::Q5_1 => 2 + 2 + 4 + 16,
             Self::Q8_0 => 2 + 32,
-            Self::Q8_1 => 4 + 4 + 32,
+            Self::Q8_1 => 2 + 2 + 32,
             Self::Q2K => QK_K / 16 + QK_K / 4 + 2 + 2,
             Self::Q3K => QK_K / 8 + QK_K / 4 + 12 + 2,
             Self::Q4K => 2 + 2 + 12 + QK_K / 2,

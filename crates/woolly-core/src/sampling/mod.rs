@@ -54,7 +54,10 @@ impl Default for SamplingParams {
 impl SamplingParams {
     /// Deterministic argmax decoding.
     pub fn greedy() -> Self {
-        Self { temperature: 0.0, ..Self::default() }
+        Self {
+            temperature: 0.0,
+            ..Self::default()
+        }
     }
 }
 
@@ -75,7 +78,12 @@ impl Sampler {
                 .map(|d| d.as_nanos() as u64)
                 .unwrap_or(0x5eed)
         });
-        Self { params, rng: SplitMix64::new(seed), candidates: Vec::new(), counts: Vec::new() }
+        Self {
+            params,
+            rng: SplitMix64::new(seed),
+            candidates: Vec::new(),
+            counts: Vec::new(),
+        }
     }
 
     pub fn params(&self) -> &SamplingParams {
@@ -92,7 +100,13 @@ impl Sampler {
         }
         let c = &mut self.candidates;
         c.clear();
-        c.extend(logits.iter().enumerate().filter(|(_, l)| l.is_finite()).map(|(i, &l)| (i as u32, l)));
+        c.extend(
+            logits
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.is_finite())
+                .map(|(i, &l)| (i as u32, l)),
+        );
         if c.is_empty() {
             return argmax(logits);
         }
@@ -147,7 +161,8 @@ impl Sampler {
                 *l += bias;
             }
         }
-        let penalize = p.repeat_penalty != 1.0 || p.frequency_penalty != 0.0 || p.presence_penalty != 0.0;
+        let penalize =
+            p.repeat_penalty != 1.0 || p.frequency_penalty != 0.0 || p.presence_penalty != 0.0;
         if !penalize || p.repeat_last_n == 0 {
             return;
         }
@@ -161,9 +176,15 @@ impl Sampler {
             }
         }
         for &(id, n) in counts.iter() {
-            let Some(l) = logits.get_mut(id as usize) else { continue };
+            let Some(l) = logits.get_mut(id as usize) else {
+                continue;
+            };
             if p.repeat_penalty != 1.0 {
-                *l = if *l > 0.0 { *l / p.repeat_penalty } else { *l * p.repeat_penalty };
+                *l = if *l > 0.0 {
+                    *l / p.repeat_penalty
+                } else {
+                    *l * p.repeat_penalty
+                };
             }
             *l -= n as f32 * p.frequency_penalty + p.presence_penalty;
         }
@@ -183,7 +204,11 @@ pub fn argmax(logits: &[f32]) -> u32 {
 
 /// The `k` largest logits, best first.
 pub fn top_logits(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
-    let mut all: Vec<(u32, f32)> = logits.iter().enumerate().map(|(i, &l)| (i as u32, l)).collect();
+    let mut all: Vec<(u32, f32)> = logits
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (i as u32, l))
+        .collect();
     all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     all.truncate(k);
     all
@@ -205,24 +230,50 @@ mod tests {
 
     #[test]
     fn same_seed_same_tokens() {
-        let params = SamplingParams { temperature: 1.5, top_k: 0, top_p: 1.0, min_p: 0.0, seed: Some(7), ..Default::default() };
+        let params = SamplingParams {
+            temperature: 1.5,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            seed: Some(7),
+            ..Default::default()
+        };
         let run = || {
             let mut s = Sampler::new(params.clone());
-            (0..50).map(|_| s.sample(&mut logits(), &[])).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| s.sample(&mut logits(), &[]))
+                .collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());
-        assert!(a.iter().collect::<std::collections::HashSet<_>>().len() > 2, "high temperature explores: {a:?}");
+        assert!(
+            a.iter().collect::<std::collections::HashSet<_>>().len() > 2,
+            "high temperature explores: {a:?}"
+        );
     }
 
     #[test]
     fn top_k_and_min_p_restrict_choices() {
-        let mut s = Sampler::new(SamplingParams { temperature: 5.0, top_k: 2, top_p: 1.0, min_p: 0.0, seed: Some(1), ..Default::default() });
+        let mut s = Sampler::new(SamplingParams {
+            temperature: 5.0,
+            top_k: 2,
+            top_p: 1.0,
+            min_p: 0.0,
+            seed: Some(1),
+            ..Default::default()
+        });
         for _ in 0..100 {
             assert!([1, 4].contains(&s.sample(&mut logits(), &[])));
         }
         // min_p 0.5: p(2)/p(1) = e^-1 < 0.5, so only the best survives.
-        let mut s = Sampler::new(SamplingParams { temperature: 1.0, top_k: 0, top_p: 1.0, min_p: 0.5, seed: Some(1), ..Default::default() });
+        let mut s = Sampler::new(SamplingParams {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.5,
+            seed: Some(1),
+            ..Default::default()
+        });
         for _ in 0..100 {
             assert!([1, 4].contains(&s.sample(&mut logits(), &[])));
         }
@@ -230,7 +281,14 @@ mod tests {
 
     #[test]
     fn top_p_keeps_the_nucleus() {
-        let mut s = Sampler::new(SamplingParams { temperature: 1.0, top_k: 0, top_p: 0.01, min_p: 0.0, seed: Some(3), ..Default::default() });
+        let mut s = Sampler::new(SamplingParams {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 0.01,
+            min_p: 0.0,
+            seed: Some(3),
+            ..Default::default()
+        });
         for _ in 0..50 {
             assert_eq!(s.sample(&mut logits(), &[]), 1);
         }
@@ -238,13 +296,25 @@ mod tests {
 
     #[test]
     fn penalties_and_bias_change_the_winner() {
-        let mut s = Sampler::new(SamplingParams { repeat_penalty: 2.0, ..SamplingParams::greedy() });
+        let mut s = Sampler::new(SamplingParams {
+            repeat_penalty: 2.0,
+            ..SamplingParams::greedy()
+        });
         assert_eq!(s.sample(&mut logits(), &[1]), 4, "3.0/2 < 2.5");
-        let mut s = Sampler::new(SamplingParams { frequency_penalty: 0.4, ..SamplingParams::greedy() });
+        let mut s = Sampler::new(SamplingParams {
+            frequency_penalty: 0.4,
+            ..SamplingParams::greedy()
+        });
         assert_eq!(s.sample(&mut logits(), &[1, 1]), 4, "3.0 - 0.8 < 2.5");
-        let mut s = Sampler::new(SamplingParams { presence_penalty: 0.4, ..SamplingParams::greedy() });
+        let mut s = Sampler::new(SamplingParams {
+            presence_penalty: 0.4,
+            ..SamplingParams::greedy()
+        });
         assert_eq!(s.sample(&mut logits(), &[1, 1]), 1, "3.0 - 0.4 > 2.5");
-        let mut s = Sampler::new(SamplingParams { logit_bias: vec![(5, 10.0)], ..SamplingParams::greedy() });
+        let mut s = Sampler::new(SamplingParams {
+            logit_bias: vec![(5, 10.0)],
+            ..SamplingParams::greedy()
+        });
         assert_eq!(s.sample(&mut logits(), &[]), 5);
     }
 

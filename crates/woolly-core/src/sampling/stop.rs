@@ -17,12 +17,20 @@ pub enum StopStatus {
 
 impl StopMatcher {
     pub fn new(stops: impl IntoIterator<Item = String>) -> Self {
-        Self { stops: stops.into_iter().filter(|s| !s.is_empty()).collect(), pending: String::new() }
+        Self {
+            stops: stops.into_iter().filter(|s| !s.is_empty()).collect(),
+            pending: String::new(),
+        }
     }
 
     pub fn push(&mut self, text: &str) -> StopStatus {
         self.pending.push_str(text);
-        if let Some(at) = self.stops.iter().filter_map(|s| self.pending.find(s.as_str())).min() {
+        if let Some(at) = self
+            .stops
+            .iter()
+            .filter_map(|s| self.pending.find(s.as_str()))
+            .min()
+        {
             let out = self.pending[..at].to_owned();
             self.pending.clear();
             return StopStatus::Stop(out);
@@ -33,8 +41,9 @@ impl StopMatcher {
             .iter()
             .flat_map(|s| {
                 let p = &self.pending;
-                (1..s.len().min(p.len() + 1))
-                    .filter(move |&n| p.is_char_boundary(p.len() - n) && s.starts_with(&p[p.len() - n..]))
+                (1..s.len().min(p.len() + 1)).filter(move |&n| {
+                    p.is_char_boundary(p.len() - n) && s.starts_with(&p[p.len() - n..])
+                })
             })
             .max()
             .unwrap_or(0);

@@ -19,8 +19,15 @@ pub fn test_model() -> PathBuf {
 
 /// `../shared/refdata/NAME` next to the repository.
 pub fn refdata(name: &str) -> PathBuf {
-    let path =
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/refdata")).join(name);
-    assert!(path.exists(), "reference data missing at {}", path.display());
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/refdata"
+    ))
+    .join(name);
+    assert!(
+        path.exists(),
+        "reference data missing at {}",
+        path.display()
+    );
     path
 }

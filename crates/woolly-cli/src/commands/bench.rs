@@ -1,0 +1,75 @@
+use super::common::{peak_rss_mb, ModelArgs};
+use serde_json::json;
+use woolly_core::engine::{GenerateRequest, Prompt};
+use woolly_core::sampling::SamplingParams;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Prompt tokens to prefill.
+    #[arg(short = 'p', long = "n-prompt", default_value_t = 512)]
+    prompt: usize,
+    /// Tokens to generate.
+    #[arg(short = 'n', long = "n-gen", default_value_t = 128)]
+    n: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(mut args: Args) -> anyhow::Result<()> {
+    if args.model.ctx == 0 {
+        args.model.ctx = (args.prompt + args.n + 1).max(512);
+    }
+    let engine = args.model.load()?;
+    // A real text, repeated to the prompt length, so attention sees natural tokens.
+    let seed = engine.tokenizer().encode(
+        "The quick brown fox jumps over the lazy dog while the sun sets behind the hills. ",
+        false,
+        false,
+    );
+    let prompt: Vec<u32> = seed
+        .iter()
+        .copied()
+        .cycle()
+        .take(args.prompt.max(1))
+        .collect();
+    let mut request = GenerateRequest::new(Prompt::Tokens(prompt));
+    request.max_tokens = args.n;
+    request.ignore_eos = true;
+    request.sampling = SamplingParams::greedy();
+    let out = engine.generate(&request, |_| {})?;
+    let s = out.stats;
+    let load_ms = engine.info().load_ms;
+    let rss = peak_rss_mb();
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "pp_tok_s": s.prefill_tok_s,
+                "tg_tok_s": s.decode_tok_s,
+                "load_ms": load_ms,
+                "peak_rss_mb": rss,
+                "n_prompt": s.prompt_tokens,
+                "n_gen": s.generated_tokens,
+                "threads": args.model.threads,
+                "device": engine.info().device,
+            })
+        );
+    } else {
+        println!("model      {}", args.model.model.display());
+        println!("device     {}", engine.info().device);
+        println!(
+            "prefill    {:>8.1} tok/s  ({} tokens)",
+            s.prefill_tok_s, s.prompt_tokens
+        );
+        println!(
+            "decode     {:>8.1} tok/s  ({} tokens)",
+            s.decode_tok_s, s.generated_tokens
+        );
+        println!("load       {:>8} ms", load_ms);
+        println!("peak RSS   {:>8.1} MB", rss);
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! Helpers for tests that run the `woolly` binary.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub fn test_model() -> PathBuf {
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    ));
+    assert!(
+        path.exists(),
+        "test model missing at {}: run scripts/fetch-test-model.sh (or `make test`)",
+        path.display()
+    );
+    path
+}
+
+pub fn refdata(name: &str) -> serde_json::Value {
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/refdata"
+    ))
+    .join(name);
+    let bytes =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("reference data {}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+pub fn woolly(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_woolly"))
+        .args(args)
+        .output()
+        .expect("run woolly")
+}
+
+/// Runs woolly, requires success, parses stdout as JSON.
+pub fn woolly_json(args: &[&str]) -> serde_json::Value {
+    let out = woolly(args);
+    assert!(
+        out.status.success(),
+        "woolly {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "woolly {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}

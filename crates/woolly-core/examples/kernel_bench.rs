@@ -1,0 +1,40 @@
+//! Throughput of the dot-product kernels over a weight matrix larger than the caches:
+//! `cargo run --release -p woolly-core --example kernel_bench`.
+
+use std::time::Instant;
+use woolly_core::quant::{quantize_q8, vec_dot, GgmlType, Q8Block, Q8_BLOCK};
+
+fn main() {
+    let cols = 576;
+    for ty in [GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::Q8_0] {
+        let row_bytes = cols / 32 * ty.type_size();
+        let rows = (96 << 20) / row_bytes;
+        let mut w = vec![0u8; rows * row_bytes];
+        for (i, b) in w.iter_mut().enumerate() {
+            *b = (i * 7 + i / 13) as u8;
+        }
+        for block in w.chunks_exact_mut(ty.type_size()) {
+            block[0..2].copy_from_slice(&half::f16::from_f32(0.01).to_le_bytes());
+            if ty == GgmlType::Q4_1 {
+                block[2..4].copy_from_slice(&half::f16::from_f32(-0.02).to_le_bytes());
+            }
+        }
+        let x: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.37).sin()).collect();
+        let mut xq = vec![Q8Block::default(); cols / Q8_BLOCK];
+        quantize_q8(&x, &mut xq);
+        let mut best = f64::MAX;
+        let mut sink = 0.0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            for r in 0..rows {
+                sink += vec_dot(ty, &w[r * row_bytes..(r + 1) * row_bytes], &x, &xq);
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        println!(
+            "{ty}: {:.1} GB/s, {:.2} ns/block ({sink:.1})",
+            w.len() as f64 / best / 1e9,
+            best * 1e9 / (w.len() / ty.type_size()) as f64
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! The embeddable engine: load a GGUF model, generate with streaming and cancellation.
+//!
+//! ```no_run
+//! use woolly_core::engine::{Engine, EngineConfig, GenerateRequest, Prompt};
+//! use woolly_core::chat::ChatMessage;
+//! let engine = Engine::load("model.gguf", EngineConfig::default())?;
+//! let request = GenerateRequest::new(Prompt::Chat(vec![ChatMessage::user("Hi!")]));
+//! let reply = engine.generate(&request, |t| print!("{}", t.text))?;
+//! println!("\n{:.1} tok/s", reply.stats.decode_tok_s);
+//! # Ok::<(), woolly_core::engine::EngineError>(())
+//! ```
+
+mod config;
+mod error;
+mod generate;
+mod memory;
+mod types;
+
+pub use config::{DevicePreference, EngineConfig, EngineConfigBuilder, KvCacheType};
+pub use error::EngineError;
+pub use memory::{available_memory, MemoryEstimate};
+pub use types::*;
+
+use crate::chat::ChatTemplate;
+use crate::gguf::GgufFile;
+use crate::model::{ComputeDevice, Model, ModelConfig, ModelError};
+use crate::tokenizer::Tokenizer;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// Longest context used when the caller does not choose one.
+const DEFAULT_MAX_CONTEXT: usize = 4096;
+
+/// Facts about the loaded model, for display.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelInfo {
+    pub model_id: String,
+    pub path: PathBuf,
+    pub name: Option<String>,
+    pub architecture: String,
+    pub quantization: String,
+    pub file_size: u64,
+    pub context_length: usize,
+    pub train_context_length: usize,
+    pub device: String,
+    pub memory: MemoryEstimate,
+    pub load_ms: u64,
+}
+
+/// A loaded model, ready to generate. `Send + Sync`: share it in an `Arc`; generations run
+/// one at a time (others wait their turn).
+pub struct Engine {
+    info: ModelInfo,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+    session: Mutex<Session>,
+    subscribers: Mutex<Vec<Sender<EngineEvent>>>,
+}
+
+/// The mutable part: the model with its KV cache and the tokens the cache holds.
+struct Session {
+    model: Model,
+    cached: Vec<u32>,
+    logits: Vec<f32>,
+}
+
+impl Engine {
+    /// Loads a model. The memory budget is checked before anything large is allocated.
+    pub fn load(path: impl AsRef<Path>, config: EngineConfig) -> Result<Self, EngineError> {
+        catch_panics(|| Self::load_inner(path.as_ref(), &config))
+    }
+
+    fn load_inner(path: &Path, config: &EngineConfig) -> Result<Self, EngineError> {
+        let start = Instant::now();
+        let file = Arc::new(GgufFile::open_with(path, config.use_mmap)?);
+        let model_config = ModelConfig::from_gguf(&file)?;
+        let tokenizer = Tokenizer::from_gguf(&file)?;
+        let template = ChatTemplate::from_gguf(&file)?;
+        let ctx = match config.context_length {
+            0 => model_config.train_ctx.min(DEFAULT_MAX_CONTEXT),
+            n => n,
+        };
+        let memory = MemoryEstimate::new(&file, &model_config, ctx, config.kv_cache);
+        let available = config.max_memory.or_else(available_memory);
+        if let Some(available) = available {
+            if memory.total() > available {
+                return Err(EngineError::InsufficientMemory {
+                    needed: memory.total(),
+                    available,
+                });
+            }
+        }
+        let device = match (config.device, ComputeDevice::select(config.device)) {
+            (_, Ok(device)) => device,
+            (DevicePreference::Auto, Err(_)) => ComputeDevice::cpu(),
+            (_, Err(why)) => return Err(ModelError::Device(why).into()),
+        };
+        let model = Model::load(
+            file.clone(),
+            model_config.clone(),
+            device,
+            ctx,
+            config.kv_cache,
+            config.effective_threads(),
+        )?;
+        let load_ms = start.elapsed().as_millis() as u64;
+        let info = ModelInfo {
+            model_id: path
+                .file_stem()
+                .map_or("model".into(), |s| s.to_string_lossy().into_owned()),
+            path: path.to_path_buf(),
+            name: file.get_str("general.name").map(str::to_owned),
+            architecture: file.arch()?.to_owned(),
+            quantization: dominant_quantization(&file),
+            file_size: file.file_size(),
+            context_length: ctx,
+            train_context_length: model_config.train_ctx,
+            device: model.device().name.clone(),
+            memory,
+            load_ms,
+        };
+        let logits = vec![0.0; model_config.vocab_size];
+        Ok(Self {
+            info,
+            tokenizer,
+            template,
+            session: Mutex::new(Session {
+                model,
+                cached: Vec::new(),
+                logits,
+            }),
+            subscribers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    pub fn chat_template(&self) -> &ChatTemplate {
+        &self.template
+    }
+
+    /// Receives [`EngineEvent`]s from now on. The `ModelLoaded` event is replayed first.
+    pub fn subscribe(&self) -> Receiver<EngineEvent> {
+        let (tx, rx) = channel();
+        let _ = tx.send(EngineEvent::ModelLoaded {
+            model_id: self.info.model_id.clone(),
+            load_ms: self.info.load_ms,
+        });
+        lock(&self.subscribers).push(tx);
+        rx
+    }
+
+    fn emit(&self, event: EngineEvent) {
+        lock(&self.subscribers).retain(|tx| tx.send(event.clone()).is_ok());
+    }
+
+    /// The token ids a prompt turns into.
+    pub fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<u32>, EngineError> {
+        Ok(match prompt {
+            Prompt::Text(text) => self.tokenizer.encode(text, true, true),
+            Prompt::Chat(messages) => {
+                let text = self.template.render(messages, true)?;
+                self.tokenizer.encode(&text, true, true)
+            }
+            Prompt::Tokens(ids) => ids.clone(),
+        })
+    }
+
+    /// Generates a reply, calling `on_token` for each token as it is produced. Blocks the
+    /// calling thread: call it from a worker, never from an async runtime's threads.
+    pub fn generate(
+        &self,
+        request: &GenerateRequest,
+        on_token: impl FnMut(&TokenEvent),
+    ) -> Result<Generation, EngineError> {
+        let result = catch_panics(|| {
+            let mut session = lock(&self.session);
+            generate::run(self, &mut session, request, on_token)
+        });
+        match &result {
+            Ok(g) => self.emit(EngineEvent::GenerationComplete {
+                text: g.text.clone(),
+                stats: g.stats.clone(),
+            }),
+            Err(e) => self.emit(EngineEvent::Error {
+                message: e.to_string(),
+            }),
+        }
+        result
+    }
+}
+
+/// A mutex that keeps working after a panic elsewhere (the state it guards stays valid:
+/// the KV cache is rebuilt from `cached`, which is only set after a successful step).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn catch_panics<T>(f: impl FnOnce() -> Result<T, EngineError>) -> Result<T, EngineError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        Err(EngineError::Internal(msg))
+    })
+}
+
+/// The quantization most of the weight bytes use, e.g. "Q4_1".
+fn dominant_quantization(file: &GgufFile) -> String {
+    let mut bytes: std::collections::HashMap<&str, u64> = Default::default();
+    for t in file.tensors() {
+        *bytes.entry(t.ggml_type.name()).or_default() += t.n_bytes;
+    }
+    bytes
+        .into_iter()
+        .max_by_key(|(_, b)| *b)
+        .map_or("none".into(), |(n, _)| n.to_owned())
+}

@@ -1,0 +1,276 @@
+//! Model hyper-parameters read from GGUF metadata (`{arch}.*` keys).
+
+use crate::gguf::{GgufError, GgufFile};
+
+/// Architectures this engine runs.
+pub const SUPPORTED_ARCHS: [&str; 4] = ["llama", "mistral", "qwen2", "qwen3"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    Llama,
+    Mistral,
+    Qwen2,
+    Qwen3,
+}
+
+/// How RoPE pairs dimensions: interleaved pairs (LLaMA) or halves (NeoX: Qwen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopeLayout {
+    Normal,
+    Neox,
+}
+
+/// Context-extension scaling of the RoPE frequencies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RopeScaling {
+    None,
+    /// Positions divided by `factor`.
+    Linear {
+        factor: f32,
+    },
+    /// YaRN (frequency-dependent interpolation with attention-magnitude correction).
+    Yarn {
+        factor: f32,
+        original_ctx: usize,
+        beta_fast: f32,
+        beta_slow: f32,
+    },
+    /// Llama 3.1's smooth wavelength-dependent scaling.
+    Llama3 {
+        factor: f32,
+        low_freq_factor: f32,
+        high_freq_factor: f32,
+        original_ctx: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    pub n_layers: usize,
+    pub dim: usize,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+    pub ffn_dim: usize,
+    pub vocab_size: usize,
+    pub norm_eps: f32,
+    pub rope_base: f32,
+    /// Dimensions of each head that are rotated (the rest pass through).
+    pub rope_dim: usize,
+    pub rope_layout: RopeLayout,
+    pub rope_scaling: RopeScaling,
+    /// Context length the model was trained for.
+    pub train_ctx: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    #[error("unsupported architecture {0:?}; supported: {supported}", supported = SUPPORTED_ARCHS.join(", "))]
+    UnsupportedArch(String),
+    #[error("invalid hyper-parameters: {0}")]
+    Invalid(String),
+}
+
+impl ModelConfig {
+    pub fn from_gguf(f: &GgufFile) -> Result<Self, ConfigError> {
+        let arch = match f.arch()? {
+            "llama" => Arch::Llama,
+            "mistral" => Arch::Mistral,
+            "qwen2" => Arch::Qwen2,
+            "qwen3" => Arch::Qwen3,
+            other => return Err(ConfigError::UnsupportedArch(other.to_owned())),
+        };
+        let u = |k: &str| f.hparam_u64(k).map(|v| v as usize);
+        let dim = u("embedding_length")?;
+        let n_heads = u("attention.head_count")?;
+        if n_heads == 0 || dim == 0 {
+            return Err(ConfigError::Invalid(
+                "zero heads or zero embedding length".into(),
+            ));
+        }
+        let n_kv_heads = f
+            .hparam_u64_opt("attention.head_count_kv")?
+            .map_or(n_heads, |v| v as usize);
+        let head_dim = match f.hparam_u64_opt("attention.key_length")? {
+            Some(k) => k as usize,
+            None => dim / n_heads,
+        };
+        let vocab_size = match f.hparam_u64_opt("vocab_size")? {
+            Some(v) => v as usize,
+            None => f.get_array("tokenizer.ggml.tokens").map_or(0, |t| t.len()),
+        };
+        let rope_dim = f
+            .hparam_u64_opt("rope.dimension_count")?
+            .map_or(head_dim, |v| v as usize);
+        let train_ctx = f
+            .hparam_u64_opt("context_length")?
+            .map_or(2048, |v| v as usize);
+        let factor = f.hparam_f64_opt("rope.scaling.factor")?.unwrap_or(1.0) as f32;
+        let original_ctx = f
+            .hparam_u64_opt("rope.scaling.original_context_length")?
+            .map_or(train_ctx, |v| v as usize);
+        let scaling_type = f
+            .get_str(&format!("{}.rope.scaling.type", f.arch()?))
+            .unwrap_or("none");
+        let rope_scaling = match scaling_type {
+            _ if factor == 1.0 || factor <= 0.0 => RopeScaling::None,
+            "linear" => RopeScaling::Linear { factor },
+            "yarn" => RopeScaling::Yarn {
+                factor,
+                original_ctx,
+                beta_fast: f
+                    .hparam_f64_opt("rope.scaling.yarn_beta_fast")?
+                    .unwrap_or(32.0) as f32,
+                beta_slow: f
+                    .hparam_f64_opt("rope.scaling.yarn_beta_slow")?
+                    .unwrap_or(1.0) as f32,
+            },
+            "llama3" => RopeScaling::Llama3 {
+                factor,
+                low_freq_factor: f
+                    .hparam_f64_opt("rope.scaling.low_freq_factor")?
+                    .unwrap_or(1.0) as f32,
+                high_freq_factor: f
+                    .hparam_f64_opt("rope.scaling.high_freq_factor")?
+                    .unwrap_or(4.0) as f32,
+                original_ctx,
+            },
+            _ => RopeScaling::None,
+        };
+        let cfg = Self {
+            arch,
+            n_layers: u("block_count")?,
+            dim,
+            n_heads,
+            n_kv_heads,
+            head_dim,
+            ffn_dim: u("feed_forward_length")?,
+            vocab_size,
+            norm_eps: f
+                .hparam_f64_opt("attention.layer_norm_rms_epsilon")?
+                .unwrap_or(1e-5) as f32,
+            rope_base: f.hparam_f64_opt("rope.freq_base")?.unwrap_or(10_000.0) as f32,
+            rope_dim,
+            rope_layout: match arch {
+                Arch::Qwen2 | Arch::Qwen3 => RopeLayout::Neox,
+                Arch::Llama | Arch::Mistral => RopeLayout::Normal,
+            },
+            rope_scaling,
+            train_ctx,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.n_kv_heads == 0 || self.n_heads % self.n_kv_heads != 0 {
+            return bad(format!(
+                "{} heads is not a multiple of {} KV heads",
+                self.n_heads, self.n_kv_heads
+            ));
+        }
+        if self.rope_dim > self.head_dim || self.rope_dim % 2 != 0 {
+            return bad(format!(
+                "rope dimension {} with head dimension {}",
+                self.rope_dim, self.head_dim
+            ));
+        }
+        if self.n_layers == 0 || self.ffn_dim == 0 || self.vocab_size == 0 || self.head_dim == 0 {
+            return bad("zero layers, feed-forward length, vocabulary or head dimension".into());
+        }
+        Ok(())
+    }
+
+    /// Bytes of KV cache for `ctx` positions at `bytes_per_value` (2 for f16, 4 for f32).
+    pub fn kv_cache_bytes(&self, ctx: usize, bytes_per_value: usize) -> u64 {
+        (self.n_layers * 2 * self.n_kv_heads * self.head_dim * ctx * bytes_per_value) as u64
+    }
+
+    /// Inverse frequency of each rotated pair, with context scaling applied.
+    pub fn rope_inv_freqs(&self) -> Vec<f32> {
+        let half = self.rope_dim / 2;
+        (0..half)
+            .map(|i| {
+                let base = self
+                    .rope_base
+                    .powf(-((2 * i) as f32) / self.rope_dim as f32);
+                match self.rope_scaling {
+                    RopeScaling::None | RopeScaling::Yarn { .. } => base,
+                    RopeScaling::Linear { factor } => base / factor,
+                    RopeScaling::Llama3 {
+                        factor,
+                        low_freq_factor,
+                        high_freq_factor,
+                        original_ctx,
+                    } => {
+                        let wavelen = 2.0 * std::f32::consts::PI / base;
+                        let low_wavelen = original_ctx as f32 / low_freq_factor;
+                        let high_wavelen = original_ctx as f32 / high_freq_factor;
+                        if wavelen < high_wavelen {
+                            base
+                        } else if wavelen > low_wavelen {
+                            base / factor
+                        } else {
+                            let smooth = (original_ctx as f32 / wavelen - low_freq_factor)
+                                / (high_freq_factor - low_freq_factor);
+                            (1.0 - smooth) * base / factor + smooth * base
+                        }
+                    }
+                }
+            })
+            .map(|f| match self.rope_scaling {
+                RopeScaling::Yarn {
+                    factor,
+                    original_ctx,
+                    beta_fast,
+                    beta_slow,
+                } => yarn_freq(
+                    f,
+                    factor,
+                    original_ctx,
+                    beta_fast,
+                    beta_slow,
+                    self.rope_base,
+                    self.rope_dim,
+                ),
+                _ => f,
+            })
+            .collect()
+    }
+
+    /// YaRN's attention-magnitude correction applied to cos/sin (1 without YaRN).
+    pub fn rope_mscale(&self) -> f32 {
+        match self.rope_scaling {
+            RopeScaling::Yarn { factor, .. } => 1.0 + 0.1 * factor.ln(),
+            _ => 1.0,
+        }
+    }
+}
+
+/// YaRN: dimensions that rotate fast keep their frequency, slow ones are interpolated,
+/// with a linear ramp between (as in the YaRN paper and llama.cpp's rope_yarn).
+fn yarn_freq(
+    freq: f32,
+    factor: f32,
+    original_ctx: usize,
+    beta_fast: f32,
+    beta_slow: f32,
+    base: f32,
+    rope_dim: usize,
+) -> f32 {
+    let corr_dim = |n_rot: f32| {
+        rope_dim as f32 * (original_ctx as f32 / (n_rot * 2.0 * std::f32::consts::PI)).ln()
+            / (2.0 * base.ln())
+    };
+    let low = corr_dim(beta_fast).floor().max(0.0);
+    let high = corr_dim(beta_slow).ceil().min(rope_dim as f32 - 1.0);
+    // Index of this pair's dimension, recovered from its frequency.
+    let i0 = -(freq.ln() / base.ln()) * rope_dim as f32;
+    let ramp = ((i0 / 2.0 - low) / (high - low).max(0.001)).clamp(0.0, 1.0);
+    let extrapolate = 1.0 - ramp;
+    freq / factor * (1.0 - extrapolate) + freq * extrapolate
+}

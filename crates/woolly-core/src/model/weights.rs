@@ -1,0 +1,57 @@
+//! Weight matrices kept in their GGUF block format, borrowed from the (mapped) file.
+
+use crate::gguf::{GgufFile, TensorInfo};
+use crate::quant::GgmlType;
+use std::sync::Arc;
+
+/// A `rows x cols` matrix in GGUF block format; row `r` is `cols` elements, contiguous.
+#[derive(Clone)]
+pub struct QMatrix {
+    file: Arc<GgufFile>,
+    info: TensorInfo,
+    pub ty: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl std::fmt::Debug for QMatrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "QMatrix({} {}x{} {})",
+            self.info.name, self.rows, self.cols, self.ty
+        )
+    }
+}
+
+impl QMatrix {
+    pub(crate) fn new(file: Arc<GgufFile>, info: TensorInfo) -> Self {
+        let (rows, cols) = info.rows_cols();
+        Self {
+            ty: info.ggml_type,
+            rows,
+            cols,
+            file,
+            info,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// All blocks, row after row.
+    pub fn bytes(&self) -> &[u8] {
+        self.file.tensor_data(&self.info)
+    }
+
+    pub fn row_bytes(&self) -> usize {
+        self.cols / self.ty.block_size() * self.ty.type_size()
+    }
+
+    /// The blocks of row `r`.
+    pub fn row(&self, r: usize) -> &[u8] {
+        let n = self.row_bytes();
+        &self.bytes()[r * n..(r + 1) * n]
+    }
+}

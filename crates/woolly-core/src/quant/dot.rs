@@ -1,0 +1,204 @@
+//! Fused dot products between a quantized weight row and an activation row. The weight
+//! blocks are decoded in registers and never written out as f32.
+//!
+//! For the 32-value formats the activations are quantized to 8 bits per block first, as
+//! llama.cpp does, and the dot product runs on integers; the numbers then match
+//! llama.cpp's to rounding. The other formats are dotted against f32 activations.
+
+use super::dequant::{dequantize, half};
+use super::{GgmlType, QK_K};
+
+/// Values per 8-bit activation block.
+pub const Q8_BLOCK: usize = 32;
+
+/// 32 activations as `d * qs`, plus `s = d * sum(qs)` for formats with an offset (ggml's
+/// Q8_0 and Q8_1 in one). `d` and `s` hold f16-rounded values, as ggml stores them.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+pub struct Q8Block {
+    pub d: f32,
+    pub s: f32,
+    pub qs: [i8; Q8_BLOCK],
+}
+
+fn round_f16(v: f32) -> f32 {
+    half::f16::from_f32(v).to_f32()
+}
+
+/// Quantizes `x` (a multiple of 32 long) into `out` (one block per 32 values).
+pub fn quantize_q8(x: &[f32], out: &mut [Q8Block]) {
+    for (chunk, block) in x.chunks_exact(Q8_BLOCK).zip(out) {
+        let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+        let mut sum = 0i32;
+        for (q, v) in block.qs.iter_mut().zip(chunk) {
+            *q = (v * id).round_ties_even() as i8;
+            sum += *q as i32;
+        }
+        block.d = round_f16(d);
+        block.s = round_f16(d * sum as f32);
+    }
+}
+
+/// Whether `ty` is dotted against 8-bit activations (`xq`) rather than f32 ones.
+pub fn uses_q8(ty: GgmlType) -> bool {
+    matches!(
+        ty,
+        GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0
+    )
+}
+
+/// `row · x` for one weight row of type `ty`. `xq` must hold `x` quantized by
+/// [`quantize_q8`] when [`uses_q8`] says so; otherwise it is ignored.
+pub fn vec_dot(ty: GgmlType, row: &[u8], x: &[f32], xq: &[Q8Block]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if super::dot_avx2::available() {
+        // SAFETY: `available` checked that the CPU has AVX2 and FMA.
+        unsafe {
+            match ty {
+                GgmlType::Q4_0 => return super::dot_avx2::dot_q4_0(row, xq),
+                GgmlType::Q4_1 => return super::dot_avx2::dot_q4_1(row, xq),
+                GgmlType::Q8_0 => return super::dot_avx2::dot_q8_0(row, xq),
+                _ => {}
+            }
+        }
+    }
+    vec_dot_portable(ty, row, x, xq)
+}
+
+/// The portable kernels (any CPU); also the reference the SIMD ones are tested against.
+pub fn vec_dot_portable(ty: GgmlType, row: &[u8], x: &[f32], xq: &[Q8Block]) -> f32 {
+    match ty {
+        GgmlType::Q4_0 => dot_q4_0(row, xq),
+        GgmlType::Q4_1 => dot_q4_1(row, xq),
+        GgmlType::Q5_0 => dot_q5_0(row, xq),
+        GgmlType::Q5_1 => dot_q5_1(row, xq),
+        GgmlType::Q8_0 => dot_q8_0(row, xq),
+        GgmlType::F32 => row
+            .chunks_exact(4)
+            .zip(x)
+            .map(|(b, x)| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) * x)
+            .sum(),
+        _ => dot_by_blocks(ty, row, x),
+    }
+}
+
+/// Decodes one block at a time into a stack buffer and dots it with `x`.
+fn dot_by_blocks(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
+    let (bs, ts) = (ty.block_size(), ty.type_size());
+    let per_chunk = QK_K / bs;
+    let mut buf = [0f32; QK_K];
+    let mut sum = 0.0;
+    for (blocks, xs) in row.chunks(per_chunk * ts).zip(x.chunks(per_chunk * bs)) {
+        let y = &mut buf[..xs.len()];
+        // Row lengths were checked when the model was loaded.
+        let _ = dequantize(ty, blocks, y);
+        sum += f32_dot(y, xs);
+    }
+    sum
+}
+
+/// Eight independent lanes so the compiler can vectorize without reassociating.
+pub fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Integer dot of 32 signed weights with 32 activation bytes.
+#[inline(always)]
+fn idot(w: &[i8; 32], q: &[i8; 32]) -> i32 {
+    let mut s = 0i32;
+    for k in 0..32 {
+        s += w[k] as i32 * q[k] as i32;
+    }
+    s
+}
+
+#[inline(always)]
+fn nibbles(qs: &[u8], offset: i8) -> [i8; 32] {
+    let mut w = [0i8; 32];
+    for j in 0..16 {
+        w[j] = (qs[j] & 0x0F) as i8 - offset;
+        w[j + 16] = (qs[j] >> 4) as i8 - offset;
+    }
+    w
+}
+
+#[inline(always)]
+fn nibbles5(qs: &[u8], qh: u32, offset: i8) -> [i8; 32] {
+    let mut w = [0i8; 32];
+    for j in 0..16 {
+        let h0 = (((qh >> j) << 4) & 0x10) as u8;
+        let h1 = ((qh >> (j + 12)) & 0x10) as u8;
+        w[j] = ((qs[j] & 0x0F) | h0) as i8 - offset;
+        w[j + 16] = ((qs[j] >> 4) | h1) as i8 - offset;
+    }
+    w
+}
+
+fn dot_q4_0(row: &[u8], xq: &[Q8Block]) -> f32 {
+    row.chunks_exact(18)
+        .zip(xq)
+        .map(|(b, y)| half(b, 0) * y.d * idot(&nibbles(&b[2..18], 8), &y.qs) as f32)
+        .sum()
+}
+
+fn dot_q4_1(row: &[u8], xq: &[Q8Block]) -> f32 {
+    let mut sum = 0.0;
+    let mut mins = 0.0;
+    for (b, y) in row.chunks_exact(20).zip(xq) {
+        sum += half(b, 0) * y.d * idot(&nibbles(&b[4..20], 0), &y.qs) as f32;
+        mins += half(b, 2) * y.s;
+    }
+    sum + mins
+}
+
+fn dot_q5_0(row: &[u8], xq: &[Q8Block]) -> f32 {
+    row.chunks_exact(22)
+        .zip(xq)
+        .map(|(b, y)| {
+            let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+            half(b, 0) * y.d * idot(&nibbles5(&b[6..22], qh, 16), &y.qs) as f32
+        })
+        .sum()
+}
+
+fn dot_q5_1(row: &[u8], xq: &[Q8Block]) -> f32 {
+    let mut sum = 0.0;
+    let mut mins = 0.0;
+    for (b, y) in row.chunks_exact(24).zip(xq) {
+        let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        sum += half(b, 0) * y.d * idot(&nibbles5(&b[8..24], qh, 0), &y.qs) as f32;
+        mins += half(b, 2) * y.s;
+    }
+    sum + mins
+}
+
+fn dot_q8_0(row: &[u8], xq: &[Q8Block]) -> f32 {
+    row.chunks_exact(34)
+        .zip(xq)
+        .map(|(b, y)| {
+            let w: &[i8; 32] = bytemuck_i8(&b[2..34]);
+            half(b, 0) * y.d * idot(w, &y.qs) as f32
+        })
+        .sum()
+}
+
+fn bytemuck_i8(b: &[u8]) -> &[i8; 32] {
+    let b: &[u8; 32] = b.try_into().expect("32-byte block");
+    // SAFETY: u8 and i8 have the same size and alignment, and every bit pattern is valid.
+    unsafe { &*(b as *const [u8; 32] as *const [i8; 32]) }
+}

@@ -1,0 +1,460 @@
+//! Each architecture variant on tiny random models written as GGUF by the test, comparing
+//! the burn forward pass (with its KV cache) against a plain f32 reference written here.
+
+use std::sync::Arc;
+use woolly_core::engine::KvCacheType;
+use woolly_core::gguf::{GgufFile, GgufWriter, Value};
+use woolly_core::model::{ComputeDevice, Model, ModelConfig};
+use woolly_core::quant::{self, GgmlType};
+
+struct Variant {
+    arch: &'static str,
+    qkv_bias: bool,
+    qk_norm: bool,
+    tied: bool,
+    rope_dim: usize,
+    scaling: Option<(&'static str, f32)>,
+    weight_type: GgmlType,
+}
+
+const DIM: usize = 64;
+const HEADS: usize = 4;
+const KV_HEADS: usize = 2;
+const HEAD_DIM: usize = 16;
+const FFN: usize = 96;
+const VOCAB: usize = 128;
+const LAYERS: usize = 2;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn uniform(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+    fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.uniform() * scale).collect()
+    }
+}
+
+/// Random but valid blocks of `ty` for a `rows x cols` matrix.
+fn random_blocks(rng: &mut Rng, ty: GgmlType, rows: usize, cols: usize) -> Vec<u8> {
+    let n_blocks = rows * cols / ty.block_size();
+    let mut out = Vec::with_capacity(n_blocks * ty.type_size());
+    let f16 = |v: f32| half::f16::from_f32(v).to_le_bytes();
+    for _ in 0..n_blocks {
+        match ty {
+            GgmlType::F32 => out.extend((rng.uniform() * 0.2).to_le_bytes()),
+            GgmlType::Q8_0 => {
+                out.extend(f16(0.2 / 127.0));
+                out.extend((0..32).map(|_| rng.next() as u8));
+            }
+            GgmlType::Q4_1 => {
+                out.extend(f16(0.4 / 15.0));
+                out.extend(f16(-0.2));
+                out.extend((0..16).map(|_| rng.next() as u8));
+            }
+            GgmlType::Q4_0 => {
+                out.extend(f16(0.2 / 8.0));
+                out.extend((0..16).map(|_| rng.next() as u8));
+            }
+            other => panic!("no generator for {other}"),
+        }
+    }
+    out
+}
+
+fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
+    let mut rng = Rng(seed);
+    let mut w = GgufWriter::new();
+    let a = v.arch;
+    w.meta("general.architecture", Value::String(a.into()))
+        .meta(format!("{a}.block_count"), Value::U32(LAYERS as u32))
+        .meta(format!("{a}.context_length"), Value::U32(256))
+        .meta(format!("{a}.embedding_length"), Value::U32(DIM as u32))
+        .meta(format!("{a}.feed_forward_length"), Value::U32(FFN as u32))
+        .meta(
+            format!("{a}.attention.head_count"),
+            Value::U32(HEADS as u32),
+        )
+        .meta(
+            format!("{a}.attention.head_count_kv"),
+            Value::U32(KV_HEADS as u32),
+        )
+        .meta(
+            format!("{a}.attention.layer_norm_rms_epsilon"),
+            Value::F32(1e-5),
+        )
+        .meta(format!("{a}.rope.freq_base"), Value::F32(10000.0))
+        .meta(
+            format!("{a}.rope.dimension_count"),
+            Value::U32(v.rope_dim as u32),
+        )
+        .meta(format!("{a}.vocab_size"), Value::U32(VOCAB as u32));
+    if let Some((kind, factor)) = v.scaling {
+        w.meta(format!("{a}.rope.scaling.type"), Value::String(kind.into()))
+            .meta(format!("{a}.rope.scaling.factor"), Value::F32(factor))
+            .meta(
+                format!("{a}.rope.scaling.original_context_length"),
+                Value::U32(64),
+            );
+    }
+    let mut matrix = |w: &mut GgufWriter, rng: &mut Rng, name: String, rows: usize, cols: usize| {
+        let data = random_blocks(rng, v.weight_type, rows, cols);
+        w.tensor(name, &[cols as u64, rows as u64], v.weight_type, data);
+    };
+    let norm = |rng: &mut Rng, n: usize| {
+        rng.vec(n, 0.3)
+            .into_iter()
+            .map(|x| 1.0 + x)
+            .collect::<Vec<_>>()
+    };
+    w.tensor(
+        "token_embd.weight",
+        &[DIM as u64, VOCAB as u64],
+        GgmlType::Q8_0,
+        random_blocks(&mut rng, GgmlType::Q8_0, VOCAB, DIM),
+    );
+    for l in 0..LAYERS {
+        let p = format!("blk.{l}");
+        w.tensor_f32(
+            format!("{p}.attn_norm.weight"),
+            &[DIM as u64],
+            &norm(&mut rng, DIM),
+        );
+        matrix(
+            &mut w,
+            &mut rng,
+            format!("{p}.attn_q.weight"),
+            HEADS * HEAD_DIM,
+            DIM,
+        );
+        matrix(
+            &mut w,
+            &mut rng,
+            format!("{p}.attn_k.weight"),
+            KV_HEADS * HEAD_DIM,
+            DIM,
+        );
+        matrix(
+            &mut w,
+            &mut rng,
+            format!("{p}.attn_v.weight"),
+            KV_HEADS * HEAD_DIM,
+            DIM,
+        );
+        matrix(
+            &mut w,
+            &mut rng,
+            format!("{p}.attn_output.weight"),
+            DIM,
+            HEADS * HEAD_DIM,
+        );
+        if v.qkv_bias {
+            for (t, n) in [
+                ("q", HEADS * HEAD_DIM),
+                ("k", KV_HEADS * HEAD_DIM),
+                ("v", KV_HEADS * HEAD_DIM),
+            ] {
+                w.tensor_f32(format!("{p}.attn_{t}.bias"), &[n as u64], &rng.vec(n, 0.5));
+            }
+        }
+        if v.qk_norm {
+            w.tensor_f32(
+                format!("{p}.attn_q_norm.weight"),
+                &[HEAD_DIM as u64],
+                &norm(&mut rng, HEAD_DIM),
+            );
+            w.tensor_f32(
+                format!("{p}.attn_k_norm.weight"),
+                &[HEAD_DIM as u64],
+                &norm(&mut rng, HEAD_DIM),
+            );
+        }
+        w.tensor_f32(
+            format!("{p}.ffn_norm.weight"),
+            &[DIM as u64],
+            &norm(&mut rng, DIM),
+        );
+        matrix(&mut w, &mut rng, format!("{p}.ffn_gate.weight"), FFN, DIM);
+        matrix(&mut w, &mut rng, format!("{p}.ffn_up.weight"), FFN, DIM);
+        matrix(&mut w, &mut rng, format!("{p}.ffn_down.weight"), DIM, FFN);
+    }
+    w.tensor_f32("output_norm.weight", &[DIM as u64], &norm(&mut rng, DIM));
+    if !v.tied {
+        matrix(&mut w, &mut rng, "output.weight".into(), VOCAB, DIM);
+    }
+    w.to_bytes()
+}
+
+// ---- the f32 reference: one token at a time, everything spelled out ----
+
+fn deq(f: &GgufFile, name: &str) -> Vec<f32> {
+    let info = f.tensor(name).unwrap_or_else(|| panic!("{name}"));
+    let mut out = vec![0.0; info.n_elements() as usize];
+    quant::dequantize(info.ggml_type, f.tensor_data(info), &mut out).unwrap();
+    out
+}
+
+fn matvec(w: &[f32], x: &[f32]) -> Vec<f32> {
+    w.chunks(x.len())
+        .map(|row| row.iter().zip(x).map(|(a, b)| a * b).sum())
+        .collect()
+}
+
+fn rmsnorm(x: &[f32], w: &[f32]) -> Vec<f32> {
+    let ms = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+    let s = 1.0 / (ms + 1e-5).sqrt();
+    x.iter().zip(w).map(|(v, g)| v * s * g).collect()
+}
+
+fn rope(x: &mut [f32], pos: usize, cfg: &ModelConfig) {
+    let inv = cfg.rope_inv_freqs();
+    let m = cfg.rope_mscale();
+    let half = cfg.rope_dim / 2;
+    for (i, f) in inv.iter().enumerate() {
+        let (s, c) = (pos as f32 * f).sin_cos();
+        let (a, b) = match cfg.rope_layout {
+            woolly_core::model::RopeLayout::Normal => (2 * i, 2 * i + 1),
+            woolly_core::model::RopeLayout::Neox => (i, i + half),
+        };
+        let (x0, x1) = (x[a], x[b]);
+        x[a] = (x0 * c - x1 * s) * m;
+        x[b] = (x0 * s + x1 * c) * m;
+    }
+}
+
+struct Reference {
+    f: GgufFile,
+    cfg: ModelConfig,
+    keys: Vec<Vec<Vec<f32>>>, // [layer][pos] -> kv_dim
+    values: Vec<Vec<Vec<f32>>>,
+}
+
+impl Reference {
+    fn step(&mut self, token: u32) -> Vec<f32> {
+        let (f, cfg) = (&self.f, &self.cfg);
+        let pos = self.keys[0].len();
+        let embd = deq(f, "token_embd.weight");
+        let mut x = embd[token as usize * DIM..(token as usize + 1) * DIM].to_vec();
+        for l in 0..LAYERS {
+            let p = format!("blk.{l}");
+            let g = |n: &str| deq(f, &format!("{p}.{n}"));
+            let opt = |n: &str| f.tensor(&format!("{p}.{n}")).map(|_| g(n));
+            let xn = rmsnorm(&x, &g("attn_norm.weight"));
+            let mut q = matvec(&g("attn_q.weight"), &xn);
+            let mut k = matvec(&g("attn_k.weight"), &xn);
+            let mut v = matvec(&g("attn_v.weight"), &xn);
+            for (t, b) in [
+                (&mut q, opt("attn_q.bias")),
+                (&mut k, opt("attn_k.bias")),
+                (&mut v, opt("attn_v.bias")),
+            ] {
+                if let Some(b) = b {
+                    t.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                }
+            }
+            for (t, norm) in [
+                (&mut q, opt("attn_q_norm.weight")),
+                (&mut k, opt("attn_k_norm.weight")),
+            ] {
+                for head in t.chunks_mut(HEAD_DIM) {
+                    if let Some(n) = &norm {
+                        let r = rmsnorm(head, n);
+                        head.copy_from_slice(&r);
+                    }
+                    rope(head, pos, cfg);
+                }
+            }
+            self.keys[l].push(k);
+            self.values[l].push(v);
+            let mut attn = vec![0.0; HEADS * HEAD_DIM];
+            for h in 0..HEADS {
+                let kvh = h / (HEADS / KV_HEADS);
+                let qh = &q[h * HEAD_DIM..(h + 1) * HEAD_DIM];
+                let scores: Vec<f32> = self.keys[l]
+                    .iter()
+                    .map(|k| {
+                        qh.iter()
+                            .zip(&k[kvh * HEAD_DIM..])
+                            .map(|(a, b)| a * b)
+                            .sum::<f32>()
+                            / (HEAD_DIM as f32).sqrt()
+                    })
+                    .collect();
+                let max = scores.iter().cloned().fold(f32::MIN, f32::max);
+                let e: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+                let sum: f32 = e.iter().sum();
+                for (t, w) in e.iter().enumerate() {
+                    for d in 0..HEAD_DIM {
+                        attn[h * HEAD_DIM + d] += w / sum * self.values[l][t][kvh * HEAD_DIM + d];
+                    }
+                }
+            }
+            let o = matvec(&g("attn_output.weight"), &attn);
+            x.iter_mut().zip(o).for_each(|(a, b)| *a += b);
+            let xn = rmsnorm(&x, &g("ffn_norm.weight"));
+            let gate = matvec(&g("ffn_gate.weight"), &xn);
+            let up = matvec(&g("ffn_up.weight"), &xn);
+            let hidden: Vec<f32> = gate
+                .iter()
+                .zip(&up)
+                .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
+                .collect();
+            let d = matvec(&g("ffn_down.weight"), &hidden);
+            x.iter_mut().zip(d).for_each(|(a, b)| *a += b);
+        }
+        let xn = rmsnorm(&x, &deq(f, "output_norm.weight"));
+        let head = if f.tensor("output.weight").is_some() {
+            "output.weight"
+        } else {
+            "token_embd.weight"
+        };
+        matvec(&deq(f, head), &xn)
+    }
+}
+
+fn check(v: Variant) {
+    let bytes = write_model(&v, 0x9e37_79b9 ^ v.arch.len() as u64);
+    let file = Arc::new(GgufFile::from_bytes(bytes.clone(), format!("{}.gguf", v.arch)).unwrap());
+    let cfg = ModelConfig::from_gguf(&file).unwrap();
+    let mut model = Model::load(
+        file,
+        cfg.clone(),
+        ComputeDevice::cpu(),
+        64,
+        KvCacheType::F32,
+        2,
+    )
+    .unwrap();
+    let mut reference = Reference {
+        f: GgufFile::from_bytes(bytes, "ref.gguf").unwrap(),
+        cfg,
+        keys: vec![vec![]; LAYERS],
+        values: vec![vec![]; LAYERS],
+    };
+    let prompt = [3u32, 17, 99, 42, 7, 120, 64];
+    let mut expected = Vec::new();
+    for &t in &prompt {
+        expected = reference.step(t);
+    }
+    let mut logits = vec![0.0; VOCAB];
+    model.forward(&prompt, 0, &mut logits).unwrap();
+    assert_close(&logits, &expected, &format!("{} prefill", v.arch));
+    // Decode steps through the KV cache.
+    for (i, &t) in [5u32, 77, 1].iter().enumerate() {
+        let expected = reference.step(t);
+        model.forward(&[t], prompt.len() + i, &mut logits).unwrap();
+        assert_close(&logits, &expected, &format!("{} decode step {i}", v.arch));
+    }
+}
+
+fn assert_close(got: &[f32], want: &[f32], what: &str) {
+    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
+    let worst = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    // Kernels quantize activations to 8 bits, as llama.cpp does: allow that much error
+    // (YaRN's attention scaling sharpens the softmax and amplifies it a little).
+    assert!(
+        worst <= 0.05 * scale,
+        "{what}: max |diff| {worst} vs logit scale {scale}"
+    );
+    let argmax = |v: &[f32]| {
+        v.iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0
+    };
+    assert_eq!(argmax(got), argmax(want), "{what}: different top token");
+}
+
+fn base(arch: &'static str) -> Variant {
+    Variant {
+        arch,
+        qkv_bias: false,
+        qk_norm: false,
+        tied: false,
+        rope_dim: HEAD_DIM,
+        scaling: None,
+        weight_type: GgmlType::Q4_1,
+    }
+}
+
+#[test]
+fn llama_separate_head() {
+    check(base("llama"));
+}
+
+#[test]
+fn llama_tied_head_q8_0_partial_rope() {
+    check(Variant {
+        tied: true,
+        weight_type: GgmlType::Q8_0,
+        rope_dim: 8,
+        ..base("llama")
+    });
+}
+
+#[test]
+fn llama3_rope_scaling() {
+    check(Variant {
+        scaling: Some(("llama3", 8.0)),
+        weight_type: GgmlType::Q4_0,
+        ..base("llama")
+    });
+}
+
+#[test]
+fn linear_and_yarn_rope_scaling() {
+    check(Variant {
+        scaling: Some(("linear", 2.0)),
+        ..base("mistral")
+    });
+    check(Variant {
+        scaling: Some(("yarn", 4.0)),
+        ..base("qwen2")
+    });
+}
+
+#[test]
+fn mistral() {
+    check(base("mistral"));
+}
+
+#[test]
+fn qwen2_qkv_bias_neox() {
+    check(Variant {
+        qkv_bias: true,
+        tied: true,
+        ..base("qwen2")
+    });
+}
+
+#[test]
+fn qwen3_qk_norm() {
+    check(Variant {
+        qk_norm: true,
+        weight_type: GgmlType::F32,
+        ..base("qwen3")
+    });
+}
+
+#[test]
+fn unknown_architecture_lists_supported() {
+    let mut w = GgufWriter::new();
+    w.meta("general.architecture", Value::String("mamba".into()));
+    let f = GgufFile::from_bytes(w.to_bytes(), "m.gguf").unwrap();
+    let err = ModelConfig::from_gguf(&f).unwrap_err().to_string();
+    assert!(
+        err.contains("mamba") && err.contains("llama, mistral, qwen2, qwen3"),
+        "{err}"
+    );
+}

@@ -1,0 +1,55 @@
+//! The Tauri commands: thin wrappers that take the app state, call into the modules that
+//! do the work and return `Result<_, AppError>`. The names are the UI's contract
+//! (`ui/src/api/commands.ts`).
+
+pub mod chat;
+pub mod conversations;
+pub mod models;
+pub mod system;
+
+/// Every command, as `ui/src/api/commands.ts` `COMMAND_NAMES` lists them (build.rs declares
+/// the same list in the app manifest).
+pub const COMMAND_NAMES: &[&str] = &[
+    "list_conversations",
+    "create_conversation",
+    "rename_conversation",
+    "update_conversation",
+    "delete_conversation",
+    "search_conversations",
+    "get_messages",
+    "send_message",
+    "stop_generation",
+    "regenerate",
+    "edit_and_resend",
+    "get_settings",
+    "save_settings",
+    "system_info",
+    "load_model",
+    "unload_model",
+    "open_external",
+    "catalog",
+    "installed_models",
+    "list_downloads",
+    "download_model",
+    "pause_download",
+    "resume_download",
+    "cancel_download",
+    "pick_model_file",
+    "import_model",
+    "delete_model",
+    "set_hf_token",
+    "has_hf_token",
+];
+
+/// Runs blocking work on a blocking worker, never on the async runtime's threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> crate::error::AppResult<T> + Send + 'static,
+) -> crate::error::AppResult<T> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| {
+            Err(crate::error::AppError::internal(format!(
+                "A worker stopped unexpectedly: {e}"
+            )))
+        })
+}

@@ -1,0 +1,125 @@
+//! The one error type every command returns: `{"code": "<snake_case>", "message": "…"}`.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    NotFound,
+    InvalidArgument,
+    Busy,
+    NoModel,
+    InsufficientMemory,
+    ModelLoadFailed,
+    GenerationFailed,
+    DownloadFailed,
+    HashMismatch,
+    DiskFull,
+    Cancelled,
+    Io,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::InvalidArgument => "invalid_argument",
+            Self::Busy => "busy",
+            Self::NoModel => "no_model",
+            Self::InsufficientMemory => "insufficient_memory",
+            Self::ModelLoadFailed => "model_load_failed",
+            Self::GenerationFailed => "generation_failed",
+            Self::DownloadFailed => "download_failed",
+            Self::HashMismatch => "hash_mismatch",
+            Self::DiskFull => "disk_full",
+            Self::Cancelled => "cancelled",
+            Self::Io => "io",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+/// What a failed command rejects with. The message is shown to the user as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, what)
+    }
+    pub fn invalid(what: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidArgument, what)
+    }
+    pub fn internal(what: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, what)
+    }
+    pub fn busy() -> Self {
+        Self::new(
+            ErrorCode::Busy,
+            "This conversation is already generating a reply.",
+        )
+    }
+}
+
+impl From<rusqlite::Error> for AppError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => Self::not_found("Not found."),
+            e => Self::new(ErrorCode::Io, format!("Database error: {e}")),
+        }
+    }
+}
+
+impl From<std::io::Error> for AppError {
+    fn from(e: std::io::Error) -> Self {
+        Self::new(ErrorCode::Io, e.to_string())
+    }
+}
+
+impl From<woolly_core::engine::EngineError> for AppError {
+    fn from(e: woolly_core::engine::EngineError) -> Self {
+        use woolly_core::engine::EngineError as E;
+        let code = match &e {
+            E::InsufficientMemory { .. } => ErrorCode::InsufficientMemory,
+            E::Gguf(_) | E::Config(_) | E::Tokenizer(_) | E::Model(_) => ErrorCode::ModelLoadFailed,
+            E::PromptTooLong { .. } | E::EmptyPrompt => ErrorCode::InvalidArgument,
+            E::Chat(_) | E::Internal(_) => ErrorCode::GenerationFailed,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<woolly_hub::HubError> for AppError {
+    fn from(e: woolly_hub::HubError) -> Self {
+        use woolly_hub::HubError as H;
+        let code = match &e {
+            H::HashMismatch { .. } => ErrorCode::HashMismatch,
+            H::InsufficientDisk { .. } => ErrorCode::DiskFull,
+            H::Cancelled => ErrorCode::Cancelled,
+            H::NotInstalled(_) => ErrorCode::NotFound,
+            H::InvalidUrl { .. }
+            | H::InvalidSha256(_)
+            | H::InvalidName { .. }
+            | H::AlreadyExists(_)
+            | H::Gguf(_)
+            | H::MissingHash { .. } => ErrorCode::InvalidArgument,
+            H::Io { .. } | H::Index { .. } | H::NoDataDir => ErrorCode::Io,
+            H::Keyring(_) | H::Catalog(_) | H::Client(_) => ErrorCode::Internal,
+            _ => ErrorCode::DownloadFailed,
+        };
+        Self::new(code, e.to_string())
+    }
+}

@@ -1,0 +1,239 @@
+//! woolly-hub values in the UI's shapes: installed models, catalog entries, fit reports.
+
+use crate::types::{CatalogEntry, FitReport, FitVerdict, InstalledModel, ModelSourceKind, Storage};
+use woolly_hub::{fit, Catalog, ModelSource, SystemMemory};
+
+/// "135M", "1.5B", "7B".
+pub fn human_parameters(n: u64) -> String {
+    if n == 0 {
+        return "?".into();
+    }
+    let (value, unit) = if n >= 1_000_000_000 {
+        (n as f64 / 1e9, "B")
+    } else {
+        (n as f64 / 1e6, "M")
+    };
+    if value >= 10.0 || (value - value.round()).abs() < 0.05 {
+        format!("{}{unit}", value.round() as u64)
+    } else {
+        format!("{value:.1}{unit}")
+    }
+}
+
+fn gb(bytes: u64) -> String {
+    let gib = bytes as f64 / (1u64 << 30) as f64;
+    if gib >= 10.0 {
+        format!("{gib:.0} GB")
+    } else if gib >= 0.1 {
+        format!("{gib:.1} GB")
+    } else {
+        format!("{:.0} MB", bytes as f64 / (1u64 << 20) as f64)
+    }
+}
+
+pub fn fit_report(r: &woolly_hub::FitReport) -> FitReport {
+    let place = match r.device {
+        fit::Device::Cpu => "available",
+        fit::Device::Gpu => "GPU memory",
+    };
+    FitReport {
+        verdict: match r.fit {
+            fit::Fit::Fits => FitVerdict::Fits,
+            fit::Fit::Tight => FitVerdict::Tight,
+            fit::Fit::TooBig => FitVerdict::TooBig,
+        },
+        required_bytes: r.needed,
+        available_bytes: r.budget,
+        context_length: r.estimate.context.min(u32::MAX as u64) as u32,
+        detail: format!(
+            "needs ~{} at {} context, {} {place}",
+            gb(r.needed),
+            r.estimate.context,
+            gb(r.budget)
+        ),
+    }
+}
+
+/// Memory now; a conservative stand-in where the OS cannot tell.
+pub fn system_memory() -> SystemMemory {
+    SystemMemory::detect().unwrap_or(SystemMemory {
+        total_ram: 0,
+        available_ram: 0,
+        gpu_memory: None,
+    })
+}
+
+/// Fit for a file whose attention shape is unknown: weights plus 10%.
+fn fit_by_size(size: u64, context: u64, memory: &SystemMemory) -> FitReport {
+    let scratch = size / 10;
+    let estimate = fit::MemoryEstimate {
+        context,
+        weights: size,
+        kv_cache: 0,
+        scratch,
+        total: size + scratch,
+    };
+    fit_report(&fit::check(&estimate, memory))
+}
+
+/// What to call a model: its catalog name when the file is a catalog model, else the
+/// GGUF's `general.name`, else the file name without `.gguf`.
+pub fn display_name(m: &woolly_hub::InstalledModel) -> String {
+    name_for(&m.name, m.meta.display_name.as_deref())
+}
+
+pub fn name_for(file_name: &str, gguf_name: Option<&str>) -> String {
+    if let Some(entry) = Catalog::builtin()
+        .ok()
+        .and_then(|c| c.models.into_iter().find(|e| e.file == file_name))
+    {
+        return entry.name;
+    }
+    gguf_name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| file_name.trim_end_matches(".gguf").to_string())
+}
+
+pub fn installed(
+    m: &woolly_hub::InstalledModel,
+    catalog: &Catalog,
+    context: u64,
+    memory: &SystemMemory,
+) -> InstalledModel {
+    let from_catalog = |url: &str| {
+        catalog
+            .models
+            .iter()
+            .find(|e| e.url == url || e.file == m.name)
+    };
+    let (source, storage, catalog_id) = match &m.source {
+        ModelSource::Download { url } => match from_catalog(url) {
+            Some(e) => (ModelSourceKind::Catalog, Storage::Store, Some(e.id.clone())),
+            None => (ModelSourceKind::Url, Storage::Store, None),
+        },
+        ModelSource::Copied { .. } => (ModelSourceKind::Import, Storage::Store, None),
+        ModelSource::Referenced => (ModelSourceKind::Import, Storage::Reference, None),
+    };
+    let fit = match m.fit(context, memory) {
+        Some(r) => fit_report(&r),
+        None => fit_by_size(m.size_bytes, context, memory),
+    };
+    InstalledModel {
+        id: m.name.clone(),
+        name: display_name(m),
+        path: m.path.to_string_lossy().into_owned(),
+        architecture: m.meta.architecture.clone(),
+        parameters: human_parameters(m.meta.parameters),
+        quantization: m.meta.quantization.clone(),
+        context_length: m.meta.context_length.unwrap_or(0).min(u32::MAX as u64) as u32,
+        size_bytes: m.size_bytes,
+        sha256: m.sha256.to_string(),
+        source,
+        storage,
+        catalog_id,
+        added_at: (m.added_unix as i64).saturating_mul(1000),
+        fit,
+    }
+}
+
+pub fn catalog_entry(
+    e: &woolly_hub::CatalogEntry,
+    context: u64,
+    memory: &SystemMemory,
+    installed: &[woolly_hub::InstalledModel],
+) -> CatalogEntry {
+    let installed_id = installed
+        .iter()
+        .find(|m| {
+            m.name == e.file || matches!(&m.source, ModelSource::Download { url } if *url == e.url)
+        })
+        .map(|m| m.name.clone());
+    CatalogEntry {
+        id: e.id.clone(),
+        name: e.name.clone(),
+        family: e.family.clone(),
+        parameters: human_parameters(e.parameters),
+        quantization: e.quantization.clone(),
+        size_bytes: e.size_bytes,
+        context_length: e.context_length.min(u32::MAX as u64) as u32,
+        license: e.license.clone(),
+        url: e.url.clone(),
+        sha256: e.sha256.as_ref().map(|h| h.to_string()).unwrap_or_default(),
+        description: e.description.clone(),
+        fit: fit_report(&e.fit(context, memory)),
+        installed_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_parameters;
+
+    #[test]
+    fn parameter_labels() {
+        assert_eq!(human_parameters(134_515_008), "135M");
+        assert_eq!(human_parameters(1_540_000_000), "1.5B");
+        assert_eq!(human_parameters(7_240_000_000), "7.2B");
+        assert_eq!(human_parameters(13_000_000_000), "13B");
+        assert_eq!(human_parameters(0), "?");
+    }
+}
+
+/// The store's models, plus the model used by default when it lives outside the store
+/// (`WOOLLY_MODEL` or the repository's test model), listed first as a referenced import so
+/// the UI shows what it chats with. Its digest is computed once per file version.
+pub fn known_models(
+    store: &woolly_hub::ModelStore,
+) -> woolly_hub::Result<Vec<woolly_hub::InstalledModel>> {
+    let mut list = store.list()?;
+    if let Some(f) = crate::engine_host::fallback_model(Some(store)) {
+        if !list.iter().any(|m| m.path == f.path || m.name == f.id) {
+            if let Some(m) = external(&f.path) {
+                list.insert(0, m);
+            }
+        }
+    }
+    Ok(list)
+}
+
+/// True when `id` names the default model that lives outside the store.
+pub fn is_external(store: &woolly_hub::ModelStore, id: &str) -> bool {
+    store.get(id).is_err()
+        && crate::engine_host::fallback_model(Some(store)).is_some_and(|f| f.id == id)
+}
+
+fn external(path: &std::path::Path) -> Option<woolly_hub::InstalledModel> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Key = (std::path::PathBuf, u64, std::time::SystemTime);
+    static DIGESTS: OnceLock<Mutex<HashMap<Key, woolly_hub::Sha256Hex>>> = OnceLock::new();
+    let stat = std::fs::metadata(path).ok()?;
+    let key: Key = (path.to_path_buf(), stat.len(), stat.modified().ok()?);
+    let file = woolly_core::gguf::GgufFile::open(path).ok()?;
+    let meta = woolly_hub::ModelMeta::from_gguf(&file).ok()?;
+    let digests = DIGESTS.get_or_init(Default::default);
+    let cached = digests.lock().ok()?.get(&key).cloned();
+    let sha256 = match cached {
+        Some(s) => s,
+        None => {
+            let s = woolly_hub::hash::sha256_file(path).ok()?;
+            digests.lock().ok()?.insert(key.clone(), s.clone());
+            s
+        }
+    };
+    let added_unix = key
+        .2
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Some(woolly_hub::InstalledModel {
+        name: path.file_name()?.to_string_lossy().into_owned(),
+        path: path.to_path_buf(),
+        source: ModelSource::Referenced,
+        sha256,
+        size_bytes: stat.len(),
+        added_unix,
+        meta,
+    })
+}

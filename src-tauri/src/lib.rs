@@ -1,0 +1,96 @@
+//! Woolly's desktop app: the engine embedded in-process behind Tauri commands, a SQLite
+//! history with full-text search, settings in a versioned file, and the model manager.
+
+pub mod commands;
+pub mod db;
+pub mod downloads;
+pub mod engine_host;
+pub mod error;
+pub mod hub;
+pub mod paths;
+pub mod settings;
+pub mod state;
+pub mod system;
+pub mod turn;
+pub mod turns;
+pub mod types;
+
+pub use error::{AppError, AppResult, ErrorCode};
+pub use paths::AppPaths;
+pub use state::AppState;
+
+use std::time::{Duration, Instant};
+use tauri::{Builder, Manager, RunEvent, Runtime};
+
+/// Adds the app's state, plugins and commands to a builder (the real one or the test
+/// runtime's `tauri::test::mock_builder()`).
+pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
+    use commands::{chat, conversations, models, system};
+    builder
+        .plugin(tauri_plugin_dialog::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            conversations::list_conversations,
+            conversations::create_conversation,
+            conversations::rename_conversation,
+            conversations::update_conversation,
+            conversations::delete_conversation,
+            conversations::search_conversations,
+            conversations::get_messages,
+            chat::send_message,
+            chat::stop_generation,
+            chat::regenerate,
+            chat::edit_and_resend,
+            system::get_settings,
+            system::save_settings,
+            system::system_info,
+            system::load_model,
+            system::unload_model,
+            system::open_external,
+            models::catalog,
+            models::installed_models,
+            models::list_downloads,
+            models::download_model,
+            models::pause_download,
+            models::resume_download,
+            models::cancel_download,
+            models::pick_model_file,
+            models::import_model,
+            models::delete_model,
+            models::set_hf_token,
+            models::has_hf_token,
+        ])
+}
+
+/// On exit: stop every reply being generated and give the turns a moment to save it.
+pub fn finish_turns(state: &AppState, within: Duration) {
+    if state.turns.stop_all() == 0 {
+        return;
+    }
+    let deadline = Instant::now() + within;
+    while state.turns.count() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The desktop app's entry point.
+pub fn run() {
+    let state = match AppState::open(AppPaths::from_env()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("woolly-desktop: cannot open the app's data: {}", e.message);
+            std::process::exit(1);
+        }
+    };
+    let app = setup(tauri::Builder::default(), state)
+        .build(tauri::generate_context!())
+        .unwrap_or_else(|e| {
+            eprintln!("woolly-desktop: cannot start: {e}");
+            std::process::exit(1);
+        });
+    app.run(|handle, event| {
+        if let RunEvent::Exit = event {
+            finish_turns(&handle.state::<AppState>(), Duration::from_secs(3));
+        }
+    });
+}

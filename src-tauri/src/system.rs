@@ -1,0 +1,92 @@
+//! `system_info`: cheap (polled every few seconds): memory from the OS, the process's
+//! resident size, the engine's state.
+
+use crate::state::AppState;
+use crate::types::{DeviceInfo, DevicePref, MemoryInfo, SystemInfo};
+use std::sync::{Mutex, OnceLock};
+use sysinfo::{CpuRefreshKind, ProcessRefreshKind, ProcessesToUpdate, System};
+
+fn system() -> &'static Mutex<Option<System>> {
+    static SYS: OnceLock<Mutex<Option<System>>> = OnceLock::new();
+    SYS.get_or_init(|| Mutex::new(System::new().ok()))
+}
+
+fn cpu_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let brand = System::new()
+            .ok()
+            .map(|mut s| {
+                s.refresh_cpu_list(CpuRefreshKind::nothing());
+                s.cpus()
+                    .first()
+                    .map(|c| c.brand().trim().to_string())
+                    .unwrap_or_default()
+            })
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| "CPU".into());
+        format!("{brand} ({threads} threads)")
+    })
+}
+
+pub fn info(state: &AppState) -> SystemInfo {
+    let settings = state.settings();
+    let (model_state, model, model_error) = state.engine.status();
+    let (total, available, process) = {
+        let mut guard = system().lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_mut() {
+            Some(sys) => {
+                sys.refresh_memory();
+                let pid = sysinfo::get_current_pid().ok();
+                let rss = pid.and_then(|pid| {
+                    sys.refresh_processes_specifics(
+                        ProcessesToUpdate::Some(&[pid]),
+                        false,
+                        ProcessRefreshKind::nothing().with_memory(),
+                    );
+                    sys.process(pid).map(|p| p.memory())
+                });
+                (sys.total_memory(), sys.available_memory(), rss.unwrap_or(0))
+            }
+            None => (0, 0, 0),
+        }
+    };
+    let engine_device = state.engine.device_name();
+    let gpu = engine_device
+        .as_deref()
+        .is_some_and(|d| !d.to_ascii_lowercase().contains("cpu"))
+        || (engine_device.is_none() && settings.device == DevicePref::Gpu);
+    let device = match (gpu, engine_device) {
+        (true, Some(name)) => DeviceInfo {
+            kind: "gpu".into(),
+            name,
+        },
+        (true, None) => DeviceInfo {
+            kind: "gpu".into(),
+            name: "GPU (wgpu)".into(),
+        },
+        (false, _) => DeviceInfo {
+            kind: "cpu".into(),
+            name: cpu_name().to_string(),
+        },
+    };
+    let threads = settings
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+    SystemInfo {
+        app_version: env!("CARGO_PKG_VERSION").to_string(),
+        model_state,
+        model,
+        model_error,
+        device,
+        threads,
+        memory: MemoryInfo {
+            total_bytes: total,
+            available_bytes: available,
+            process_bytes: process,
+            gpu_total_bytes: None,
+            gpu_available_bytes: None,
+        },
+    }
+}

@@ -1,0 +1,282 @@
+//! One chat turn: save the user's side, load the model if needed, stream the reply through
+//! the turn's event sink while saving it as it grows, then finalize it with its statistics.
+//! Everything after the first database write runs on a blocking worker.
+
+use crate::engine_host;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::state::AppState;
+use crate::turns::TurnGuard;
+use crate::types::{
+    ChatEvent, Conversation, GenerationStats, Message, Role, StopReason, TurnResult,
+};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use woolly_core::chat::ChatMessage;
+use woolly_core::engine::{self, Engine, GenerateRequest, Prompt};
+
+/// How often the growing reply is written to the database (also every `FLUSH_TOKENS`).
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+const FLUSH_TOKENS: usize = 32;
+
+pub type Emit = Arc<dyn Fn(ChatEvent) + Send + Sync>;
+
+pub enum TurnKind {
+    Send { content: String },
+    Regenerate,
+    Edit { message_id: String, content: String },
+}
+
+fn error_event(e: &AppError) -> ChatEvent {
+    ChatEvent::Error {
+        message: e.message.clone(),
+        code: Some(e.code.as_str().to_string()),
+    }
+}
+
+/// Runs a turn to its end and returns what was saved.
+pub async fn run(
+    state: AppState,
+    conversation_id: String,
+    kind: TurnKind,
+    emit: Emit,
+) -> AppResult<TurnResult> {
+    let check = |content: &str| {
+        if content.trim().is_empty() {
+            Err(AppError::invalid("The message is empty."))
+        } else {
+            Ok(())
+        }
+    };
+    match &kind {
+        TurnKind::Send { content } | TurnKind::Edit { content, .. } => check(content)?,
+        TurnKind::Regenerate => {}
+    }
+    let guard = state.turns.begin(&conversation_id)?;
+    let user_message = match kind {
+        TurnKind::Send { content } => Some(state.db.add_user_message(&conversation_id, &content)?),
+        TurnKind::Regenerate => {
+            state.db.prepare_regenerate(&conversation_id)?;
+            None
+        }
+        TurnKind::Edit {
+            message_id,
+            content,
+        } => Some(
+            state
+                .db
+                .edit_user_message(&conversation_id, &message_id, &content)?,
+        ),
+    };
+    let conversation = state.db.get_conversation(&conversation_id)?;
+    let worker_emit = emit.clone();
+    let job = tauri::async_runtime::spawn_blocking(move || {
+        generate(&state, &conversation, user_message, &guard, &*worker_emit)
+    });
+    match job.await {
+        Ok(result) => result,
+        Err(e) => {
+            let e = AppError::internal(format!("The generation worker stopped unexpectedly: {e}"));
+            emit(error_event(&e));
+            Err(e)
+        }
+    }
+}
+
+fn generate(
+    state: &AppState,
+    conversation: &Conversation,
+    user_message: Option<Message>,
+    guard: &TurnGuard,
+    emit: &(dyn Fn(ChatEvent) + Send + Sync),
+) -> AppResult<TurnResult> {
+    let fail = |e: AppError| {
+        emit(error_event(&e));
+        Err(e)
+    };
+    let settings = state.settings();
+    let params = &conversation.params;
+    let store = state.store().ok();
+    let model =
+        match engine_host::resolve(store.as_ref(), conversation.model_id.as_deref(), &settings) {
+            Ok(m) => m,
+            Err(e) => return fail(e),
+        };
+    let mut progress = |p: f32, stage: &str| {
+        emit(ChatEvent::ModelLoading {
+            model_id: model.id.clone(),
+            progress: p,
+            stage: stage.to_string(),
+        })
+    };
+    let (engine, _) =
+        match state
+            .engine
+            .ensure(&model, params.context_length, &settings, &mut progress)
+        {
+            Ok(loaded) => loaded,
+            Err(e) => return fail(e),
+        };
+    let ctx = (engine.info().context_length as u32).min(params.context_length);
+    let history = state.db.messages(&conversation.id)?;
+    let (prompt, prompt_tokens) = match build_prompt(
+        &engine,
+        &conversation.system_prompt,
+        &history,
+        ctx,
+        params.max_tokens,
+    ) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let reply = state.db.start_reply(&conversation.id, Some(&model.id))?;
+    emit(ChatEvent::Started {
+        message_id: reply.id.clone(),
+        user_message_id: user_message.as_ref().map(|m| m.id.clone()),
+        prompt_tokens: Some(prompt_tokens),
+    });
+
+    let mut request = GenerateRequest::new(Prompt::Chat(prompt));
+    request.sampling = woolly_core::sampling::SamplingParams {
+        temperature: params.temperature,
+        top_k: params.top_k as usize,
+        top_p: params.top_p,
+        min_p: params.min_p,
+        repeat_penalty: params.repeat_penalty,
+        seed: params.seed,
+        ..Default::default()
+    };
+    request.max_tokens = params
+        .max_tokens
+        .min(ctx.saturating_sub(prompt_tokens))
+        .max(1) as usize;
+    request.cancel = guard.cancel.clone();
+
+    let mut text = String::new();
+    let mut last_flush = Instant::now();
+    let mut unflushed = 0usize;
+    let outcome = engine.generate(&request, |t| {
+        if t.text.is_empty() {
+            return;
+        }
+        text.push_str(&t.text);
+        emit(ChatEvent::Token {
+            text: t.text.clone(),
+        });
+        unflushed += 1;
+        if unflushed >= FLUSH_TOKENS || last_flush.elapsed() >= FLUSH_EVERY {
+            // A failed write is retried at the next flush; the final write reports errors.
+            let _ = state.db.update_reply(&reply.id, &text);
+            last_flush = Instant::now();
+            unflushed = 0;
+        }
+    });
+    match outcome {
+        Ok(generation) => {
+            let stats = stats(&generation.stats, params.max_tokens, ctx);
+            let saved = state.db.finish_reply(&reply.id, &text, Some(&stats))?;
+            emit(ChatEvent::Finished {
+                stats: stats.clone(),
+            });
+            let assistant_message = saved.unwrap_or(Message {
+                content: text,
+                stats: Some(stats),
+                ..reply
+            });
+            Ok(TurnResult {
+                user_message,
+                assistant_message,
+            })
+        }
+        Err(e) => {
+            let mut e = AppError::from(e);
+            if e.code != ErrorCode::InsufficientMemory {
+                e.code = ErrorCode::GenerationFailed;
+            }
+            if text.is_empty() {
+                let _ = state.db.delete_message(&reply.id);
+            } else {
+                let stats = GenerationStats {
+                    prompt_tokens,
+                    generated_tokens: 0,
+                    tokens_per_second: 0.0,
+                    time_to_first_token_ms: 0,
+                    stop_reason: StopReason::Error,
+                    context_length: Some(ctx),
+                };
+                let _ = state.db.finish_reply(&reply.id, &text, Some(&stats));
+            }
+            fail(e)
+        }
+    }
+}
+
+/// The chat to send: the system prompt and as much of the history as fits the window,
+/// leaving room for the reply. Older turns are dropped first; the last message always stays.
+pub fn build_prompt(
+    engine: &Engine,
+    system_prompt: &str,
+    history: &[Message],
+    ctx: u32,
+    max_tokens: u32,
+) -> AppResult<(Vec<ChatMessage>, u32)> {
+    let history: Vec<&Message> = history.iter().filter(|m| !m.content.is_empty()).collect();
+    if history.is_empty() {
+        return Err(AppError::invalid("There is no message to answer."));
+    }
+    let reserve = max_tokens.min(ctx / 4).max(1);
+    let limit = ctx.saturating_sub(reserve) as usize;
+    let mut start = 0;
+    loop {
+        let mut messages = Vec::with_capacity(history.len() + 1);
+        if !system_prompt.trim().is_empty() {
+            messages.push(ChatMessage::system(system_prompt));
+        }
+        for m in &history[start..] {
+            messages.push(match m.role {
+                Role::User => ChatMessage::user(m.content.as_str()),
+                Role::Assistant => ChatMessage::assistant(m.content.as_str()),
+            });
+        }
+        let n = engine.prompt_tokens(&Prompt::Chat(messages.clone()))?.len();
+        let last = start + 1 >= history.len();
+        if n <= limit || last {
+            if n >= ctx as usize {
+                return Err(AppError::invalid(format!(
+                    "The message is too long for the context window ({n} tokens of {ctx}). Shorten it or raise the context length in the chat settings."
+                )));
+            }
+            return Ok((messages, n as u32));
+        }
+        start += 1;
+        // Keep question and answer together: restart at a user message.
+        while start + 1 < history.len() && history[start].role != Role::User {
+            start += 1;
+        }
+    }
+}
+
+fn stats(s: &engine::GenerationStats, max_tokens: u32, ctx: u32) -> GenerationStats {
+    let stop_reason = match s.stop_reason {
+        engine::StopReason::Eos | engine::StopReason::Stop => StopReason::Eos,
+        engine::StopReason::Cancelled => StopReason::Cancelled,
+        engine::StopReason::Length if s.generated_tokens >= max_tokens as usize => {
+            StopReason::MaxTokens
+        }
+        engine::StopReason::Length => StopReason::ContextFull,
+    };
+    let tokens_per_second = if s.decode_tok_s > 0.0 && s.decode_tok_s.is_finite() {
+        s.decode_tok_s
+    } else if s.total_ms > 0.0 {
+        s.generated_tokens as f64 / (s.total_ms / 1e3)
+    } else {
+        0.0
+    };
+    GenerationStats {
+        prompt_tokens: s.prompt_tokens as u32,
+        generated_tokens: s.generated_tokens as u32,
+        tokens_per_second,
+        time_to_first_token_ms: s.time_to_first_token_ms.max(0.0).round() as u64,
+        stop_reason,
+        context_length: Some(ctx),
+    }
+}

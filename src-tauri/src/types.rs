@@ -1,0 +1,495 @@
+//! Every value that crosses the IPC, mirroring `ui/src/api/types.ts` (the source of truth):
+//! structs camelCase, string enums snake_case, events adjacently tagged.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SamplingParams {
+    pub temperature: f32,
+    pub top_p: f32,
+    pub top_k: u32,
+    pub min_p: f32,
+    pub repeat_penalty: f32,
+    pub seed: Option<u64>,
+    pub max_tokens: u32,
+    pub context_length: u32,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self {
+            temperature: 0.7,
+            top_p: 0.9,
+            top_k: 40,
+            min_p: 0.05,
+            repeat_penalty: 1.1,
+            seed: None,
+            max_tokens: 1024,
+            context_length: 4096,
+        }
+    }
+}
+
+impl SamplingParams {
+    /// Rejects values the engine cannot use.
+    pub fn validate(&self) -> Result<(), String> {
+        let finite = [
+            self.temperature,
+            self.top_p,
+            self.min_p,
+            self.repeat_penalty,
+        ]
+        .iter()
+        .all(|v| v.is_finite());
+        if !finite {
+            return Err("Sampling parameters must be numbers.".into());
+        }
+        if !(0.0..=2.0).contains(&self.temperature) {
+            return Err("Temperature must be between 0 and 2.".into());
+        }
+        if !(0.0..=1.0).contains(&self.top_p) || !(0.0..=1.0).contains(&self.min_p) {
+            return Err("Top-p and min-p must be between 0 and 1.".into());
+        }
+        if !(0.5..=2.0).contains(&self.repeat_penalty) {
+            return Err("Repeat penalty must be between 0.5 and 2.".into());
+        }
+        if self.max_tokens == 0 {
+            return Err("Max tokens must be at least 1.".into());
+        }
+        if !(128..=1 << 20).contains(&self.context_length) {
+            return Err("Context length must be between 128 and 1048576 tokens.".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub id: String,
+    pub title: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub system_prompt: String,
+    pub params: SamplingParams,
+    pub model_id: Option<String>,
+    pub message_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    pub conversation: Conversation,
+    pub snippet: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Self::User),
+            "assistant" => Some(Self::Assistant),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    Eos,
+    MaxTokens,
+    ContextFull,
+    Cancelled,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationStats {
+    pub prompt_tokens: u32,
+    pub generated_tokens: u32,
+    pub tokens_per_second: f64,
+    pub time_to_first_token_ms: u64,
+    pub stop_reason: StopReason,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_length: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: String,
+    pub conversation_id: String,
+    pub role: Role,
+    pub content: String,
+    pub created_at: i64,
+    pub stats: Option<GenerationStats>,
+    #[serde(default)]
+    pub model_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnResult {
+    pub user_message: Option<Message>,
+    pub assistant_message: Message,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "event",
+    content = "data",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum ChatEvent {
+    ModelLoading {
+        model_id: String,
+        progress: f32,
+        stage: String,
+    },
+    Started {
+        message_id: String,
+        user_message_id: Option<String>,
+        prompt_tokens: Option<u32>,
+    },
+    Token {
+        text: String,
+    },
+    Finished {
+        stats: GenerationStats,
+    },
+    Error {
+        message: String,
+        code: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    Light,
+    Dark,
+    #[default]
+    System,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DevicePref {
+    #[default]
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    pub theme: Theme,
+    pub default_model_id: Option<String>,
+    pub device: DevicePref,
+    pub threads: Option<u32>,
+    pub memory_limit_bytes: Option<u64>,
+    pub default_system_prompt: String,
+    pub default_params: SamplingParams,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            theme: Theme::System,
+            default_model_id: None,
+            device: DevicePref::Auto,
+            threads: None,
+            memory_limit_bytes: None,
+            default_system_prompt:
+                "You are Woolly, a helpful assistant running locally on this computer.".into(),
+            default_params: SamplingParams::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelState {
+    Unloaded,
+    Loading,
+    Loaded,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadedModel {
+    pub id: String,
+    pub name: String,
+    pub architecture: String,
+    pub quantization: String,
+    pub context_length: u32,
+    pub size_bytes: u64,
+    pub load_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceInfo {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryInfo {
+    pub total_bytes: u64,
+    pub available_bytes: u64,
+    pub process_bytes: u64,
+    pub gpu_total_bytes: Option<u64>,
+    pub gpu_available_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemInfo {
+    pub app_version: String,
+    pub model_state: ModelState,
+    pub model: Option<LoadedModel>,
+    pub model_error: Option<String>,
+    pub device: DeviceInfo,
+    pub threads: u32,
+    pub memory: MemoryInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "event",
+    content = "data",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum LoadEvent {
+    Progress {
+        progress: f32,
+        stage: String,
+    },
+    Loaded {
+        model: LoadedModel,
+    },
+    Error {
+        message: String,
+        code: Option<String>,
+    },
+}
+
+// ───────────── models ─────────────
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FitVerdict {
+    Fits,
+    Tight,
+    TooBig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FitReport {
+    pub verdict: FitVerdict,
+    pub required_bytes: u64,
+    pub available_bytes: u64,
+    pub context_length: u32,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogEntry {
+    pub id: String,
+    pub name: String,
+    pub family: String,
+    pub parameters: String,
+    pub quantization: String,
+    pub size_bytes: u64,
+    pub context_length: u32,
+    pub license: String,
+    pub url: String,
+    pub sha256: String,
+    pub description: String,
+    pub fit: FitReport,
+    pub installed_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelSourceKind {
+    Catalog,
+    Url,
+    Import,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    Store,
+    Reference,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstalledModel {
+    pub id: String,
+    pub name: String,
+    pub path: String,
+    pub architecture: String,
+    pub parameters: String,
+    pub quantization: String,
+    pub context_length: u32,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub source: ModelSourceKind,
+    pub storage: Storage,
+    pub catalog_id: Option<String>,
+    pub added_at: i64,
+    pub fit: FitReport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownloadStatus {
+    Queued,
+    Downloading,
+    Verifying,
+    Paused,
+    Retrying,
+    Failed,
+    Completed,
+    Cancelled,
+}
+
+impl DownloadStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Downloading => "downloading",
+            Self::Verifying => "verifying",
+            Self::Paused => "paused",
+            Self::Retrying => "retrying",
+            Self::Failed => "failed",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "queued" => Self::Queued,
+            "downloading" => Self::Downloading,
+            "verifying" => Self::Verifying,
+            "paused" => Self::Paused,
+            "retrying" => Self::Retrying,
+            "completed" => Self::Completed,
+            "cancelled" => Self::Cancelled,
+            _ => Self::Failed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadInfo {
+    pub id: String,
+    pub catalog_id: Option<String>,
+    pub name: String,
+    pub url: String,
+    pub status: DownloadStatus,
+    pub downloaded_bytes: u64,
+    pub total_bytes: u64,
+    pub bytes_per_second: f64,
+    pub eta_seconds: Option<f64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum DownloadSource {
+    Catalog {
+        catalog_id: String,
+    },
+    Url {
+        url: String,
+        sha256: String,
+        #[serde(default)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "event",
+    content = "data",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum DownloadEvent {
+    Started {
+        id: String,
+        total_bytes: u64,
+        resumed_from: u64,
+    },
+    Progress {
+        id: String,
+        downloaded_bytes: u64,
+        total_bytes: u64,
+        bytes_per_second: f64,
+        eta_seconds: Option<f64>,
+    },
+    Retrying {
+        id: String,
+        attempt: u32,
+        delay_ms: u64,
+        reason: String,
+    },
+    Verifying {
+        id: String,
+    },
+    Paused {
+        id: String,
+        downloaded_bytes: u64,
+    },
+    Finished {
+        id: String,
+        model: InstalledModel,
+    },
+    Cancelled {
+        id: String,
+    },
+    Error {
+        id: String,
+        message: String,
+        code: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportMode {
+    Copy,
+    Reference,
+}

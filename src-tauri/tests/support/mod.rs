@@ -1,0 +1,165 @@
+//! Drives the app's commands through Tauri's IPC on the mock runtime, with channel
+//! messages captured by a channel interceptor.
+
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+use tauri::ipc::{CallbackFn, InvokeBody, InvokeResponseBody};
+use tauri::test::{
+    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
+};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
+use woolly_desktop::{AppPaths, AppState};
+
+pub fn test_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+#[derive(Default)]
+struct Events {
+    /// channel id -> (index, message)
+    by_channel: Mutex<HashMap<u32, Vec<(usize, Value)>>>,
+    arrived: Condvar,
+}
+
+pub struct Harness {
+    pub app: App<MockRuntime>,
+    pub window: WebviewWindow<MockRuntime>,
+    events: Arc<Events>,
+    next_channel: AtomicU32,
+}
+
+impl Harness {
+    /// An app whose data and config live under `root`.
+    pub fn open(root: &Path) -> Self {
+        let state = AppState::open(AppPaths::under(root)).expect("open app state");
+        let events = Arc::new(Events::default());
+        let sink = events.clone();
+        let builder = mock_builder().channel_interceptor(move |_webview, callback, index, body| {
+            let value = match body {
+                InvokeResponseBody::Json(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+                InvokeResponseBody::Raw(b) => json!({ "raw": b.len() }),
+            };
+            sink.by_channel
+                .lock()
+                .unwrap()
+                .entry(callback.0)
+                .or_default()
+                .push((index, value));
+            sink.arrived.notify_all();
+            true
+        });
+        let app = woolly_desktop::setup(builder, state)
+            .build(mock_context(noop_assets()))
+            .expect("build app");
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("window");
+        Self {
+            app,
+            window,
+            events,
+            next_channel: AtomicU32::new(1000),
+        }
+    }
+
+    pub fn state(&self) -> AppState {
+        self.app.state::<AppState>().inner().clone()
+    }
+
+    /// A fresh channel argument (`"__CHANNEL__:<id>"`) and its id.
+    pub fn channel(&self) -> (u32, String) {
+        let id = self.next_channel.fetch_add(1, Ordering::Relaxed);
+        (id, format!("__CHANNEL__:{id}"))
+    }
+
+    pub fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        invoke_on(&self.window, cmd, args)
+    }
+
+    /// Messages received on channel `id`, in order.
+    pub fn events(&self, id: u32) -> Vec<Value> {
+        let mut list = self
+            .events
+            .by_channel
+            .lock()
+            .unwrap()
+            .get(&id)
+            .cloned()
+            .unwrap_or_default();
+        list.sort_by_key(|(i, _)| *i);
+        list.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// Waits until channel `id` has a message for which `pred` holds.
+    pub fn wait_for(&self, id: u32, timeout: Duration, pred: impl Fn(&[Value]) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut guard = self.events.by_channel.lock().unwrap();
+        loop {
+            let mut list = guard.get(&id).cloned().unwrap_or_default();
+            list.sort_by_key(|(i, _)| *i);
+            let values: Vec<Value> = list.into_iter().map(|(_, v)| v).collect();
+            if pred(&values) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            guard = self.events.arrived.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+}
+
+pub fn invoke_on(
+    window: &WebviewWindow<MockRuntime>,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    get_ipc_response(window, request).map(|b| b.deserialize::<Value>().expect("json response"))
+}
+
+pub fn kinds(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+pub fn token_text(events: &[Value]) -> String {
+    events
+        .iter()
+        .filter(|e| e["event"] == "token")
+        .map(|e| e["data"]["text"].as_str().unwrap_or(""))
+        .collect()
+}
+
+/// Deterministic, short replies.
+pub fn greedy(h: &Harness, conversation_id: &str, max_tokens: u32) {
+    let mut params =
+        serde_json::to_value(woolly_desktop::types::SamplingParams::default()).unwrap();
+    params["temperature"] = json!(0.0);
+    params["seed"] = json!(7);
+    params["maxTokens"] = json!(max_tokens);
+    params["contextLength"] = json!(2048);
+    h.invoke(
+        "update_conversation",
+        json!({ "conversationId": conversation_id, "systemPrompt": "You are a helpful assistant.", "params": params, "modelId": null }),
+    )
+    .expect("update_conversation");
+}

@@ -1,0 +1,115 @@
+/**
+ * Typed functions over the command table: what the views call. Each one is a thin
+ * wrapper: the command name and argument object here are exactly what the Rust side
+ * receives (see ./commands.ts and ./README.md).
+ */
+import type { ArgsOf, CommandName, ResultOf } from "./commands";
+import { ApiError, getTransport, toAppError } from "./transport";
+import type {
+  CatalogEntry,
+  ChatEvent,
+  Conversation,
+  DownloadEvent,
+  DownloadInfo,
+  DownloadSource,
+  ImportMode,
+  InstalledModel,
+  LoadEvent,
+  LoadedModel,
+  Message,
+  SamplingParams,
+  SearchHit,
+  Settings,
+  SystemInfo,
+  TurnResult,
+} from "./types";
+
+export async function call<K extends CommandName>(
+  command: K,
+  args: ArgsOf<K>,
+): Promise<ResultOf<K>> {
+  try {
+    return await getTransport().invoke(command, args);
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    throw new ApiError(command, toAppError(error));
+  }
+}
+
+const channel = <E>(onEvent: (event: E) => void) => getTransport().channel(onEvent);
+const none = {} as Record<string, never>;
+
+// ── conversations ──
+export const listConversations = (): Promise<Conversation[]> => call("list_conversations", none);
+export const createConversation = (title: string | null = null): Promise<Conversation> =>
+  call("create_conversation", { title });
+export const renameConversation = (conversationId: string, title: string): Promise<Conversation> =>
+  call("rename_conversation", { conversationId, title });
+export const updateConversation = (
+  conversationId: string,
+  update: { systemPrompt: string; params: SamplingParams; modelId: string | null },
+): Promise<Conversation> => call("update_conversation", { conversationId, ...update });
+export const deleteConversation = (conversationId: string): Promise<null> =>
+  call("delete_conversation", { conversationId });
+export const searchConversations = (query: string): Promise<SearchHit[]> =>
+  call("search_conversations", { query });
+export const getMessages = (conversationId: string): Promise<Message[]> =>
+  call("get_messages", { conversationId });
+
+// ── chat turns ──
+export const sendMessage = (
+  conversationId: string,
+  content: string,
+  onEvent: (event: ChatEvent) => void,
+): Promise<TurnResult> =>
+  call("send_message", { conversationId, content, onEvent: channel(onEvent) });
+export const stopGeneration = (conversationId: string): Promise<boolean> =>
+  call("stop_generation", { conversationId });
+export const regenerate = (
+  conversationId: string,
+  onEvent: (event: ChatEvent) => void,
+): Promise<TurnResult> => call("regenerate", { conversationId, onEvent: channel(onEvent) });
+export const editAndResend = (
+  conversationId: string,
+  messageId: string,
+  content: string,
+  onEvent: (event: ChatEvent) => void,
+): Promise<TurnResult> =>
+  call("edit_and_resend", { conversationId, messageId, content, onEvent: channel(onEvent) });
+
+// ── settings, system, engine ──
+export const getSettings = (): Promise<Settings> => call("get_settings", none);
+export const saveSettings = (settings: Settings): Promise<Settings> =>
+  call("save_settings", { settings });
+export const systemInfo = (): Promise<SystemInfo> => call("system_info", none);
+export const loadModel = (
+  modelId: string | null,
+  onProgress: (event: LoadEvent) => void,
+): Promise<LoadedModel> => call("load_model", { modelId, onProgress: channel(onProgress) });
+export const unloadModel = (): Promise<null> => call("unload_model", none);
+export const openExternal = (url: string): Promise<null> => call("open_external", { url });
+
+// ── models ──
+export const catalog = (contextLength: number | null = null): Promise<CatalogEntry[]> =>
+  call("catalog", { contextLength });
+export const installedModels = (): Promise<InstalledModel[]> => call("installed_models", none);
+export const listDownloads = (): Promise<DownloadInfo[]> => call("list_downloads", none);
+export const downloadModel = (
+  source: DownloadSource,
+  onProgress: (event: DownloadEvent) => void,
+): Promise<DownloadInfo> => call("download_model", { source, onProgress: channel(onProgress) });
+export const pauseDownload = (downloadId: string): Promise<null> =>
+  call("pause_download", { downloadId });
+export const resumeDownload = (
+  downloadId: string,
+  onProgress: (event: DownloadEvent) => void,
+): Promise<DownloadInfo> =>
+  call("resume_download", { downloadId, onProgress: channel(onProgress) });
+export const cancelDownload = (downloadId: string): Promise<null> =>
+  call("cancel_download", { downloadId });
+export const pickModelFile = (): Promise<string | null> => call("pick_model_file", none);
+export const importModel = (path: string, mode: ImportMode): Promise<InstalledModel> =>
+  call("import_model", { path, mode });
+export const deleteModel = (modelId: string): Promise<null> => call("delete_model", { modelId });
+export const setHfToken = (token: string | null): Promise<null> => call("set_hf_token", { token });
+export const hasHfToken = (): Promise<boolean> => call("has_hf_token", none);

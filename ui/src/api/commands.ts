@@ -1,0 +1,180 @@
+/**
+ * The command table: the one list of Tauri commands the UI calls.
+ *
+ * Each key is the Rust `#[tauri::command]` function name (snake_case); `args` is the object
+ * given to `invoke(name, args)`: Tauri maps each camelCase key to the snake_case Rust
+ * parameter of the same name (`conversationId` → `conversation_id: String`). `result` is
+ * the command's `Ok` value (`null` for `()`); failures reject with an `AppError`.
+ *
+ * `StreamChannel<E>` arguments are `tauri::ipc::Channel<E>` on the Rust side: the command
+ * sends events (see ./types.ts) through them while it runs, or, for downloads, after it
+ * returned.
+ */
+import type {
+  CatalogEntry,
+  ChatEvent,
+  Conversation,
+  DownloadEvent,
+  DownloadInfo,
+  DownloadSource,
+  ImportMode,
+  InstalledModel,
+  LoadEvent,
+  LoadedModel,
+  Message,
+  SamplingParams,
+  SearchHit,
+  Settings,
+  SystemInfo,
+  TurnResult,
+} from "./types";
+
+/** A Tauri `Channel<E>` (or the mock backend's stand-in) passed as a command argument. */
+export interface StreamChannel<E> {
+  /** Phantom marker; never read. */
+  readonly __event?: (event: E) => void;
+}
+
+type NoArgs = Record<string, never>;
+
+export interface Commands {
+  // ── conversations (SQLite) ──
+  /** All conversations, newest `updatedAt` first. */
+  list_conversations: { args: NoArgs; result: Conversation[] };
+  /** New empty conversation with Settings.defaultSystemPrompt / defaultParams / defaultModelId.
+   *  `title` null → "New chat" (the first user message then renames it, see send_message). */
+  create_conversation: { args: { title: string | null }; result: Conversation };
+  rename_conversation: { args: { conversationId: string; title: string }; result: Conversation };
+  /** Replace the per-conversation system prompt, sampling parameters and model. */
+  update_conversation: {
+    args: {
+      conversationId: string;
+      systemPrompt: string;
+      params: SamplingParams;
+      modelId: string | null;
+    };
+    result: Conversation;
+  };
+  /** Deletes the conversation and its messages (stops its generation first). */
+  delete_conversation: { args: { conversationId: string }; result: null };
+  /** Full-text search (FTS5) over titles and message text; best match first. Empty query → []. */
+  search_conversations: { args: { query: string }; result: SearchHit[] };
+  /** Messages of a conversation, oldest first (system prompt not included). */
+  get_messages: { args: { conversationId: string }; result: Message[] };
+
+  // ── chat turns (stream through onEvent; resolve when the turn is over) ──
+  /** Appends a user message, generates the reply. If the conversation is still titled
+   *  "New chat", its title becomes the start of this message. Rejects with `busy` if the
+   *  conversation is already generating; a partial reply is saved when stopped. */
+  send_message: {
+    args: { conversationId: string; content: string; onEvent: StreamChannel<ChatEvent> };
+    result: TurnResult;
+  };
+  /** Cancels the running turn of that conversation (its stream then ends with `finished`,
+   *  stopReason "cancelled"). Resolves true if a turn was running. */
+  stop_generation: { args: { conversationId: string }; result: boolean };
+  /** Deletes the last assistant message and generates a new reply to the last user message. */
+  regenerate: {
+    args: { conversationId: string; onEvent: StreamChannel<ChatEvent> };
+    result: TurnResult;
+  };
+  /** Replaces the text of user message `messageId`, deletes every later message and
+   *  generates a new reply. */
+  edit_and_resend: {
+    args: {
+      conversationId: string;
+      messageId: string;
+      content: string;
+      onEvent: StreamChannel<ChatEvent>;
+    };
+    result: TurnResult;
+  };
+
+  // ── settings, system, engine ──
+  get_settings: { args: NoArgs; result: Settings };
+  /** Validates, persists (atomic replace) and applies; resolves with the stored settings. */
+  save_settings: { args: { settings: Settings }; result: Settings };
+  system_info: { args: NoArgs; result: SystemInfo };
+  /** Loads `modelId` (null = Settings.defaultModelId), unloading the current one.
+   *  Progress through onProgress; resolves once loaded. */
+  load_model: {
+    args: { modelId: string | null; onProgress: StreamChannel<LoadEvent> };
+    result: LoadedModel;
+  };
+  unload_model: { args: NoArgs; result: null };
+  /** Opens an http(s)/mailto link in the system browser (links never navigate the app). */
+  open_external: { args: { url: string }; result: null };
+
+  // ── model manager (woolly-hub) ──
+  /** The curated catalog with a fit check at `contextLength` (null = default settings). */
+  catalog: { args: { contextLength: number | null }; result: CatalogEntry[] };
+  installed_models: { args: NoArgs; result: InstalledModel[] };
+  /** Downloads known to the store: running, paused (also from before a restart), failed. */
+  list_downloads: { args: NoArgs; result: DownloadInfo[] };
+  /** Starts a download and resolves at once; progress flows through onProgress until
+   *  finished / paused / cancelled / error. */
+  download_model: {
+    args: { source: DownloadSource; onProgress: StreamChannel<DownloadEvent> };
+    result: DownloadInfo;
+  };
+  pause_download: { args: { downloadId: string }; result: null };
+  /** Resumes a paused or failed download (HTTP Range), or re-attaches a new channel to a
+   *  running one (e.g. after the UI reloaded). */
+  resume_download: {
+    args: { downloadId: string; onProgress: StreamChannel<DownloadEvent> };
+    result: DownloadInfo;
+  };
+  /** Stops and deletes the partial file. */
+  cancel_download: { args: { downloadId: string }; result: null };
+  /** Native "open file" dialog filtered to *.gguf; null when cancelled. */
+  pick_model_file: { args: NoArgs; result: string | null };
+  /** Validates the GGUF, then copies it into the store or references it in place. */
+  import_model: { args: { path: string; mode: ImportMode }; result: InstalledModel };
+  /** Removes from the store (deletes the file unless it was imported by reference). */
+  delete_model: { args: { modelId: string }; result: null };
+  /** Hugging Face token for gated models, kept in the OS keychain. null clears it. */
+  set_hf_token: { args: { token: string | null }; result: null };
+  has_hf_token: { args: NoArgs; result: boolean };
+}
+
+export type CommandName = keyof Commands;
+export type ArgsOf<K extends CommandName> = Commands[K]["args"];
+export type ResultOf<K extends CommandName> = Commands[K]["result"];
+
+/** Every command name, for documentation checks and the Rust `AppManifest::commands` list. */
+export const COMMAND_NAMES = [
+  "list_conversations",
+  "create_conversation",
+  "rename_conversation",
+  "update_conversation",
+  "delete_conversation",
+  "search_conversations",
+  "get_messages",
+  "send_message",
+  "stop_generation",
+  "regenerate",
+  "edit_and_resend",
+  "get_settings",
+  "save_settings",
+  "system_info",
+  "load_model",
+  "unload_model",
+  "open_external",
+  "catalog",
+  "installed_models",
+  "list_downloads",
+  "download_model",
+  "pause_download",
+  "resume_download",
+  "cancel_download",
+  "pick_model_file",
+  "import_model",
+  "delete_model",
+  "set_hf_token",
+  "has_hf_token",
+] as const satisfies readonly CommandName[];
+
+// Compile-time check that COMMAND_NAMES lists every command.
+type Missing = Exclude<CommandName, (typeof COMMAND_NAMES)[number]>;
+const _allListed: Missing extends never ? true : Missing = true;
+void _allListed;

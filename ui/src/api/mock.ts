@@ -1,0 +1,813 @@
+/**
+ * In-memory mock backend: implements every command of ./commands.ts so the UI runs in a
+ * plain browser (`npm run dev`) and in Vitest without the Rust side. It mimics the
+ * documented behaviour (ordering of events, errors, titles, partial replies on stop),
+ * so it doubles as an executable description of the contract.
+ */
+import type { ArgsOf, CommandName, Commands, ResultOf, StreamChannel } from "./commands";
+import type { Transport } from "./transport";
+import type {
+  AppError,
+  CatalogEntry,
+  ChatEvent,
+  Conversation,
+  DownloadEvent,
+  DownloadInfo,
+  FitReport,
+  InstalledModel,
+  LoadEvent,
+  LoadedModel,
+  Message,
+  SamplingParams,
+  Settings,
+  SystemInfo,
+  TurnResult,
+} from "./types";
+
+export const DEFAULT_PARAMS: SamplingParams = {
+  temperature: 0.7,
+  topP: 0.9,
+  topK: 40,
+  minP: 0.05,
+  repeatPenalty: 1.1,
+  seed: null,
+  maxTokens: 1024,
+  contextLength: 4096,
+};
+
+export const DEFAULT_SETTINGS: Settings = {
+  theme: "system",
+  defaultModelId: null,
+  device: "auto",
+  threads: null,
+  memoryLimitBytes: null,
+  defaultSystemPrompt: "You are Woolly, a helpful assistant running locally on this computer.",
+  defaultParams: DEFAULT_PARAMS,
+};
+
+const GB = 1024 ** 3;
+const MB = 1024 ** 2;
+
+export interface ReplyContext {
+  conversation: Conversation;
+  /** History including the new user message. */
+  messages: Message[];
+  /** The user message being answered. */
+  prompt: string;
+}
+
+export interface MockOptions {
+  /** Delay between streamed tokens (ms). Default 25. */
+  tokenDelayMs?: number;
+  /** Delay before each command answers (ms). Default 0. */
+  latencyMs?: number;
+  /** Produces the reply as a sequence of token texts. Default: canned Markdown replies. */
+  reply?: (ctx: ReplyContext) => Iterable<string> | AsyncIterable<string>;
+  /** "demo" adds sample conversations; "empty" starts with none. Default "demo". */
+  seed?: "demo" | "empty";
+  /** Whether a model starts loaded. Default false (the first message loads it lazily). */
+  modelLoaded?: boolean;
+  /** Simulated download speed in bytes/s. Default 40 MB/s. */
+  downloadBytesPerSecond?: number;
+  /** Clock (ms). Default Date.now. */
+  now?: () => number;
+}
+
+type Handler<K extends CommandName> = (args: ArgsOf<K>) => Promise<ResultOf<K>> | ResultOf<K>;
+type Handlers = { [K in CommandName]: Handler<K> };
+
+/** The mock's stand-in for a Tauri Channel. */
+export class MockChannel<E> implements StreamChannel<E> {
+  declare readonly __event?: (event: E) => void;
+  readonly received: E[] = [];
+  constructor(private readonly onMessage: (event: E) => void) {}
+  send(event: E): void {
+    this.received.push(event);
+    this.onMessage(event);
+  }
+}
+
+const fail = (code: AppError["code"], message: string): AppError => ({ code, message });
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done);
+  });
+}
+
+/** Splits text into word-ish tokens ("Hello", " world", "!"), as a tokenizer would stream. */
+export function tokenize(text: string): string[] {
+  return text.match(/\s*[\w'’]+|\s*[^\w\s]|\s+/gu) ?? [];
+}
+
+function titleFrom(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 48 ? `${line.slice(0, 47).trimEnd()}…` : line || "New chat";
+}
+
+function cannedReply({ prompt }: ReplyContext): string {
+  const p = prompt.toLowerCase();
+  if (/\b(code|rust|python|function|script|program)\b/.test(p)) {
+    return [
+      "Here is a small, idiomatic example:",
+      "",
+      "```rust",
+      "fn fibonacci(n: u32) -> u64 {",
+      "    let (mut a, mut b) = (0u64, 1u64);",
+      "    for _ in 0..n {",
+      "        (a, b) = (b, a + b);",
+      "    }",
+      "    a",
+      "}",
+      "```",
+      "",
+      "It runs in **O(n)** time and constant memory. Call `fibonacci(10)` to get `55`.",
+    ].join("\n");
+  }
+  if (/\b(list|steps|how)\b/.test(p)) {
+    return [
+      "Sure! Here are the steps:",
+      "",
+      "1. **Download** a model from the *Models* page.",
+      "2. **Pick** it as the default in *Settings*.",
+      "3. **Chat** — everything stays on your machine.",
+      "",
+      "| Model | Size | Fit |",
+      "|---|---|---|",
+      "| SmolLM2 360M | 386 MB | fits |",
+      "| Qwen2.5 7B | 4.7 GB | tight |",
+    ].join("\n");
+  }
+  return [
+    `You said: *${prompt.trim().slice(0, 200)}*`,
+    "",
+    "I'm the **mock backend** of Woolly's UI, so I can only echo. In the desktop app the",
+    "reply comes from a real model running locally on your computer — nothing leaves it.",
+  ].join("\n");
+}
+
+const CATALOG: Omit<CatalogEntry, "fit" | "installedId">[] = [
+  entry("smollm2-135m-instruct-q4_1", "SmolLM2 135M Instruct", "SmolLM2", "135M", "Q4_1", 98 * MB, 8192, "Apache-2.0", "Tiny and fast; good for trying Woolly out."),
+  entry("smollm2-360m-instruct-q8_0", "SmolLM2 360M Instruct", "SmolLM2", "360M", "Q8_0", 386 * MB, 8192, "Apache-2.0", "Small model for quick answers on any machine."),
+  entry("smollm2-1.7b-instruct-q4_k_m", "SmolLM2 1.7B Instruct", "SmolLM2", "1.7B", "Q4_K_M", 1.06 * GB, 8192, "Apache-2.0", "Capable small model for everyday questions."),
+  entry("qwen2.5-0.5b-instruct-q4_k_m", "Qwen2.5 0.5B Instruct", "Qwen2.5", "0.5B", "Q4_K_M", 398 * MB, 32768, "Apache-2.0", "Multilingual, long context, very light."),
+  entry("qwen2.5-1.5b-instruct-q4_k_m", "Qwen2.5 1.5B Instruct", "Qwen2.5", "1.5B", "Q4_K_M", 986 * MB, 32768, "Apache-2.0", "Strong multilingual small model."),
+  entry("qwen2.5-3b-instruct-q4_k_m", "Qwen2.5 3B Instruct", "Qwen2.5", "3B", "Q4_K_M", 1.93 * GB, 32768, "Qwen Research", "Good balance of quality and speed."),
+  entry("qwen2.5-7b-instruct-q4_k_m", "Qwen2.5 7B Instruct", "Qwen2.5", "7B", "Q4_K_M", 4.68 * GB, 32768, "Apache-2.0", "High quality answers and code; needs 8 GB+ RAM."),
+  entry("llama-3.2-1b-instruct-q4_k_m", "Llama 3.2 1B Instruct", "Llama 3.2", "1B", "Q4_K_M", 808 * MB, 131072, "Llama 3.2 Community", "Meta's compact assistant model."),
+  entry("llama-3.2-3b-instruct-q4_k_m", "Llama 3.2 3B Instruct", "Llama 3.2", "3B", "Q4_K_M", 2.02 * GB, 131072, "Llama 3.2 Community", "Meta's small model with solid reasoning."),
+  entry("mistral-7b-instruct-v0.3-q4_k_m", "Mistral 7B Instruct v0.3", "Mistral", "7B", "Q4_K_M", 4.37 * GB, 32768, "Apache-2.0", "Popular 7B generalist."),
+  entry("qwen2.5-14b-instruct-q4_k_m", "Qwen2.5 14B Instruct", "Qwen2.5", "14B", "Q4_K_M", 8.99 * GB, 32768, "Apache-2.0", "Large; needs a workstation with 16 GB+ free."),
+];
+
+function entry(
+  id: string,
+  name: string,
+  family: string,
+  parameters: string,
+  quantization: string,
+  sizeBytes: number,
+  contextLength: number,
+  license: string,
+  description: string,
+): Omit<CatalogEntry, "fit" | "installedId"> {
+  const file = `${name.replace(/ /g, "-")}-${quantization}.gguf`;
+  return {
+    id,
+    name,
+    family,
+    parameters,
+    quantization,
+    sizeBytes: Math.round(sizeBytes),
+    contextLength,
+    license,
+    url: `https://huggingface.co/example/${id}/resolve/main/${file}`,
+    sha256: "0".repeat(64),
+    description,
+  };
+}
+
+interface DownloadJob {
+  info: DownloadInfo;
+  channel: MockChannel<DownloadEvent> | null;
+  abort: AbortController | null;
+}
+
+export class MockBackend {
+  readonly options: Required<Omit<MockOptions, "reply">> & Pick<MockOptions, "reply">;
+  /** Every command call, in order (tests assert on it). */
+  readonly calls: { command: CommandName; args: Record<string, unknown> }[] = [];
+  settings: Settings = structuredClone(DEFAULT_SETTINGS);
+  conversations = new Map<string, Conversation>();
+  messages = new Map<string, Message[]>();
+  installed: InstalledModel[] = [];
+  downloads = new Map<string, DownloadJob>();
+  loaded: LoadedModel | null = null;
+  modelState: SystemInfo["modelState"] = "unloaded";
+  hfToken: string | null = null;
+  openedUrls: string[] = [];
+  private running = new Map<string, AbortController>();
+  private nextId = 1;
+
+  constructor(options: MockOptions = {}) {
+    this.options = {
+      tokenDelayMs: 25,
+      latencyMs: 0,
+      seed: "demo",
+      modelLoaded: false,
+      downloadBytesPerSecond: 40 * MB,
+      now: () => Date.now(),
+      ...options,
+    };
+    const tiny = CATALOG[0];
+    this.installed.push({
+      id: "smollm2-135m-instruct-q4_1",
+      name: tiny.name,
+      path: "~/.local/share/woolly/models/SmolLM2-135M-Instruct.Q4_1.gguf",
+      architecture: "llama",
+      parameters: tiny.parameters,
+      quantization: tiny.quantization,
+      contextLength: tiny.contextLength,
+      sizeBytes: tiny.sizeBytes,
+      sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+      source: "catalog",
+      storage: "store",
+      catalogId: tiny.id,
+      addedAt: this.options.now() - 86_400_000,
+      fit: this.fit(tiny.sizeBytes, DEFAULT_PARAMS.contextLength),
+    });
+    this.settings.defaultModelId = this.installed[0].id;
+    if (this.options.modelLoaded) this.setLoaded(this.installed[0]);
+    if (this.options.seed === "demo") this.seedDemo();
+  }
+
+  // ── helpers usable from tests ──
+
+  id(prefix: string): string {
+    return `${prefix}-${this.nextId++}`;
+  }
+
+  /** Adds a conversation with messages (role, content) and returns it. */
+  addConversation(title: string, turns: [Message["role"], string][] = [], ageMs = 0): Conversation {
+    const now = this.options.now() - ageMs;
+    const conversation: Conversation = {
+      id: this.id("c"),
+      title,
+      createdAt: now,
+      updatedAt: now,
+      systemPrompt: this.settings.defaultSystemPrompt,
+      params: { ...this.settings.defaultParams },
+      modelId: null,
+      messageCount: 0,
+    };
+    this.conversations.set(conversation.id, conversation);
+    this.messages.set(conversation.id, []);
+    for (const [role, content] of turns) {
+      this.pushMessage(conversation, role, content, role === "assistant" ? this.demoStats(content) : null);
+    }
+    conversation.updatedAt = now;
+    return conversation;
+  }
+
+  transport(): Transport {
+    return {
+      kind: "mock",
+      invoke: <K extends CommandName>(command: K, args: ArgsOf<K>) => this.invoke(command, args),
+      channel: <E>(onMessage: (event: E) => void) => new MockChannel<E>(onMessage),
+    };
+  }
+
+  async invoke<K extends CommandName>(command: K, args: ArgsOf<K>): Promise<ResultOf<K>> {
+    this.calls.push({ command, args: (args ?? {}) as Record<string, unknown> });
+    if (this.options.latencyMs > 0) await sleep(this.options.latencyMs);
+    const handler = this.handlers[command] as Handler<K> | undefined;
+    if (!handler) throw fail("not_found", `unknown command ${command}`);
+    const result = await handler(args);
+    return structuredClone(result);
+  }
+
+  callsOf(command: CommandName) {
+    return this.calls.filter((c) => c.command === command);
+  }
+
+  // ── internals ──
+
+  private seedDemo() {
+    const hour = 3_600_000;
+    this.addConversation(
+      "Welcome to Woolly",
+      [
+        ["user", "What can you do?"],
+        [
+          "assistant",
+          "Hi! I'm **Woolly**, an assistant that runs *entirely on your computer*.\n\n- Chat with local models — nothing leaves this machine\n- Download and manage models on the **Models** page\n- Tune temperature, top-p and more per conversation\n\n```python\nprint(\"Hello from a local model\")\n```",
+        ],
+      ],
+      2 * hour,
+    );
+    this.addConversation(
+      "Rust iterator tips",
+      [
+        ["user", "How do I sum the squares of even numbers in Rust?"],
+        ["assistant", "Use an iterator chain:\n\n```rust\nlet total: i64 = nums.iter().filter(|n| *n % 2 == 0).map(|n| n * n).sum();\n```"],
+      ],
+      30 * hour,
+    );
+    this.addConversation(
+      "Trip packing list",
+      [
+        ["user", "Packing list for a weekend hike"],
+        ["assistant", "1. Water (2 L)\n2. Rain jacket\n3. Snacks\n4. Map and compass"],
+      ],
+      5 * 24 * hour,
+    );
+  }
+
+  private demoStats(content: string): Message["stats"] {
+    const generated = tokenize(content).length;
+    return {
+      promptTokens: 42,
+      generatedTokens: generated,
+      tokensPerSecond: 48.2,
+      timeToFirstTokenMs: 85,
+      stopReason: "eos",
+      contextLength: DEFAULT_PARAMS.contextLength,
+    };
+  }
+
+  private pushMessage(
+    conversation: Conversation,
+    role: Message["role"],
+    content: string,
+    stats: Message["stats"],
+  ): Message {
+    const message: Message = {
+      id: this.id("m"),
+      conversationId: conversation.id,
+      role,
+      content,
+      createdAt: this.options.now(),
+      stats,
+      modelId: role === "assistant" ? (this.loaded?.id ?? this.settings.defaultModelId) : undefined,
+    };
+    this.messages.get(conversation.id)!.push(message);
+    conversation.messageCount = this.messages.get(conversation.id)!.length;
+    conversation.updatedAt = this.options.now();
+    return message;
+  }
+
+  private conversation(id: string): Conversation {
+    const c = this.conversations.get(id);
+    if (!c) throw fail("not_found", `No conversation ${id}`);
+    return c;
+  }
+
+  private fit(sizeBytes: number, contextLength: number): FitReport {
+    const totalRam = 16 * GB;
+    const available = this.settings.memoryLimitBytes ?? 9 * GB;
+    const kv = (sizeBytes / GB) * 0.09 * GB * (contextLength / 4096);
+    const required = Math.round(sizeBytes * 1.08 + kv + 200 * MB);
+    const verdict = required <= available * 0.6 ? "fits" : required <= available ? "tight" : "too_big";
+    const gb = (n: number) => `${(n / GB).toFixed(1)} GB`;
+    void totalRam;
+    return {
+      verdict,
+      requiredBytes: required,
+      availableBytes: available,
+      contextLength,
+      detail: `needs ~${gb(required)} at ${contextLength} context, ${gb(available)} available`,
+    };
+  }
+
+  private setLoaded(model: InstalledModel) {
+    this.loaded = {
+      id: model.id,
+      name: model.name,
+      architecture: model.architecture,
+      quantization: model.quantization,
+      contextLength: model.contextLength,
+      sizeBytes: model.sizeBytes,
+      loadMs: 240,
+    };
+    this.modelState = "loaded";
+  }
+
+  private async ensureLoaded(
+    modelId: string | null,
+    progress: (p: number, stage: string, id: string) => void,
+    signal?: AbortSignal,
+  ): Promise<LoadedModel> {
+    const id = modelId ?? this.settings.defaultModelId ?? this.installed[0]?.id;
+    const model = this.installed.find((m) => m.id === id);
+    if (!model) throw fail("no_model", "No model installed. Download one on the Models page.");
+    if (this.loaded?.id === model.id) return this.loaded;
+    if (model.fit.verdict === "too_big") {
+      throw fail("insufficient_memory", `${model.name} does not fit in memory (${model.fit.detail}).`);
+    }
+    this.modelState = "loading";
+    this.loaded = { id: model.id, name: model.name, architecture: model.architecture, quantization: model.quantization, contextLength: model.contextLength, sizeBytes: model.sizeBytes, loadMs: 0 };
+    const stages = ["Reading GGUF metadata", "Mapping weights", "Preparing KV cache"];
+    for (let i = 0; i < stages.length; i++) {
+      progress((i + 1) / (stages.length + 1), stages[i], model.id);
+      await sleep(this.options.tokenDelayMs * 2, signal);
+    }
+    progress(1, "Ready", model.id);
+    this.setLoaded(model);
+    return this.loaded!;
+  }
+
+  /** Runs one chat turn: streams into `channel`, saves the (possibly partial) reply. */
+  private async runTurn(
+    conversation: Conversation,
+    userMessage: Message | null,
+    channel: MockChannel<ChatEvent>,
+  ): Promise<TurnResult> {
+    if (this.running.has(conversation.id)) {
+      throw fail("busy", "This conversation is already generating a reply.");
+    }
+    const abort = new AbortController();
+    this.running.set(conversation.id, abort);
+    const history = this.messages.get(conversation.id)!;
+    const prompt = [...history].reverse().find((m) => m.role === "user")?.content ?? "";
+    try {
+      await this.ensureLoaded(
+        conversation.modelId,
+        (progress, stage, modelId) => channel.send({ event: "model_loading", data: { modelId, progress, stage } }),
+        abort.signal,
+      );
+    } catch (error) {
+      this.running.delete(conversation.id);
+      this.modelState = "error";
+      const e = error as AppError;
+      channel.send({ event: "error", data: { message: e.message, code: e.code } });
+      throw e;
+    }
+    const promptTokens =
+      tokenize(conversation.systemPrompt).length +
+      history.reduce((n, m) => n + tokenize(m.content).length + 4, 0);
+    const assistant = this.pushMessage(conversation, "assistant", "", null);
+    channel.send({
+      event: "started",
+      data: { messageId: assistant.id, userMessageId: userMessage?.id ?? null, promptTokens },
+    });
+    const started = this.options.now();
+    let firstTokenAt: number | null = null;
+    let generated = 0;
+    let stopReason: string = "eos";
+    const source = (this.options.reply ?? ((ctx) => tokenize(cannedReply(ctx))))({
+      conversation,
+      messages: history.slice(0, -1),
+      prompt,
+    });
+    const iterator =
+      Symbol.asyncIterator in source
+        ? (source as AsyncIterable<string>)[Symbol.asyncIterator]()
+        : (source as Iterable<string>)[Symbol.iterator]();
+    const aborted = new Promise<"aborted">((resolve) =>
+      abort.signal.addEventListener("abort", () => resolve("aborted")),
+    );
+    try {
+      for (;;) {
+        if (abort.signal.aborted) {
+          stopReason = "cancelled";
+          break;
+        }
+        const next = await Promise.race([Promise.resolve(iterator.next()), aborted]);
+        if (next === "aborted") {
+          stopReason = "cancelled";
+          break;
+        }
+        if (next.done) break;
+        if (generated >= conversation.params.maxTokens) {
+          stopReason = "max_tokens";
+          break;
+        }
+        firstTokenAt ??= this.options.now();
+        generated++;
+        assistant.content += next.value;
+        channel.send({ event: "token", data: { text: next.value } });
+        if (this.options.tokenDelayMs > 0) await sleep(this.options.tokenDelayMs, abort.signal);
+      }
+    } finally {
+      this.running.delete(conversation.id);
+    }
+    const elapsed = Math.max(1, this.options.now() - (firstTokenAt ?? started));
+    assistant.stats = {
+      promptTokens,
+      generatedTokens: generated,
+      tokensPerSecond: generated > 0 ? (generated * 1000) / elapsed : 0,
+      timeToFirstTokenMs: (firstTokenAt ?? this.options.now()) - started,
+      stopReason,
+      contextLength: conversation.params.contextLength,
+    };
+    conversation.updatedAt = this.options.now();
+    channel.send({ event: "finished", data: { stats: assistant.stats } });
+    return { userMessage, assistantMessage: assistant };
+  }
+
+  private startDownload(job: DownloadJob) {
+    const abort = new AbortController();
+    job.abort = abort;
+    job.info.status = "downloading";
+    job.info.error = null;
+    const send = (e: DownloadEvent) => job.channel?.send(e);
+    send({ event: "started", data: { id: job.info.id, totalBytes: job.info.totalBytes, resumedFrom: job.info.downloadedBytes } });
+    const tickMs = 200;
+    const step = Math.max(1, Math.round((this.options.downloadBytesPerSecond * tickMs) / 1000));
+    void (async () => {
+      while (job.info.downloadedBytes < job.info.totalBytes) {
+        await sleep(tickMs, abort.signal);
+        if (abort.signal.aborted) return;
+        job.info.downloadedBytes = Math.min(job.info.totalBytes, job.info.downloadedBytes + step);
+        job.info.bytesPerSecond = this.options.downloadBytesPerSecond;
+        job.info.etaSeconds = Math.ceil((job.info.totalBytes - job.info.downloadedBytes) / job.info.bytesPerSecond);
+        send({
+          event: "progress",
+          data: {
+            id: job.info.id,
+            downloadedBytes: job.info.downloadedBytes,
+            totalBytes: job.info.totalBytes,
+            bytesPerSecond: job.info.bytesPerSecond,
+            etaSeconds: job.info.etaSeconds,
+          },
+        });
+      }
+      job.info.status = "verifying";
+      send({ event: "verifying", data: { id: job.info.id } });
+      await sleep(tickMs, abort.signal);
+      if (abort.signal.aborted) return;
+      const cat = CATALOG.find((c) => c.id === job.info.catalogId);
+      const model: InstalledModel = {
+        id: cat?.id ?? this.id("model"),
+        name: job.info.name,
+        path: `~/.local/share/woolly/models/${job.info.name.replace(/ /g, "-")}.gguf`,
+        architecture: "llama",
+        parameters: cat?.parameters ?? "?",
+        quantization: cat?.quantization ?? "?",
+        contextLength: cat?.contextLength ?? 4096,
+        sizeBytes: job.info.totalBytes,
+        sha256: cat?.sha256 ?? "0".repeat(64),
+        source: cat ? "catalog" : "url",
+        storage: "store",
+        catalogId: cat?.id ?? null,
+        addedAt: this.options.now(),
+        fit: this.fit(job.info.totalBytes, this.settings.defaultParams.contextLength),
+      };
+      this.installed.push(model);
+      job.info.status = "completed";
+      this.downloads.delete(job.info.id);
+      send({ event: "finished", data: { id: job.info.id, model } });
+    })();
+  }
+
+  private readonly handlers: Handlers = {
+    list_conversations: () =>
+      [...this.conversations.values()].sort((a, b) => b.updatedAt - a.updatedAt),
+    create_conversation: ({ title }) => {
+      const c = this.addConversation(title?.trim() || "New chat");
+      c.modelId = null;
+      return c;
+    },
+    rename_conversation: ({ conversationId, title }) => {
+      const c = this.conversation(conversationId);
+      if (!title.trim()) throw fail("invalid_argument", "The title cannot be empty.");
+      c.title = title.trim();
+      return c;
+    },
+    update_conversation: ({ conversationId, systemPrompt, params, modelId }) => {
+      const c = this.conversation(conversationId);
+      c.systemPrompt = systemPrompt;
+      c.params = { ...params };
+      c.modelId = modelId;
+      return c;
+    },
+    delete_conversation: ({ conversationId }) => {
+      this.conversation(conversationId);
+      this.running.get(conversationId)?.abort();
+      this.conversations.delete(conversationId);
+      this.messages.delete(conversationId);
+      return null;
+    },
+    search_conversations: ({ query }) => {
+      const q = query.trim().toLowerCase();
+      if (!q) return [];
+      const hits = [];
+      for (const c of [...this.conversations.values()].sort((a, b) => b.updatedAt - a.updatedAt)) {
+        if (c.title.toLowerCase().includes(q)) {
+          hits.push({ conversation: c, snippet: null });
+          continue;
+        }
+        const m = this.messages.get(c.id)!.find((m) => m.content.toLowerCase().includes(q));
+        if (m) {
+          const at = m.content.toLowerCase().indexOf(q);
+          const start = Math.max(0, at - 30);
+          const snippet = (start > 0 ? "…" : "") + m.content.slice(start, at + q.length + 50).replace(/\s+/g, " ");
+          hits.push({ conversation: c, snippet });
+        }
+      }
+      return hits;
+    },
+    get_messages: ({ conversationId }) => {
+      this.conversation(conversationId);
+      return this.messages.get(conversationId)!;
+    },
+    send_message: async ({ conversationId, content, onEvent }) => {
+      const c = this.conversation(conversationId);
+      if (!content.trim()) throw fail("invalid_argument", "The message is empty.");
+      if (this.running.has(conversationId)) throw fail("busy", "This conversation is already generating a reply.");
+      const user = this.pushMessage(c, "user", content, null);
+      if (c.title === "New chat") c.title = titleFrom(content);
+      return this.runTurn(c, user, onEvent as MockChannel<ChatEvent>);
+    },
+    stop_generation: ({ conversationId }) => {
+      const running = this.running.get(conversationId);
+      running?.abort();
+      return Boolean(running);
+    },
+    regenerate: async ({ conversationId, onEvent }) => {
+      const c = this.conversation(conversationId);
+      if (this.running.has(conversationId)) throw fail("busy", "This conversation is already generating a reply.");
+      const list = this.messages.get(conversationId)!;
+      if (list.at(-1)?.role === "assistant") list.pop();
+      if (list.at(-1)?.role !== "user") throw fail("invalid_argument", "Nothing to regenerate.");
+      return this.runTurn(c, null, onEvent as MockChannel<ChatEvent>);
+    },
+    edit_and_resend: async ({ conversationId, messageId, content, onEvent }) => {
+      const c = this.conversation(conversationId);
+      if (this.running.has(conversationId)) throw fail("busy", "This conversation is already generating a reply.");
+      if (!content.trim()) throw fail("invalid_argument", "The message is empty.");
+      const list = this.messages.get(conversationId)!;
+      const index = list.findIndex((m) => m.id === messageId);
+      if (index < 0 || list[index].role !== "user") throw fail("not_found", "No such user message.");
+      list[index].content = content;
+      list.splice(index + 1);
+      c.messageCount = list.length;
+      return this.runTurn(c, list[index], onEvent as MockChannel<ChatEvent>);
+    },
+    get_settings: () => this.settings,
+    save_settings: ({ settings }) => {
+      if (settings.threads !== null && (!Number.isInteger(settings.threads) || settings.threads < 1)) {
+        throw fail("invalid_argument", "Threads must be a positive whole number.");
+      }
+      this.settings = structuredClone(settings);
+      return this.settings;
+    },
+    system_info: () => ({
+      appVersion: "0.1.0-preview",
+      modelState: this.modelState,
+      model: this.loaded,
+      modelError: null,
+      device: {
+        kind: this.settings.device === "gpu" ? "gpu" : "cpu",
+        name: this.settings.device === "gpu" ? "Browser preview GPU (mock)" : "Browser preview CPU (mock)",
+      },
+      threads: this.settings.threads ?? 4,
+      memory: {
+        totalBytes: 16 * GB,
+        availableBytes: 9 * GB,
+        processBytes: (this.loaded ? this.loaded.sizeBytes : 0) + 180 * MB,
+        gpuTotalBytes: null,
+        gpuAvailableBytes: null,
+      },
+    }),
+    load_model: async ({ modelId, onProgress }) => {
+      const channel = onProgress as MockChannel<LoadEvent>;
+      try {
+        const model = await this.ensureLoaded(modelId, (progress, stage) =>
+          channel.send({ event: "progress", data: { progress, stage } }),
+        );
+        channel.send({ event: "loaded", data: { model } });
+        return model;
+      } catch (error) {
+        const e = error as AppError;
+        this.modelState = "error";
+        this.loaded = null;
+        channel.send({ event: "error", data: { message: e.message, code: e.code } });
+        throw e;
+      }
+    },
+    unload_model: () => {
+      this.loaded = null;
+      this.modelState = "unloaded";
+      return null;
+    },
+    open_external: ({ url }) => {
+      if (!/^(https?:|mailto:)/i.test(url)) throw fail("invalid_argument", "Only web and mail links can be opened.");
+      this.openedUrls.push(url);
+      if (typeof window !== "undefined" && !/jsdom/i.test(navigator.userAgent)) {
+        window.open(url, "_blank", "noopener,noreferrer");
+      }
+      return null;
+    },
+    catalog: ({ contextLength }) =>
+      CATALOG.map((c) => ({
+        ...c,
+        fit: this.fit(c.sizeBytes, contextLength ?? this.settings.defaultParams.contextLength),
+        installedId: this.installed.find((m) => m.catalogId === c.id)?.id ?? null,
+      })),
+    installed_models: () => this.installed,
+    list_downloads: () => [...this.downloads.values()].map((d) => d.info),
+    download_model: ({ source, onProgress }) => {
+      const cat = source.kind === "catalog" ? CATALOG.find((c) => c.id === source.catalogId) : null;
+      if (source.kind === "catalog" && !cat) throw fail("not_found", `Unknown catalog entry ${source.catalogId}`);
+      if (source.kind === "url" && !/^[0-9a-f]{64}$/i.test(source.sha256)) {
+        throw fail("invalid_argument", "A SHA-256 (64 hex digits) is required.");
+      }
+      if ([...this.downloads.values()].some((d) => cat && d.info.catalogId === cat.id)) {
+        throw fail("busy", "This model is already downloading.");
+      }
+      const info: DownloadInfo = {
+        id: this.id("dl"),
+        catalogId: cat?.id ?? null,
+        name: cat?.name ?? (source.kind === "url" ? (source.name ?? source.url.split("/").pop() ?? "model") : "model"),
+        url: cat?.url ?? (source.kind === "url" ? source.url : ""),
+        status: "queued",
+        downloadedBytes: 0,
+        totalBytes: cat?.sizeBytes ?? 500 * MB,
+        bytesPerSecond: 0,
+        etaSeconds: null,
+        error: null,
+      };
+      const job: DownloadJob = { info, channel: onProgress as MockChannel<DownloadEvent>, abort: null };
+      this.downloads.set(info.id, job);
+      this.startDownload(job);
+      return info;
+    },
+    pause_download: ({ downloadId }) => {
+      const job = this.downloads.get(downloadId);
+      if (!job) throw fail("not_found", "No such download.");
+      job.abort?.abort();
+      job.info.status = "paused";
+      job.info.bytesPerSecond = 0;
+      job.channel?.send({ event: "paused", data: { id: downloadId, downloadedBytes: job.info.downloadedBytes } });
+      return null;
+    },
+    resume_download: ({ downloadId, onProgress }) => {
+      const job = this.downloads.get(downloadId);
+      if (!job) throw fail("not_found", "No such download.");
+      job.channel = onProgress as MockChannel<DownloadEvent>;
+      if (job.info.status === "paused" || job.info.status === "failed") this.startDownload(job);
+      return job.info;
+    },
+    cancel_download: ({ downloadId }) => {
+      const job = this.downloads.get(downloadId);
+      if (!job) throw fail("not_found", "No such download.");
+      job.abort?.abort();
+      job.info.status = "cancelled";
+      this.downloads.delete(downloadId);
+      job.channel?.send({ event: "cancelled", data: { id: downloadId } });
+      return null;
+    },
+    pick_model_file: () => null,
+    import_model: ({ path, mode }) => {
+      if (!path.trim().toLowerCase().endsWith(".gguf")) {
+        throw fail("invalid_argument", "Choose a .gguf file.");
+      }
+      const name = path.split(/[\\/]/).pop()!.replace(/\.gguf$/i, "");
+      const model: InstalledModel = {
+        id: this.id("model"),
+        name,
+        path: mode === "copy" ? `~/.local/share/woolly/models/${name}.gguf` : path,
+        architecture: "llama",
+        parameters: "?",
+        quantization: /q\d_\w+|q\d_\d|f16|f32/i.exec(name)?.[0].toUpperCase() ?? "?",
+        contextLength: 4096,
+        sizeBytes: 512 * MB,
+        sha256: "0".repeat(64),
+        source: "import",
+        storage: mode === "copy" ? "store" : "reference",
+        catalogId: null,
+        addedAt: this.options.now(),
+        fit: this.fit(512 * MB, this.settings.defaultParams.contextLength),
+      };
+      this.installed.push(model);
+      return model;
+    },
+    delete_model: ({ modelId }) => {
+      const index = this.installed.findIndex((m) => m.id === modelId);
+      if (index < 0) throw fail("not_found", "No such model.");
+      if (this.loaded?.id === modelId) {
+        this.loaded = null;
+        this.modelState = "unloaded";
+      }
+      this.installed.splice(index, 1);
+      if (this.settings.defaultModelId === modelId) this.settings.defaultModelId = this.installed[0]?.id ?? null;
+      return null;
+    },
+    set_hf_token: ({ token }) => {
+      this.hfToken = token?.trim() || null;
+      return null;
+    },
+    has_hf_token: () => this.hfToken !== null,
+  };
+}
+
+/** Type check: the mock answers every command of the table. */
+export type MockCoversAll = Handlers extends { [K in keyof Commands]: unknown } ? true : never;

@@ -1,0 +1,323 @@
+/**
+ * Woolly UI ⇄ Rust contract: every value type that crosses the Tauri IPC.
+ *
+ * Conventions (the Rust side must match them with serde):
+ * - Struct fields are camelCase (`#[serde(rename_all = "camelCase")]`).
+ * - String enums are snake_case (`#[serde(rename_all = "snake_case")]`).
+ * - Streamed events are adjacently tagged: `{ "event": "<name>", "data": { ... } }`
+ *   (`#[serde(tag = "event", content = "data", rename_all = "snake_case")]`, with the
+ *   variant fields camelCase, e.g. `#[serde(rename_all_fields = "camelCase")]`).
+ * - Timestamps are Unix epoch milliseconds (`i64`), sizes are bytes (`u64`), ids are strings.
+ * - `T | null` is `Option<T>`; an optional field (`field?: T`) may also be absent.
+ * - Errors: a failed command rejects with an {@link AppError} object.
+ *
+ * The command table (names, arguments, results) is in ./commands.ts; see ./README.md.
+ */
+
+// ───────────────────────────── errors ─────────────────────────────
+
+/** Machine-readable error kinds. Unknown codes must be treated like `internal`. */
+export type ErrorCode =
+  | "not_found" // conversation, message, model or download id unknown
+  | "invalid_argument" // bad input (empty message, path outside the store, bad URL…)
+  | "busy" // a generation is already running for this conversation
+  | "no_model" // no model installed / selected / loadable
+  | "insufficient_memory" // the model does not fit the memory budget
+  | "model_load_failed" // GGUF invalid, unsupported architecture…
+  | "generation_failed"
+  | "download_failed"
+  | "hash_mismatch"
+  | "disk_full"
+  | "cancelled"
+  | "io"
+  | "internal";
+
+/** What every command rejects with (Rust: `Result<T, AppError>`, AppError: Serialize). */
+export interface AppError {
+  code: ErrorCode | (string & {});
+  /** Human-readable, shown to the user as is. */
+  message: string;
+}
+
+// ───────────────────────────── sampling / conversations ─────────────────────────────
+
+/** Per-conversation generation parameters (defaults come from Settings.defaultParams). */
+export interface SamplingParams {
+  /** 0 = greedy. Range 0–2. */
+  temperature: number;
+  /** Nucleus sampling, 0–1 (1 disables). */
+  topP: number;
+  /** 0 disables. */
+  topK: number;
+  /** 0–1 (0 disables). */
+  minP: number;
+  /** 1 disables. Range 1–2. */
+  repeatPenalty: number;
+  /** null = random seed per turn. */
+  seed: number | null;
+  /** Maximum tokens generated per reply. */
+  maxTokens: number;
+  /** Context window (tokens) used for this conversation. */
+  contextLength: number;
+}
+
+export interface Conversation {
+  id: string;
+  title: string;
+  /** Unix ms. */
+  createdAt: number;
+  /** Unix ms; list_conversations sorts by this, newest first. */
+  updatedAt: number;
+  /** Empty string = no system prompt. */
+  systemPrompt: string;
+  params: SamplingParams;
+  /** Model used for this conversation; null = Settings.defaultModelId. */
+  modelId: string | null;
+  messageCount: number;
+}
+
+/** One hit of search_conversations (full-text search over titles and message text). */
+export interface SearchHit {
+  conversation: Conversation;
+  /** Plain-text excerpt of the best matching message (no markup), null for a title match. */
+  snippet: string | null;
+}
+
+export type Role = "user" | "assistant";
+
+export type StopReason =
+  | "eos" // the model ended its reply
+  | "max_tokens" // params.maxTokens reached
+  | "context_full" // the context window is full
+  | "cancelled" // stop_generation, or the app was closed mid-reply
+  | "error";
+
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  tokensPerSecond: number;
+  timeToFirstTokenMs: number;
+  stopReason: StopReason | (string & {});
+  /** Context window the turn ran with (defaults to the conversation's params.contextLength). */
+  contextLength?: number;
+}
+
+export interface Message {
+  id: string;
+  conversationId: string;
+  role: Role;
+  /** Markdown text. For a reply cut short (stop, crash) this is the partial text. */
+  content: string;
+  /** Unix ms. */
+  createdAt: number;
+  /** Assistant messages only: null while unknown (e.g. a reply saved by a crash). */
+  stats: GenerationStats | null;
+  /** Assistant messages only: the model that wrote it. */
+  modelId?: string | null;
+}
+
+/** What send_message / regenerate / edit_and_resend resolve with once the turn is over. */
+export interface TurnResult {
+  /** The user message of the turn (new or edited); null for regenerate. */
+  userMessage: Message | null;
+  /** The saved reply (possibly partial when stopped). */
+  assistantMessage: Message;
+}
+
+/**
+ * Streamed through the `onEvent` Channel of send_message / regenerate / edit_and_resend.
+ * Order: [model_loading…] started token* (finished | error). Exactly one of finished / error
+ * ends every turn (a stopped turn ends with `finished` and stopReason "cancelled").
+ */
+export type ChatEvent =
+  | {
+      event: "model_loading";
+      /** Sent while a model is lazily loaded before the first token. */
+      data: { modelId: string; progress: number; stage: string };
+    }
+  | {
+      event: "started";
+      data: {
+        /** Id of the assistant message being generated (same as TurnResult.assistantMessage.id). */
+        messageId: string;
+        /** Id of the user message of this turn; null for regenerate. */
+        userMessageId?: string | null;
+        /** Tokens in the prompt (chat template applied), for the context meter. */
+        promptTokens?: number;
+      };
+    }
+  | { event: "token"; data: { text: string } }
+  | { event: "finished"; data: { stats: GenerationStats } }
+  | { event: "error"; data: { message: string; code?: ErrorCode | (string & {}) } };
+
+// ───────────────────────────── settings / system ─────────────────────────────
+
+export type Theme = "light" | "dark" | "system";
+export type DevicePreference = "auto" | "gpu" | "cpu";
+
+/** App settings (persisted by Rust as a versioned file in the OS config dir). */
+export interface Settings {
+  theme: Theme;
+  /** Installed model id used by new conversations and lazy loading; null = first installed. */
+  defaultModelId: string | null;
+  device: DevicePreference;
+  /** CPU threads; null = automatic. */
+  threads: number | null;
+  /** Memory budget for model + KV cache in bytes; null = automatic. */
+  memoryLimitBytes: number | null;
+  /** System prompt given to new conversations. */
+  defaultSystemPrompt: string;
+  /** Sampling parameters given to new conversations. */
+  defaultParams: SamplingParams;
+}
+
+export type ModelState = "unloaded" | "loading" | "loaded" | "error";
+
+export interface LoadedModel {
+  /** Installed model id. */
+  id: string;
+  name: string;
+  architecture: string;
+  quantization: string;
+  contextLength: number;
+  sizeBytes: number;
+  loadMs: number;
+}
+
+export interface SystemInfo {
+  appVersion: string;
+  modelState: ModelState;
+  /** The loaded (or loading) model; null when none. */
+  model: LoadedModel | null;
+  /** Error message of the last failed load when modelState = "error". */
+  modelError: string | null;
+  device: {
+    /** The device the engine uses (or would use) given Settings.device. */
+    kind: "cpu" | "gpu";
+    /** e.g. "AMD Ryzen 7 7840U (8 threads)" or "NVIDIA RTX 4070 (wgpu/Vulkan)". */
+    name: string;
+  };
+  threads: number;
+  memory: {
+    totalBytes: number;
+    availableBytes: number;
+    /** Resident memory of the app process. */
+    processBytes: number;
+    gpuTotalBytes: number | null;
+    gpuAvailableBytes: number | null;
+  };
+}
+
+/** Streamed through the `onProgress` Channel of load_model. */
+export type LoadEvent =
+  | { event: "progress"; data: { progress: number; stage: string } }
+  | { event: "loaded"; data: { model: LoadedModel } }
+  | { event: "error"; data: { message: string; code?: ErrorCode | (string & {}) } };
+
+// ───────────────────────────── models ─────────────────────────────
+
+export type FitVerdict = "fits" | "tight" | "too_big";
+
+/** Memory-fit estimate: weights + KV cache at contextLength vs RAM / GPU memory. */
+export interface FitReport {
+  verdict: FitVerdict;
+  requiredBytes: number;
+  availableBytes: number;
+  /** Context length the estimate was made for. */
+  contextLength: number;
+  /** Short explanation, e.g. "needs 5.1 GB, 3.2 GB free". */
+  detail: string;
+}
+
+export interface CatalogEntry {
+  /** Stable catalog id, e.g. "qwen2.5-1.5b-instruct-q4_k_m". */
+  id: string;
+  name: string;
+  family: string;
+  /** Human label, e.g. "1.5B". */
+  parameters: string;
+  quantization: string;
+  sizeBytes: number;
+  contextLength: number;
+  license: string;
+  url: string;
+  sha256: string;
+  description: string;
+  fit: FitReport;
+  /** Id of the installed model made from this entry, if any. */
+  installedId: string | null;
+}
+
+export interface InstalledModel {
+  id: string;
+  name: string;
+  /** Absolute path of the GGUF file. */
+  path: string;
+  architecture: string;
+  /** e.g. "135M" (from GGUF metadata or the catalog). */
+  parameters: string;
+  quantization: string;
+  contextLength: number;
+  sizeBytes: number;
+  sha256: string;
+  source: "catalog" | "url" | "import";
+  /** For imports: copied into the store or referenced in place. */
+  storage: "store" | "reference";
+  catalogId: string | null;
+  /** Unix ms. */
+  addedAt: number;
+  fit: FitReport;
+}
+
+export type DownloadStatus =
+  | "queued"
+  | "downloading"
+  | "verifying"
+  | "paused"
+  | "retrying"
+  | "failed"
+  | "completed"
+  | "cancelled";
+
+export interface DownloadInfo {
+  id: string;
+  catalogId: string | null;
+  name: string;
+  url: string;
+  status: DownloadStatus;
+  downloadedBytes: number;
+  totalBytes: number;
+  bytesPerSecond: number;
+  etaSeconds: number | null;
+  error: string | null;
+}
+
+/** What to download: a catalog entry, or a URL with its expected SHA-256. */
+export type DownloadSource =
+  | { kind: "catalog"; catalogId: string }
+  | { kind: "url"; url: string; sha256: string; name?: string | null };
+
+/**
+ * Streamed through the `onProgress` Channel of download_model / resume_download.
+ * Every event carries the download id.
+ */
+export type DownloadEvent =
+  | { event: "started"; data: { id: string; totalBytes: number; resumedFrom: number } }
+  | {
+      event: "progress";
+      data: {
+        id: string;
+        downloadedBytes: number;
+        totalBytes: number;
+        bytesPerSecond: number;
+        etaSeconds: number | null;
+      };
+    }
+  | { event: "retrying"; data: { id: string; attempt: number; delayMs: number; reason: string } }
+  | { event: "verifying"; data: { id: string } }
+  | { event: "paused"; data: { id: string; downloadedBytes: number } }
+  | { event: "finished"; data: { id: string; model: InstalledModel } }
+  | { event: "cancelled"; data: { id: string } }
+  | { event: "error"; data: { id: string; message: string; code?: ErrorCode | (string & {}) } };
+
+export type ImportMode = "copy" | "reference";

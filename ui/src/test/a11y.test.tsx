@@ -1,0 +1,49 @@
+/**
+ * Automated accessibility checks (axe-core) of each view. jsdom has no layout, so colour
+ * contrast is checked in a real browser instead (see ui/README.md); everything else
+ * (labels, roles, names, landmarks, ARIA validity) is checked here.
+ */
+import axe from "axe-core";
+import { screen, waitFor } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { lastAssistant, renderApp } from "./utils";
+
+async function violations() {
+  const result = await axe.run(document.body, {
+    rules: { "color-contrast": { enabled: false } },
+    resultTypes: ["violations"],
+  });
+  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+describe("accessibility", () => {
+  it("chat view with messages, code and the settings panel", async () => {
+    const { user } = await renderApp({
+      modelLoaded: true,
+      reply: () => ["Here:\n\n```rust\nfn main() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |"],
+    });
+    await user.type(screen.getByTestId("message-input"), "Show code{Enter}");
+    await waitFor(() => expect(lastAssistant()).toHaveAttribute("data-streaming", "false"));
+    await user.click(screen.getByTestId("conversation-settings-toggle"));
+    expect(await violations()).toEqual([]);
+  });
+
+  it("empty chat", async () => {
+    await renderApp();
+    expect(await violations()).toEqual([]);
+  });
+
+  it("settings page", async () => {
+    const { user } = await renderApp();
+    await user.click(screen.getByTestId("nav-settings"));
+    await screen.findByRole("heading", { name: "Settings" });
+    expect(await violations()).toEqual([]);
+  });
+
+  it("models page", async () => {
+    const { user } = await renderApp();
+    await user.click(screen.getByTestId("nav-models"));
+    await waitFor(() => expect(screen.getAllByTestId("catalog-entry").length).toBeGreaterThan(0));
+    expect(await violations()).toEqual([]);
+  });
+});

@@ -1,0 +1,271 @@
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import type { Message } from "../api";
+import { useApp } from "../state/AppContext";
+import { chatStore, STREAMING_ID, useConversationState, type StreamState } from "../state/chatStore";
+import { Composer, type ComposerHandle } from "../components/Composer";
+import { MessageItem, type StreamView } from "../components/MessageItem";
+import { CubeIcon, SlidersIcon, WoollyMark, XIcon } from "../components/Icons";
+import { ConversationSettings } from "./ConversationSettings";
+
+const SUGGESTIONS = [
+  { title: "Explain a concept", prompt: "Explain how public-key cryptography works, simply." },
+  { title: "Write some code", prompt: "Write a Python function that removes duplicate lines from a file." },
+  { title: "Plan something", prompt: "Give me a packing list for a weekend hike, as steps." },
+  { title: "Improve my writing", prompt: "Make this email friendlier and shorter:\n\n" },
+];
+
+function streamView(stream: StreamState, clock: number): StreamView {
+  const elapsed = stream.firstTokenAt !== null ? (clock - stream.firstTokenAt) / 1000 : 0;
+  return {
+    tokens: stream.tokens,
+    tokensPerSecond: stream.tokens > 1 && elapsed > 0.05 ? stream.tokens / elapsed : null,
+    loading: stream.loading,
+    waiting: stream.tokens === 0,
+  };
+}
+
+function ContextMeter({ used, limit }: { used: number; limit: number }) {
+  const fraction = Math.min(1, limit > 0 ? used / limit : 0);
+  const level = fraction > 0.9 ? "high" : fraction > 0.7 ? "mid" : "low";
+  return (
+    <div className={`context-meter level-${level}`} data-testid="context-usage" title="Context window used by this conversation">
+      <span className="context-label">
+        Context {used.toLocaleString("en-US")} / {limit.toLocaleString("en-US")}
+      </span>
+      <span
+        className="context-bar"
+        role="meter"
+        aria-label="Context used"
+        aria-valuemin={0}
+        aria-valuemax={limit}
+        aria-valuenow={used}
+        aria-valuetext={`${Math.round(fraction * 100)}% of the context window`}
+      >
+        <span className="context-fill" style={{ width: `${fraction * 100}%` }} />
+      </span>
+    </div>
+  );
+}
+
+export function ChatView() {
+  const {
+    activeId,
+    conversations,
+    draft,
+    settings,
+    installed,
+    materializeDraft,
+    registerComposer,
+    setView,
+  } = useApp();
+  const conversation = conversations.find((c) => c.id === activeId) ?? null;
+  const state = useConversationState(activeId);
+  const [panelOpen, setPanelOpen] = useState(false);
+  const [sendError, setSendError] = useState<string | null>(null);
+  const [clock, setClock] = useState(() => performance.now());
+  const composer = useRef<ComposerHandle>(null);
+  const scroller = useRef<HTMLDivElement>(null);
+  const stickToBottom = useRef(true);
+
+  const stream = state.stream;
+  const generating = Boolean(stream);
+
+  useEffect(() => {
+    if (activeId) void chatStore.load(activeId);
+  }, [activeId]);
+
+  useEffect(() => {
+    registerComposer(() => composer.current?.focus());
+    return () => registerComposer(null);
+  }, [registerComposer]);
+
+  // Tick for the live tokens/s while streaming.
+  useEffect(() => {
+    if (!generating) return;
+    const timer = setInterval(() => setClock(performance.now()), 250);
+    return () => clearInterval(timer);
+  }, [generating]);
+
+  const messages: Message[] = useMemo(() => {
+    const list = state.messages ?? [];
+    if (!stream) return list;
+    return [
+      ...list,
+      {
+        id: stream.messageId ?? STREAMING_ID,
+        conversationId: activeId ?? "",
+        role: "assistant",
+        content: stream.text,
+        createdAt: Date.now(),
+        stats: null,
+      },
+    ];
+  }, [state.messages, stream, activeId]);
+
+  // Follow the reply as it streams, unless the user scrolled up to read.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el && stickToBottom.current) el.scrollTop = el.scrollHeight;
+  }, [messages]);
+
+  const onScroll = () => {
+    const el = scroller.current;
+    if (el) stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+  };
+
+  const send = useCallback(
+    async (text: string) => {
+      setSendError(null);
+      stickToBottom.current = true;
+      try {
+        const id = activeId ?? (await materializeDraft()).id;
+        void chatStore.send(id, text);
+        return true;
+      } catch (error) {
+        setSendError((error as Error).message);
+        return false;
+      }
+    },
+    [activeId, materializeDraft],
+  );
+
+  const stop = useCallback(() => {
+    if (activeId) void chatStore.stop(activeId);
+  }, [activeId]);
+
+  // Context usage: the last finished turn, or the running one.
+  const params = conversation?.params ?? draft?.params ?? settings?.defaultParams;
+  const lastStats = [...(state.messages ?? [])].reverse().find((m) => m.role === "assistant" && m.stats)?.stats;
+  let contextUsed = 0;
+  let contextLimit = params?.contextLength ?? 0;
+  if (stream && stream.promptTokens !== null) {
+    contextUsed = stream.promptTokens + stream.tokens;
+  } else if (lastStats) {
+    contextUsed = lastStats.promptTokens + lastStats.generatedTokens;
+    contextLimit = lastStats.contextLength ?? contextLimit;
+  }
+
+  const modelId = conversation?.modelId ?? draft?.modelId ?? settings?.defaultModelId ?? null;
+  const model = installed.find((m) => m.id === modelId) ?? installed[0];
+  const lastAssistantIndex = messages.map((m) => m.role).lastIndexOf("assistant");
+  const empty = messages.length === 0;
+  const error = state.error ?? sendError;
+
+  return (
+    <div className={`chat-layout ${panelOpen ? "with-panel" : ""}`}>
+      <section className="chat" aria-label="Chat">
+        <header className="chat-header">
+          <div className="chat-title">
+            <h1 data-testid="chat-title">{conversation?.title ?? "New chat"}</h1>
+            {model && (
+              <button type="button" className="model-chip" onClick={() => setView("models")} title="Manage models">
+                <CubeIcon size={14} />
+                {model.name}
+              </button>
+            )}
+          </div>
+          <button
+            type="button"
+            className={`button button-ghost ${panelOpen ? "pressed" : ""}`}
+            aria-expanded={panelOpen}
+            aria-controls="conversation-settings"
+            data-testid="conversation-settings-toggle"
+            onClick={() => setPanelOpen((open) => !open)}
+          >
+            <SlidersIcon />
+            <span>Chat settings</span>
+          </button>
+        </header>
+
+        <div className="messages-scroll" ref={scroller} onScroll={onScroll}>
+          {empty ? (
+            <div className="welcome">
+              <WoollyMark size={56} />
+              <h2>How can I help?</h2>
+              {installed.length > 0 ? (
+                <p className="muted">
+                  Running {model ? <strong>{model.name}</strong> : "locally"} on this computer — nothing you type leaves it.
+                </p>
+              ) : (
+                <div className="notice">
+                  <p>No model is installed yet.</p>
+                  <button type="button" className="button button-primary" onClick={() => setView("models")}>
+                    Get a model
+                  </button>
+                </div>
+              )}
+              <div className="suggestions">
+                {SUGGESTIONS.map((s) => (
+                  <button
+                    type="button"
+                    key={s.title}
+                    className="suggestion"
+                    onClick={() => composer.current?.setText(s.prompt)}
+                  >
+                    <strong>{s.title}</strong>
+                    <span>{s.prompt.trim()}</span>
+                  </button>
+                ))}
+              </div>
+            </div>
+          ) : (
+            <div
+              className="messages"
+              role="log"
+              aria-label="Messages"
+              aria-live="polite"
+              aria-relevant="additions"
+              aria-busy={generating}
+              data-testid="message-list"
+            >
+              {messages.map((message, index) => {
+                const isStreaming = Boolean(stream) && index === messages.length - 1 && message.role === "assistant";
+                return (
+                  <MessageItem
+                    key={isStreaming ? STREAMING_ID : message.id}
+                    message={message}
+                    stream={isStreaming && stream ? streamView(stream, clock) : undefined}
+                    canEdit={!generating && Boolean(activeId)}
+                    canRegenerate={!generating && index === lastAssistantIndex && index === messages.length - 1}
+                    onEdit={(content) => activeId && void chatStore.editAndResend(activeId, message.id, content)}
+                    onRegenerate={() => activeId && void chatStore.regenerate(activeId)}
+                  />
+                );
+              })}
+            </div>
+          )}
+        </div>
+
+        {error && (
+          <div className="banner banner-error chat-error" role="alert">
+            <span>{error}</span>
+            <button
+              type="button"
+              className="icon-button"
+              aria-label="Dismiss error"
+              onClick={() => {
+                setSendError(null);
+                if (activeId) chatStore.clearError(activeId);
+              }}
+            >
+              <XIcon size={16} />
+            </button>
+          </div>
+        )}
+
+        <div className="composer-wrap">
+          <Composer
+            ref={composer}
+            generating={generating}
+            stopping={Boolean(stream?.stopping)}
+            onSend={send}
+            onStop={stop}
+          >
+            {contextLimit > 0 && contextUsed > 0 && <ContextMeter used={contextUsed} limit={contextLimit} />}
+          </Composer>
+        </div>
+      </section>
+      {panelOpen && <ConversationSettings conversation={conversation} onClose={() => setPanelOpen(false)} />}
+    </div>
+  );
+}

@@ -103,7 +103,7 @@ fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
                 Value::U32(64),
             );
     }
-    let mut matrix = |w: &mut GgufWriter, rng: &mut Rng, name: String, rows: usize, cols: usize| {
+    let matrix = |w: &mut GgufWriter, rng: &mut Rng, name: String, rows: usize, cols: usize| {
         let data = random_blocks(rng, v.weight_type, rows, cols);
         w.tensor(name, &[cols as u64, rows as u64], v.weight_type, data);
     };

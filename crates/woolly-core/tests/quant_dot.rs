@@ -1,58 +1,13 @@
 //! The fused dot-product kernels against the reference dequantization.
 
-use half::f16;
+mod common;
+
+use common::{random_blocks, Rng};
 use woolly_core::quant::{dequantize, quantize_q8, uses_q8, vec_dot, GgmlType, Q8Block, Q8_BLOCK};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn float(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-}
-
-/// A row of `cols` values, quantized by writing random blocks with sane f16 scales.
+/// A row of `cols` values in random blocks with sane scales.
 fn random_row(ty: GgmlType, cols: usize, rng: &mut Rng) -> Vec<u8> {
-    let n_blocks = cols / ty.block_size();
-    let mut row = Vec::new();
-    for _ in 0..n_blocks {
-        match ty {
-            GgmlType::F32 => row.extend(rng.float().to_le_bytes()),
-            GgmlType::F16 => row.extend(f16::from_f32(rng.float()).to_le_bytes()),
-            GgmlType::BF16 => row.extend(half::bf16::from_f32(rng.float()).to_le_bytes()),
-            _ => {
-                let mut block: Vec<u8> = (0..ty.type_size()).map(|_| rng.next() as u8).collect();
-                let fields: &[usize] = match ty {
-                    GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => &[0],
-                    GgmlType::Q4_1
-                    | GgmlType::Q5_1
-                    | GgmlType::Q8_1
-                    | GgmlType::Q4K
-                    | GgmlType::Q5K => &[0, 2],
-                    GgmlType::Q2K => &[80, 82],
-                    GgmlType::Q3K => &[108],
-                    GgmlType::Q6K => &[208],
-                    GgmlType::Q8K => &[],
-                    _ => unreachable!(),
-                };
-                for &at in fields {
-                    block[at..at + 2]
-                        .copy_from_slice(&f16::from_f32(rng.float() / 32.0).to_le_bytes());
-                }
-                if ty == GgmlType::Q8K {
-                    block[0..4].copy_from_slice(&(rng.float() / 64.0).to_le_bytes());
-                }
-                row.extend(block);
-            }
-        }
-    }
-    row
+    random_blocks(ty, cols / ty.block_size(), rng, 1.0, 1.0 / 32.0)
 }
 
 #[test]
@@ -62,7 +17,7 @@ fn every_kernel_matches_dequantize_then_dot() {
     for ty in GgmlType::ALL {
         for trial in 0..8 {
             let row = random_row(ty, cols, &mut rng);
-            let x: Vec<f32> = (0..cols).map(|_| rng.float() * 3.0).collect();
+            let x: Vec<f32> = (0..cols).map(|_| rng.unit() * 3.0).collect();
             let mut xq = vec![Q8Block::default(); cols / Q8_BLOCK];
             quantize_q8(&x, &mut xq);
 
@@ -105,7 +60,7 @@ fn every_kernel_matches_dequantize_then_dot() {
 #[test]
 fn activation_quantization_round_trips_within_half_a_step() {
     let mut rng = Rng(7);
-    let x: Vec<f32> = (0..256).map(|_| rng.float() * 10.0).collect();
+    let x: Vec<f32> = (0..256).map(|_| rng.unit() * 10.0).collect();
     let mut xq = vec![Q8Block::default(); 8];
     quantize_q8(&x, &mut xq);
     for (block, chunk) in xq.iter().zip(x.chunks(32)) {
@@ -139,7 +94,7 @@ fn simd_kernels_match_portable_ones() {
     ] {
         for _ in 0..16 {
             let row = random_row(ty, cols, &mut rng);
-            let x: Vec<f32> = (0..cols).map(|_| rng.float() * 3.0).collect();
+            let x: Vec<f32> = (0..cols).map(|_| rng.unit() * 3.0).collect();
             let mut xq = vec![Q8Block::default(); cols / Q8_BLOCK];
             quantize_q8(&x, &mut xq);
             let (fast, portable) = (

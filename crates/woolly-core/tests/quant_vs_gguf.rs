@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use half::{bf16, f16};
+use half::f16;
 use woolly_core::gguf::GgufFile;
 use woolly_core::quant::{dequantize, GgmlType, QuantError};
 
@@ -44,61 +44,14 @@ fn assert_close(ours: &[f32], theirs: &[f32], what: &str) {
     }
 }
 
-/// SplitMix64: deterministic bytes without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn float(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
-    }
-}
-
-/// Byte offsets of the f16 scale fields in one block: random bits there could be NaN.
-fn f16_fields(ty: GgmlType) -> &'static [usize] {
-    match ty {
-        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => &[0],
-        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q8_1 | GgmlType::Q4K | GgmlType::Q5K => &[0, 2],
-        GgmlType::Q2K => &[80, 82],
-        GgmlType::Q3K => &[108],
-        GgmlType::Q6K => &[208],
-        _ => &[],
-    }
-}
-
-fn synthetic_blocks(ty: GgmlType, n_blocks: usize, rng: &mut Rng) -> Vec<u8> {
-    let mut data = Vec::with_capacity(n_blocks * ty.type_size());
-    for _ in 0..n_blocks {
-        match ty {
-            GgmlType::F32 => data.extend(rng.float().to_le_bytes()),
-            GgmlType::F16 => data.extend(f16::from_f32(rng.float()).to_le_bytes()),
-            GgmlType::BF16 => data.extend(bf16::from_f32(rng.float()).to_le_bytes()),
-            _ => {
-                let mut block: Vec<u8> = (0..ty.type_size()).map(|_| rng.next() as u8).collect();
-                for &at in f16_fields(ty) {
-                    let scale = f16::from_f32(rng.float() / 16.0).to_le_bytes();
-                    block[at..at + 2].copy_from_slice(&scale);
-                }
-                data.extend(block);
-            }
-        }
-    }
-    data
-}
-
 #[test]
 fn synthetic_blocks_match_gguf_for_every_type() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(0x5EED);
+    let mut rng = common::Rng(0x5EED);
     let mut compared = Vec::new();
     for ty in GgmlType::ALL {
         let n_blocks = if ty.block_size() == 1 { 4096 } else { 64 };
-        let data = synthetic_blocks(ty, n_blocks, &mut rng);
+        let data = common::random_blocks(ty, n_blocks, &mut rng, 2.0, 1.0 / 8.0);
         let mut ours = vec![0f32; n_blocks * ty.block_size()];
         dequantize(ty, &data, &mut ours).unwrap();
 

@@ -236,19 +236,24 @@ fn k4_scale_min(j: usize, q: &[u8]) -> (u8, u8) {
     }
 }
 
+/// Scales and mins `(d1, m1, d2, m2)` of the two 32-value halves of 64-value group `i`.
+fn k4_pair(i: usize, scales: &[u8], d: f32, dmin: f32) -> (f32, f32, f32, f32) {
+    let (s1, m1) = k4_scale_min(2 * i, scales);
+    let (s2, m2) = k4_scale_min(2 * i + 1, scales);
+    (
+        d * s1 as f32,
+        dmin * m1 as f32,
+        d * s2 as f32,
+        dmin * m2 as f32,
+    )
+}
+
 /// d, dmin: f16, scales: 12 bytes, qs: 128 bytes of nibbles (64 values per 32 bytes).
 fn q4_k(b: &[u8], y: &mut [f32]) {
     let (d, dmin) = (half(b, 0), half(b, 2));
     let scales = &b[4..16];
     for (i, q) in b[16..144].chunks_exact(32).enumerate() {
-        let (s1, m1) = k4_scale_min(2 * i, scales);
-        let (s2, m2) = k4_scale_min(2 * i + 1, scales);
-        let (d1, m1, d2, m2) = (
-            d * s1 as f32,
-            dmin * m1 as f32,
-            d * s2 as f32,
-            dmin * m2 as f32,
-        );
+        let (d1, m1, d2, m2) = k4_pair(i, scales, d, dmin);
         let y = &mut y[i * 64..];
         for l in 0..32 {
             y[l] = d1 * (q[l] & 0x0F) as f32 - m1;
@@ -263,14 +268,7 @@ fn q5_k(b: &[u8], y: &mut [f32]) {
     let scales = &b[4..16];
     let qh = &b[16..48];
     for (i, ql) in b[48..176].chunks_exact(32).enumerate() {
-        let (s1, m1) = k4_scale_min(2 * i, scales);
-        let (s2, m2) = k4_scale_min(2 * i + 1, scales);
-        let (d1, m1, d2, m2) = (
-            d * s1 as f32,
-            dmin * m1 as f32,
-            d * s2 as f32,
-            dmin * m2 as f32,
-        );
+        let (d1, m1, d2, m2) = k4_pair(i, scales, d, dmin);
         let (u1, u2) = (1u8 << (2 * i), 2u8 << (2 * i));
         let y = &mut y[i * 64..];
         for l in 0..32 {

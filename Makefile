@@ -37,9 +37,12 @@ run: build
 chat: build
 	$(WOOLLY) chat -m $(MODEL)
 
+# Woolly against llama.cpp (node-llama-cpp, dev-only under bench/), same model and threads.
+# llama.cpp's prebuilt CPU binary ships in @node-llama-cpp/linux-x64: skip the postinstall
+# (it may download or compile llama.cpp) and the optional CUDA/Vulkan builds.
 bench: build
-	$(WOOLLY) bench -m $(MODEL) --threads 1
-	$(WOOLLY) bench -m $(MODEL) --threads 2
+	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix bench --include=dev --omit=optional --ignore-scripts --no-audit --no-fund
+	python3 scripts/bench.py --model $(MODEL)
 
 fmt:
 	cargo fmt --all

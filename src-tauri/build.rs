@@ -30,6 +30,16 @@ const COMMANDS: &[&str] = &[
     "delete_model",
     "set_hf_token",
     "has_hf_token",
+    "server_status",
+    "start_server",
+    "stop_server",
+    "set_server_api_key",
+    "list_providers",
+    "add_provider",
+    "update_provider",
+    "set_provider_key",
+    "remove_provider",
+    "provider_models",
 ];
 
 /// `frontendDist` is embedded at compile time. Without a built UI (a fresh clone before

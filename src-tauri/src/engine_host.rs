@@ -172,6 +172,11 @@ impl EngineHost {
             .map(|e| e.info().device.clone())
     }
 
+    /// The loaded engine, if any (what the local API server shares).
+    pub fn current(&self) -> Option<Arc<Engine>> {
+        lock(&self.slot).engine.clone()
+    }
+
     pub fn loaded_id(&self) -> Option<String> {
         lock(&self.slot).model.as_ref().map(|m| m.id.clone())
     }

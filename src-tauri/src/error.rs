@@ -17,6 +17,16 @@ pub enum ErrorCode {
     DiskFull,
     Cancelled,
     Io,
+    /// The OS keychain refused or is missing (no Secret Service on this desktop).
+    Keychain,
+    /// The local API server could not start (port in use, no permission).
+    ServerFailed,
+    /// A remote provider could not be reached (connection refused, DNS, timeout).
+    Unreachable,
+    /// A remote provider refused the API key (401/403).
+    Unauthorized,
+    /// A remote provider answered something that is not the OpenAI API.
+    BadResponse,
     Internal,
 }
 
@@ -35,6 +45,11 @@ impl ErrorCode {
             Self::DiskFull => "disk_full",
             Self::Cancelled => "cancelled",
             Self::Io => "io",
+            Self::Keychain => "keychain",
+            Self::ServerFailed => "server_failed",
+            Self::Unreachable => "unreachable",
+            Self::Unauthorized => "unauthorized",
+            Self::BadResponse => "bad_response",
             Self::Internal => "internal",
         }
     }

@@ -7,7 +7,11 @@ pub mod downloads;
 pub mod engine_host;
 pub mod error;
 pub mod hub;
+pub mod jsonfile;
 pub mod paths;
+pub mod providers;
+pub mod secrets;
+pub mod server_host;
 pub mod settings;
 pub mod state;
 pub mod system;
@@ -25,7 +29,7 @@ use tauri::{Builder, Manager, RunEvent, Runtime};
 /// Adds the app's state, plugins and commands to a builder (the real one or the test
 /// runtime's `tauri::test::mock_builder()`).
 pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
-    use commands::{chat, conversations, models, system};
+    use commands::{chat, conversations, models, providers, server, system};
     builder
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
@@ -59,6 +63,16 @@ pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
             models::delete_model,
             models::set_hf_token,
             models::has_hf_token,
+            server::server_status,
+            server::start_server,
+            server::stop_server,
+            server::set_server_api_key,
+            providers::list_providers,
+            providers::add_provider,
+            providers::update_provider,
+            providers::set_provider_key,
+            providers::remove_provider,
+            providers::provider_models,
         ])
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 pub struct AppPaths {
     /// History database and the model store (`models/`).
     pub data_dir: PathBuf,
-    /// `settings.json`.
+    /// `settings.json`, `server.json`, `providers.json`.
     pub config_dir: PathBuf,
 }
 
@@ -41,6 +41,16 @@ impl AppPaths {
 
     pub fn settings_file(&self) -> PathBuf {
         self.config_dir.join("settings.json")
+    }
+
+    /// The local API server's port (`server.json`; its key is in the keychain).
+    pub fn server_file(&self) -> PathBuf {
+        self.config_dir.join("server.json")
+    }
+
+    /// Remote providers: names and base URLs (`providers.json`; keys are in the keychain).
+    pub fn providers_file(&self) -> PathBuf {
+        self.config_dir.join("providers.json")
     }
 
     /// The hub's model store: the same place `woolly pull` uses unless the data dir is

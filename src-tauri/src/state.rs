@@ -1,12 +1,15 @@
 //! The app's state, managed by Tauri (`app.manage(AppState::open(..))`): the history
-//! database, settings, the engine host, running turns and downloads. Cheap to clone, so
-//! blocking workers can take their own handle.
+//! database, settings, the engine host, running turns, downloads, the secret store and the
+//! local API server. Cheap to clone, so blocking workers can take their own handle.
 
 use crate::db::Db;
 use crate::downloads::Downloads;
 use crate::engine_host::EngineHost;
 use crate::error::AppResult;
 use crate::paths::AppPaths;
+use crate::providers::store::ProviderStore;
+use crate::secrets::{Keychain, SecretStore};
+use crate::server_host::ServerHost;
 use crate::settings;
 use crate::turns::Turns;
 use crate::types::Settings;
@@ -21,6 +24,11 @@ pub struct Inner {
     pub engine: EngineHost,
     pub turns: Turns,
     pub downloads: Downloads,
+    /// API keys (the OS keychain; in-memory in tests).
+    pub secrets: Arc<dyn SecretStore>,
+    pub server: ServerHost,
+    /// Remote providers (names and URLs; their keys are in `secrets`).
+    pub providers: ProviderStore,
 }
 
 #[derive(Clone)]
@@ -34,10 +42,16 @@ impl Deref for AppState {
 }
 
 impl AppState {
+    /// With secrets in the OS keychain.
     pub fn open(paths: AppPaths) -> AppResult<Self> {
+        Self::open_with(paths, Arc::new(Keychain))
+    }
+
+    pub fn open_with(paths: AppPaths, secrets: Arc<dyn SecretStore>) -> AppResult<Self> {
         std::fs::create_dir_all(&paths.data_dir)?;
         let db = Db::open(&paths.database())?;
         let settings = settings::load(&paths.settings_file());
+        let providers = ProviderStore::new(paths.providers_file());
         let downloads = Downloads::default();
         downloads.restore(&db);
         Ok(Self(Arc::new(Inner {
@@ -47,6 +61,9 @@ impl AppState {
             engine: EngineHost::default(),
             turns: Turns::default(),
             downloads,
+            secrets,
+            server: ServerHost::default(),
+            providers,
         })))
     }
 

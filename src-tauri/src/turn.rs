@@ -1,9 +1,11 @@
 //! One chat turn: save the user's side, load the model if needed, stream the reply through
 //! the turn's event sink while saving it as it grows, then finalize it with its statistics.
-//! Everything after the first database write runs on a blocking worker.
+//! Everything after the first database write runs on a blocking worker. A conversation on a
+//! remote provider's model streams through `providers::chat` instead.
 
 use crate::engine_host;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::providers::{self, RemoteModel};
 use crate::state::AppState;
 use crate::turns::TurnGuard;
 use crate::types::{
@@ -68,6 +70,23 @@ pub async fn run(
         ),
     };
     let conversation = state.db.get_conversation(&conversation_id)?;
+    // A remote provider's model: stream over HTTP instead of running the engine.
+    if let Some(remote) = conversation
+        .model_id
+        .as_deref()
+        .and_then(RemoteModel::parse)
+    {
+        let (state, guard) = (&state, &guard);
+        return providers::chat::generate(
+            state,
+            &conversation,
+            user_message,
+            guard,
+            &*emit,
+            &remote,
+        )
+        .await;
+    }
     let worker_emit = emit.clone();
     let job = tauri::async_runtime::spawn_blocking(move || {
         generate(&state, &conversation, user_message, &guard, &*worker_emit)

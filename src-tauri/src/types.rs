@@ -295,6 +295,47 @@ pub enum LoadEvent {
     },
 }
 
+// ───────────── local API server ─────────────
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerStatus {
+    pub running: bool,
+    /// The port it runs on, else the port it will use (saved in `server.json`).
+    pub port: u16,
+    /// `127.0.0.1:<port>` while running.
+    pub address: Option<String>,
+    /// What OpenAI clients take as `base_url`: `http://127.0.0.1:<port>/v1`.
+    pub base_url: Option<String>,
+    /// Whether a key is stored in the keychain (the key itself never leaves Rust).
+    pub has_api_key: bool,
+    /// The model it serves.
+    pub model_id: Option<String>,
+    /// Why it is not running, when a start failed or it was stopped for a reason.
+    pub error: Option<String>,
+}
+
+// ───────────── remote providers ─────────────
+
+/// An OpenAI-compatible endpoint the user added (its key stays in the keychain).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    pub base_url: String,
+    pub has_api_key: bool,
+}
+
+/// A model a provider offers (`GET {base}/models`). A conversation uses it with the model
+/// id `remote:<provider id>:<id>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderModel {
+    pub id: String,
+    pub owned_by: Option<String>,
+}
+
 // ───────────── models ─────────────
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

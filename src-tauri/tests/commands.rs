@@ -501,3 +501,42 @@ fn downloads_report_failures_and_survive_a_restart() {
         "not_found"
     );
 }
+
+/// Every command is declared in the app manifest (build.rs), allowed by the main window's
+/// capability and listed in the UI's command table: a command missing from one of them
+/// would only fail at run time, in the real window.
+#[test]
+fn commands_are_declared_allowed_and_in_the_ui_contract() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let build = read("build.rs");
+    let capability: serde_json::Value =
+        serde_json::from_str(&read("capabilities/main.json")).unwrap();
+    let allowed: Vec<&str> = capability["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    let ui = read("../ui/src/api/commands.ts");
+    for name in woolly_desktop::commands::COMMAND_NAMES {
+        assert!(
+            build.contains(&format!("\"{name}\"")),
+            "{name} not in build.rs"
+        );
+        let permission = format!("allow-{}", name.replace('_', "-"));
+        assert!(
+            allowed.contains(&permission.as_str()),
+            "{permission} not in capabilities/main.json"
+        );
+        assert!(
+            ui.contains(&format!("\"{name}\"")),
+            "{name} not in ui/src/api/commands.ts"
+        );
+    }
+    assert_eq!(
+        allowed.len(),
+        woolly_desktop::commands::COMMAND_NAMES.len(),
+        "the capability allows exactly the app's commands: {allowed:?}"
+    );
+}

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, type Conversation, type InstalledModel, type Settings, type SystemInfo } from "./api";
+import { api, type Conversation, type InstalledModel, type Provider, type Settings, type SystemInfo } from "./api";
 import { AppContext, type AppContextValue, type DraftSettings, type View } from "./state/AppContext";
 import { chatStore } from "./state/chatStore";
 import { downloadStore } from "./state/downloadStore";
@@ -27,6 +27,7 @@ export default function App() {
   const [activeId, setActiveId] = useState<string | null>(null);
   const [draft, setDraft] = useState<DraftSettings | null>(null);
   const [installed, setInstalled] = useState<InstalledModel[]>([]);
+  const [providers, setProviders] = useState<Provider[]>([]);
   const [systemInfo, setSystemInfo] = useState<SystemInfo | null>(null);
   const [view, setView] = useState<View>("chat");
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -44,6 +45,13 @@ export default function App() {
       setInstalled(await api.installedModels());
     } catch {
       // shown on the Models page when it loads
+    }
+  }, []);
+  const refreshProviders = useCallback(async () => {
+    try {
+      setProviders(await api.listProviders());
+    } catch {
+      // shown in Settings → Remote providers when it loads
     }
   }, []);
   const refreshSystemInfo = useCallback(async () => {
@@ -69,12 +77,13 @@ export default function App() {
     })();
     void refreshConversations();
     void refreshInstalled();
+    void refreshProviders();
     void refreshSystemInfo();
     void downloadStore.reattach();
     return () => {
       cancelled = true;
     };
-  }, [refreshConversations, refreshInstalled, refreshSystemInfo]);
+  }, [refreshConversations, refreshInstalled, refreshProviders, refreshSystemInfo]);
 
   // Theme follows the settings (and the OS for "system").
   useEffect(() => applyTheme(settings?.theme ?? "system"), [settings?.theme]);
@@ -197,6 +206,8 @@ export default function App() {
       removeConversation,
       installed,
       refreshInstalled,
+      providers,
+      refreshProviders,
       systemInfo,
       refreshSystemInfo,
       view,
@@ -220,6 +231,8 @@ export default function App() {
       removeConversation,
       installed,
       refreshInstalled,
+      providers,
+      refreshProviders,
       systemInfo,
       refreshSystemInfo,
       view,

@@ -1,14 +1,16 @@
-//! Throughput of the dot-product kernels over a weight matrix larger than the caches:
-//! `cargo run --release -p woolly-core --example kernel_bench`.
+//! Throughput of the matrix-vector kernels over a weight matrix larger than the caches,
+//! row by row from the GGUF layout and over the packed 4-row layout, per instruction set:
+//! `cargo run --release --workspace --example kernel_bench`.
 
 use std::time::Instant;
+use woolly_core::quant::packed::{Isa, PackedMatrix};
 use woolly_core::quant::{quantize_q8, vec_dot, GgmlType, Q8Block, Q8_BLOCK};
 
 fn main() {
     let cols = 576;
     for ty in [GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::Q8_0] {
         let row_bytes = cols / 32 * ty.type_size();
-        let rows = (96 << 20) / row_bytes;
+        let rows = (96 << 20) / row_bytes / 4 * 4;
         let mut w = vec![0u8; rows * row_bytes];
         for (i, b) in w.iter_mut().enumerate() {
             *b = (i * 7 + i / 13) as u8;
@@ -22,8 +24,14 @@ fn main() {
         let x: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.37).sin()).collect();
         let mut xq = vec![Q8Block::default(); cols / Q8_BLOCK];
         quantize_q8(&x, &mut xq);
-        let mut best = f64::MAX;
-        let mut sink = 0.0;
+        let report = |what: &str, best: f64, sink: f32| {
+            println!(
+                "{ty} {what:>22}: {:5.1} GB/s, {:.2} ns/block ({sink:.1})",
+                w.len() as f64 / best / 1e9,
+                best * 1e9 / (w.len() / ty.type_size()) as f64
+            )
+        };
+        let (mut best, mut sink) = (f64::MAX, 0.0);
         for _ in 0..5 {
             let t = Instant::now();
             for r in 0..rows {
@@ -31,10 +39,27 @@ fn main() {
             }
             best = best.min(t.elapsed().as_secs_f64());
         }
-        println!(
-            "{ty}: {:.1} GB/s, {:.2} ns/block ({sink:.1})",
-            w.len() as f64 / best / 1e9,
-            best * 1e9 / (w.len() / ty.type_size()) as f64
-        );
+        report("rows", best, sink);
+        let row_total = w.len();
+        let _ = row_total;
+        let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable type");
+        drop(w);
+        for isa in Isa::all_available() {
+            let (mut best, mut sink) = (f64::MAX, 0.0);
+            for _ in 0..5 {
+                let t = Instant::now();
+                packed.gemm(isa, 0..packed.groups(), &xq, 1, |_, _, v| {
+                    sink += v.iter().sum::<f32>()
+                });
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let w_len = rows * row_bytes;
+            println!(
+                "{ty} {:>22}: {:5.1} GB/s, {:.2} ns/block ({sink:.1})",
+                format!("packed {}", isa.name()),
+                w_len as f64 / best / 1e9,
+                best * 1e9 / (w_len / ty.type_size()) as f64
+            );
+        }
     }
 }

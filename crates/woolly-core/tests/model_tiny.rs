@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use woolly_core::engine::KvCacheType;
 use woolly_core::gguf::{GgufFile, GgufWriter, Value};
-use woolly_core::model::{ComputeDevice, Model, ModelConfig};
+use woolly_core::model::{BurnTransformer, ComputeDevice, Model, ModelConfig};
 use woolly_core::quant::{self, GgmlType};
 
 struct Variant {
@@ -20,7 +20,8 @@ struct Variant {
 const DIM: usize = 64;
 const HEADS: usize = 4;
 const KV_HEADS: usize = 2;
-const HEAD_DIM: usize = 16;
+/// Wider than `DIM / HEADS` (set by `attention.key_length`): 64 takes the SIMD attention.
+const HEAD_DIM: usize = 64;
 const FFN: usize = 96;
 const VOCAB: usize = 128;
 const LAYERS: usize = 2;
@@ -88,6 +89,14 @@ fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
         .meta(
             format!("{a}.attention.layer_norm_rms_epsilon"),
             Value::F32(1e-5),
+        )
+        .meta(
+            format!("{a}.attention.key_length"),
+            Value::U32(HEAD_DIM as u32),
+        )
+        .meta(
+            format!("{a}.attention.value_length"),
+            Value::U32(HEAD_DIM as u32),
         )
         .meta(format!("{a}.rope.freq_base"), Value::F32(10000.0))
         .meta(
@@ -318,19 +327,34 @@ impl Reference {
     }
 }
 
+/// Every forward pass: the CPU one on 1 and 2 threads with both cache types, and burn's
+/// (the GPU path, here on its CPU backend).
 fn check(v: Variant) {
-    let bytes = write_model(&v, 0x9e37_79b9 ^ v.arch.len() as u64);
+    check_path(&v, Some((1, KvCacheType::F32)));
+    check_path(&v, Some((2, KvCacheType::F16)));
+    check_path(&v, None);
+}
+
+fn check_path(v: &Variant, cpu: Option<(usize, KvCacheType)>) {
+    let bytes = write_model(v, 0x9e37_79b9 ^ v.arch.len() as u64);
     let file = Arc::new(GgufFile::from_bytes(bytes.clone(), format!("{}.gguf", v.arch)).unwrap());
     let cfg = ModelConfig::from_gguf(&file).unwrap();
-    let mut model = Model::load(
-        file,
-        cfg.clone(),
-        ComputeDevice::cpu(),
-        64,
-        KvCacheType::F32,
-        2,
-    )
+    let mut model = match cpu {
+        Some((threads, kv)) => {
+            Model::load(file, cfg.clone(), ComputeDevice::cpu(), 64, kv, threads)
+        }
+        None => BurnTransformer::load(
+            file,
+            cfg.clone(),
+            ComputeDevice::cpu(),
+            64,
+            KvCacheType::F32,
+            1,
+        )
+        .map(Model::Burn),
+    }
     .unwrap();
+    let what = format!("{} {}", v.arch, if cpu.is_some() { "cpu" } else { "burn" });
     let mut reference = Reference {
         f: GgufFile::from_bytes(bytes, "ref.gguf").unwrap(),
         cfg,
@@ -344,12 +368,12 @@ fn check(v: Variant) {
     }
     let mut logits = vec![0.0; VOCAB];
     model.forward(&prompt, 0, &mut logits).unwrap();
-    assert_close(&logits, &expected, &format!("{} prefill", v.arch));
+    assert_close(&logits, &expected, &format!("{what} prefill"));
     // Decode steps through the KV cache.
     for (i, &t) in [5u32, 77, 1].iter().enumerate() {
         let expected = reference.step(t);
         model.forward(&[t], prompt.len() + i, &mut logits).unwrap();
-        assert_close(&logits, &expected, &format!("{} decode step {i}", v.arch));
+        assert_close(&logits, &expected, &format!("{what} decode step {i}"));
     }
 }
 

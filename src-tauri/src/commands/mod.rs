@@ -5,6 +5,8 @@
 pub mod chat;
 pub mod conversations;
 pub mod models;
+pub mod providers;
+pub mod server;
 pub mod system;
 
 /// Every command, as `ui/src/api/commands.ts` `COMMAND_NAMES` lists them (build.rs declares
@@ -39,6 +41,16 @@ pub const COMMAND_NAMES: &[&str] = &[
     "delete_model",
     "set_hf_token",
     "has_hf_token",
+    "server_status",
+    "start_server",
+    "stop_server",
+    "set_server_api_key",
+    "list_providers",
+    "add_provider",
+    "update_provider",
+    "set_provider_key",
+    "remove_provider",
+    "provider_models",
 ];
 
 /// Runs blocking work on a blocking worker, never on the async runtime's threads.

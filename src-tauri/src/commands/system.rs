@@ -30,7 +30,9 @@ pub async fn load_model(
     on_progress: Channel<LoadEvent>,
 ) -> AppResult<LoadedModel> {
     let state = state.inner().clone();
-    blocking(move || {
+    let worker = state.clone();
+    let (engine, model) = blocking(move || {
+        let state = worker;
         let settings = state.settings();
         let result =
             engine_host::resolve(state.store().ok().as_ref(), model_id.as_deref(), &settings)
@@ -49,11 +51,11 @@ pub async fn load_model(
                     )
                 });
         match result {
-            Ok((_, model)) => {
+            Ok((engine, model)) => {
                 let _ = on_progress.send(LoadEvent::Loaded {
                     model: model.clone(),
                 });
-                Ok(model)
+                Ok((engine, model))
             }
             Err(e) => {
                 let _ = on_progress.send(LoadEvent::Error {
@@ -64,11 +66,20 @@ pub async fn load_model(
             }
         }
     })
-    .await
+    .await?;
+    // A running local API server follows the app to the newly loaded model. The model did
+    // load: a server that cannot restart reports that in its own status, not here.
+    let _ = state.server.restart(Some(engine), None).await;
+    Ok(model)
 }
 
 #[tauri::command]
 pub async fn unload_model(state: State<'_, AppState>) -> AppResult<()> {
+    // The server holds the engine too: stop it, or the model would stay in memory.
+    state
+        .server
+        .stop_because("Stopped because the model was unloaded.")
+        .await;
     let state = state.inner().clone();
     blocking(move || {
         state.engine.unload();

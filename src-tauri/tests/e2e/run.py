@@ -3,8 +3,11 @@
 and WebKitWebDriver with the real test model:
 
   send a message and watch the reply stream in; stop a long reply mid-way; restart the app
-  and find the conversation again (with the partial reply); save a screenshot; print the
-  first-token latency.
+  and find the conversation again (with the partial reply); save a screenshot; kill the app
+  (SIGKILL) in the middle of another reply, restart it and check that no earlier message was
+  lost and that the reply streamed so far was kept; in Settings start the local API server,
+  call it over HTTP, add it as a remote provider and chat through it; print the first-token
+  latency.
 
 Environment: WOOLLY_DESKTOP_BIN (the app), TAURI_DRIVER (tauri-driver), WEBKIT_DRIVER
 (default /usr/bin/WebKitWebDriver), WOOLLY_MODEL (default: the repo's test model),
@@ -14,12 +17,16 @@ WOOLLY_E2E_SCREENSHOT (default /tmp/woolly-e2e.png).
 import json
 import os
 import shutil
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -36,6 +43,11 @@ SHOT = Path(os.environ.get("WOOLLY_E2E_SCREENSHOT", "/tmp/woolly-e2e.png"))
 
 FIRST_PROMPT = "Tell me about Paris, the capital of France."
 LONG_PROMPT = "Write a very long story about a dragon who learns to bake bread."
+CRASH_PROMPT = "Now write another long story, about a robot who plants a forest."
+# The app writes a streaming reply to SQLite at least this often (src-tauri/src/turn.rs
+# FLUSH_EVERY is 250 ms); waiting longer than this before the kill means what was on screen
+# must be on disk.
+FLUSH_WAIT_S = 0.6
 
 
 def log(msg):
@@ -86,6 +98,76 @@ def stop(proc):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def descendants(root):
+    """Pids of every process below `root` (tauri-driver -> WebKitWebDriver -> the app)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
+        pid = int(text.split(" ", 1)[0])
+        ppid = int(text.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            found.append(c)
+            todo.append(c)
+    return found
+
+
+def app_pid(driver):
+    """The woolly-desktop process tauri-driver started (never another session's app)."""
+    want = APP.resolve()
+    pids = []
+    for pid in descendants(driver.pid):
+        try:
+            if Path(f"/proc/{pid}/exe").resolve() == want:
+                pids.append(pid)
+        except OSError:
+            pass
+    assert len(pids) == 1, f"expected one {APP.name} under tauri-driver, found {pids}"
+    return pids[0]
+
+
+def wait_dead(pid, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"process {pid} still alive {timeout}s after SIGKILL")
+
+
+def saved_messages(db_path):
+    """Every saved message, oldest first, read straight from the app's SQLite database (a
+    read-only reader: WAL lets it look while the app writes, and after a crash it sees what
+    was committed)."""
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return con.execute(
+            "SELECT conversation_id, id, role, content, stats FROM messages ORDER BY seq").fetchall()
+    finally:
+        con.close()
+
+
+def http_json(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.status, json.loads(r.read())
+
+
+def words(text):
+    """Words of a text, for comparing raw Markdown with its rendering (markup and list
+    numbers are not words)."""
+    return [w for w in re.findall(r"[^\W_]+", text.lower()) if not w.isdigit()]
 
 
 class App:
@@ -225,6 +307,111 @@ def main():
         assert texts[3].strip() == partial.strip(), (texts[3], partial)
         log("after a restart the conversation is back with all 4 messages, partial reply included")
         app.shot(str(SHOT))
+
+        # 4. Kill the app (SIGKILL: no exit handler runs) while a reply streams, restart it:
+        # no earlier message is lost, and the reply keeps what streamed before the kill.
+        db_path = home / "data/woolly.db"
+        earlier = saved_messages(db_path)
+        assert len(earlier) == 4 and len({r[0] for r in earlier}) == 1, earlier
+        before, _ = app.send(CRASH_PROMPT)
+        streaming, _ = app.wait_streaming_text(before, 80, timeout=120)
+        time.sleep(FLUSH_WAIT_S)
+        on_screen = app.content(streaming)
+        assert app.s.attr(streaming, "data-streaming") == "true", "the reply ended before the kill"
+        pid = app_pid(driver)
+        os.kill(pid, signal.SIGKILL)
+        wait_dead(pid)
+        killed_at = time.perf_counter()
+        log(f"killed {APP.name} (pid {pid}) mid-reply with {len(on_screen)} chars on screen")
+        app.s.quit()
+        app = None
+
+        rows = saved_messages(db_path)
+        assert rows[:4] == earlier, "an earlier message changed or vanished after the kill"
+        assert len(rows) == 6, rows
+        conv, _, role, content, stats = rows[4]
+        assert (conv, role, content, stats) == (earlier[0][0], "user", CRASH_PROMPT, None), rows[4]
+        conv, _, role, partial_raw, stats = rows[5]
+        assert (conv, role, stats) == (earlier[0][0], "assistant", None), rows[5]
+        # What was on screen FLUSH_WAIT_S before the kill is on disk (80 rendered characters).
+        assert len(partial_raw.strip()) >= 60, repr(partial_raw)
+        log(f"on disk after the kill: 4 earlier messages unchanged, the prompt, and "
+            f"{len(partial_raw)} chars of the interrupted reply")
+
+        app = App(url)
+        item = app.s.wait("the conversation after the kill", lambda: next(
+            (e for e in app.s.find_all('[data-testid="conversation-item"]') if (app.s.prop(e, "textContent") or "").strip().startswith(FIRST_PROMPT[:20])), None), timeout=30)
+        log(f"restarted in {(time.perf_counter() - killed_at):.1f} s")
+        app.s.click(item)
+        app.s.wait("6 messages", lambda: len(app.messages()) == 6, timeout=30)
+        after = [app.content(m) for m in app.messages()]
+        assert after[:4] == texts, (after[:4], texts)
+        assert after[4].strip() == CRASH_PROMPT, after[4]
+        shown = words(after[5])
+        assert shown and set(words(partial_raw)) <= set(shown), (after[5], partial_raw)
+        last = app.messages()[-1]
+        assert app.s.attr(last, "data-streaming") == "false", "the interrupted reply still looks live"
+        # Nothing is stuck: the composer is ready and the reply can be generated again.
+        app.s.find('[data-testid="send-button"]', timeout=5)
+        app.s.find('[data-testid="regenerate-button"]', root=last, timeout=5)
+        log("after the kill and a restart all 6 messages are back, the interrupted reply as saved")
+        app.shot(str(SHOT.with_name(SHOT.stem + "-after-kill.png")))
+
+        # 5. Settings, through the real IPC and its capability: start the local API server on
+        # a free port, call it like any OpenAI client would, add it as a remote provider.
+        text = lambda el: app.s.prop(el, "textContent") or ""  # noqa: E731
+        app.s.click(app.s.find('[data-testid="nav-settings"]'))
+        status = app.s.find('[data-testid="server-status"]', timeout=10)
+        app.s.wait("the server status", lambda: "Stopped" in text(status), timeout=10)
+        api_port = free_port()
+        port_box = app.s.find('[data-testid="server-port"]')
+        app.s.clear(port_box)
+        app.s.type(port_box, str(api_port))
+        app.s.click(app.s.find('[data-testid="server-toggle"]'))
+        base = f"http://127.0.0.1:{api_port}/v1"
+        app.s.wait("the server to listen", lambda: base in text(status), timeout=30)
+        code, models = http_json(f"{base}/models")
+        served = models["data"][0]["id"]
+        assert code == 200 and served == MODEL.stem, models
+        log(f"local API server listening at {base}, serving {served}")
+
+        app.s.type(app.s.find('[data-testid="provider-name"]'), "This computer")
+        app.s.type(app.s.find('[data-testid="provider-url"]'), base)
+        app.s.click(app.s.find('[data-testid="provider-add"]'))
+        listed = app.s.find('[data-testid="provider-models"]', timeout=30)
+        assert served in text(listed), text(listed)
+        app.shot(str(SHOT.with_name(SHOT.stem + "-settings.png")))
+
+        # A new chat on the provider's model: the reply streams in over HTTP.
+        app.s.click(app.s.find('[data-testid="nav-chat"]'))
+        app.s.click(app.s.find('[data-testid="new-chat"]'))
+        app.s.click(app.s.find('[data-testid="conversation-settings-toggle"]'))
+        app.s.click(app.s.find('[data-testid="conversation-model"] option[value^="remote:"]', timeout=30))
+        app.s.click(app.s.find('[data-testid="conversation-settings-save"]'))
+        chip = app.s.find('[data-testid="remote-model-chip"]', timeout=10)
+        assert "This computer" in text(chip), text(chip)
+        before, _ = app.send("Name three colors.")
+        app.wait_streaming_text(before, 1, timeout=120)
+        remote_reply = app.content(app.wait_idle(timeout=120))
+        assert remote_reply.strip(), "empty reply through the provider"
+        last = saved_messages(db_path)[-1]
+        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        model_id = con.execute("SELECT model_id FROM messages WHERE id = ?", (last[1],)).fetchone()[0]
+        con.close()
+        assert model_id.startswith("remote:") and model_id.endswith(served), model_id
+        log(f"chatted through the provider: {remote_reply[:80]!r}")
+        app.shot(str(SHOT.with_name(SHOT.stem + "-remote.png")))
+
+        app.s.click(app.s.find('[data-testid="nav-settings"]'))
+        status = app.s.find('[data-testid="server-status"]', timeout=10)
+        app.s.click(app.s.find('[data-testid="server-toggle"]'))
+        app.s.wait("the server to stop", lambda: "Stopped" in text(status), timeout=30)
+        try:
+            http_json(f"{base}/models")
+            raise AssertionError("the server still answers after Stop")
+        except urllib.error.URLError:
+            pass
+        log("server stopped; its port is closed")
         print(f"e2e: PASS — first token after {first_token_ms:.0f} ms (click to first text in the window, "
               f"model load included); screenshot {SHOT}", flush=True)
     except Exception:

@@ -78,6 +78,9 @@ class Session:
     def click(self, el):
         self.cmd("POST", f"/element/{el}/click")
 
+    def clear(self, el):
+        self.cmd("POST", f"/element/{el}/clear")
+
     def type(self, el, text):
         self.cmd("POST", f"/element/{el}/value", {"text": text})
 

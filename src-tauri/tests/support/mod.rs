@@ -36,9 +36,18 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// An app whose data and config live under `root`.
+    /// An app whose data and config live under `root`, with secrets in memory (the real
+    /// keychain is tested by tests/keyring.rs inside a D-Bus session).
     pub fn open(root: &Path) -> Self {
-        let state = AppState::open(AppPaths::under(root)).expect("open app state");
+        Self::open_with(
+            root,
+            Arc::new(woolly_desktop::secrets::MemorySecrets::default()),
+        )
+    }
+
+    /// With a secret store of the test's choosing (e.g. one that always fails).
+    pub fn open_with(root: &Path, secrets: Arc<dyn woolly_desktop::secrets::SecretStore>) -> Self {
+        let state = AppState::open_with(AppPaths::under(root), secrets).expect("open app state");
         let events = Arc::new(Events::default());
         let sink = events.clone();
         let builder = mock_builder().channel_interceptor(move |_webview, callback, index, body| {

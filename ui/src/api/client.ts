@@ -17,8 +17,11 @@ import type {
   LoadEvent,
   LoadedModel,
   Message,
+  Provider,
+  ProviderModel,
   SamplingParams,
   SearchHit,
+  ServerStatus,
   Settings,
   SystemInfo,
   TurnResult,
@@ -113,3 +116,22 @@ export const importModel = (path: string, mode: ImportMode): Promise<InstalledMo
 export const deleteModel = (modelId: string): Promise<null> => call("delete_model", { modelId });
 export const setHfToken = (token: string | null): Promise<null> => call("set_hf_token", { token });
 export const hasHfToken = (): Promise<boolean> => call("has_hf_token", none);
+
+// ── local OpenAI-compatible server ──
+export const serverStatus = (): Promise<ServerStatus> => call("server_status", none);
+export const startServer = (port: number): Promise<ServerStatus> => call("start_server", { port });
+export const stopServer = (): Promise<ServerStatus> => call("stop_server", none);
+export const setServerApiKey = (apiKey: string | null): Promise<ServerStatus> =>
+  call("set_server_api_key", { apiKey });
+
+// ── remote providers ──
+export const listProviders = (): Promise<Provider[]> => call("list_providers", none);
+export const addProvider = (name: string, baseUrl: string, apiKey: string | null): Promise<Provider> =>
+  call("add_provider", { name, baseUrl, apiKey });
+export const updateProvider = (providerId: string, name: string, baseUrl: string): Promise<Provider> =>
+  call("update_provider", { providerId, name, baseUrl });
+export const setProviderKey = (providerId: string, apiKey: string | null): Promise<Provider> =>
+  call("set_provider_key", { providerId, apiKey });
+export const removeProvider = (providerId: string): Promise<null> => call("remove_provider", { providerId });
+export const providerModels = (providerId: string): Promise<ProviderModel[]> =>
+  call("provider_models", { providerId });

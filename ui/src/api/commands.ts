@@ -22,8 +22,11 @@ import type {
   LoadEvent,
   LoadedModel,
   Message,
+  Provider,
+  ProviderModel,
   SamplingParams,
   SearchHit,
+  ServerStatus,
   Settings,
   SystemInfo,
   TurnResult,
@@ -135,6 +138,29 @@ export interface Commands {
   /** Hugging Face token for gated models, kept in the OS keychain. null clears it. */
   set_hf_token: { args: { token: string | null }; result: null };
   has_hf_token: { args: NoArgs; result: boolean };
+
+  // ── local OpenAI-compatible server ──
+  server_status: { args: NoArgs; result: ServerStatus };
+  /** Starts the server on 127.0.0.1:`port` (or moves it there), loading the default model
+   *  first when none is loaded. Rejects with `server_failed` when the port is taken. */
+  start_server: { args: { port: number }; result: ServerStatus };
+  stop_server: { args: NoArgs; result: ServerStatus };
+  /** Stores the server's API key in the OS keychain (null clears it); a running server
+   *  switches to it at once. */
+  set_server_api_key: { args: { apiKey: string | null }; result: ServerStatus };
+
+  // ── remote providers (OpenAI-compatible endpoints; keys in the OS keychain) ──
+  list_providers: { args: NoArgs; result: Provider[] };
+  /** Validates the base URL (http/https, no credentials or query) and stores the key. */
+  add_provider: { args: { name: string; baseUrl: string; apiKey: string | null }; result: Provider };
+  /** Renames or moves a provider; its id (and the conversations using it) stay. */
+  update_provider: { args: { providerId: string; name: string; baseUrl: string }; result: Provider };
+  /** null clears the key. */
+  set_provider_key: { args: { providerId: string; apiKey: string | null }; result: Provider };
+  /** Forgets the provider and deletes its key. */
+  remove_provider: { args: { providerId: string }; result: null };
+  /** GET {baseUrl}/models. Rejects with `unreachable`, `unauthorized` or `bad_response`. */
+  provider_models: { args: { providerId: string }; result: ProviderModel[] };
 }
 
 export type CommandName = keyof Commands;
@@ -172,6 +198,16 @@ export const COMMAND_NAMES = [
   "delete_model",
   "set_hf_token",
   "has_hf_token",
+  "server_status",
+  "start_server",
+  "stop_server",
+  "set_server_api_key",
+  "list_providers",
+  "add_provider",
+  "update_provider",
+  "set_provider_key",
+  "remove_provider",
+  "provider_models",
 ] as const satisfies readonly CommandName[];
 
 // Compile-time check that COMMAND_NAMES lists every command.

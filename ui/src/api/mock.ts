@@ -18,7 +18,10 @@ import type {
   LoadEvent,
   LoadedModel,
   Message,
+  Provider,
+  ProviderModel,
   SamplingParams,
+  ServerStatus,
   Settings,
   SystemInfo,
   TurnResult,
@@ -212,6 +215,19 @@ export class MockBackend {
   loaded: LoadedModel | null = null;
   modelState: SystemInfo["modelState"] = "unloaded";
   hfToken: string | null = null;
+  /** The local API server (no sockets: a state machine with the documented answers). */
+  server = { port: 8080, running: false, apiKey: null as string | null, error: null as string | null, modelId: null as string | null };
+  /** Ports the mock treats as taken by another program (start_server → server_failed). */
+  busyPorts = new Set<number>();
+  /** Remote providers and their keys (the keys stand in for the OS keychain). */
+  providers = new Map<string, Provider>();
+  providerKeys = new Map<string, string>();
+  /** What each provider's GET /models answers; a base URL containing "unreachable" is
+   *  unreachable, and the key "bad-key" is refused. */
+  remoteModels: ProviderModel[] = [
+    { id: "gpt-4o-mini", ownedBy: "openai" },
+    { id: "llama3.1:8b", ownedBy: "library" },
+  ];
   openedUrls: string[] = [];
   private running = new Map<string, AbortController>();
   private nextId = 1;
@@ -436,15 +452,21 @@ export class MockBackend {
     this.running.set(conversation.id, abort);
     const history = this.messages.get(conversation.id)!;
     const prompt = [...history].reverse().find((m) => m.role === "user")?.content ?? "";
+    const remote = conversation.modelId?.startsWith("remote:") ? conversation.modelId.slice(7).split(":")[0] : null;
     try {
-      await this.ensureLoaded(
-        conversation.modelId,
-        (progress, stage, modelId) => channel.send({ event: "model_loading", data: { modelId, progress, stage } }),
-        abort.signal,
-      );
+      // A remote provider's model: no local load, but the provider must answer.
+      if (remote !== null) {
+        this.reachProvider(this.provider(remote));
+      } else {
+        await this.ensureLoaded(
+          conversation.modelId,
+          (progress, stage, modelId) => channel.send({ event: "model_loading", data: { modelId, progress, stage } }),
+          abort.signal,
+        );
+      }
     } catch (error) {
       this.running.delete(conversation.id);
-      this.modelState = "error";
+      if (remote === null) this.modelState = "error";
       const e = error as AppError;
       channel.send({ event: "error", data: { message: e.message, code: e.code } });
       throw e;
@@ -565,6 +587,53 @@ export class MockBackend {
       this.downloads.delete(job.info.id);
       send({ event: "finished", data: { id: job.info.id, model } });
     })();
+  }
+
+  private serverStatus(): ServerStatus {
+    const { port, running, apiKey, error, modelId } = this.server;
+    return {
+      running,
+      port,
+      address: running ? `127.0.0.1:${port}` : null,
+      baseUrl: running ? `http://127.0.0.1:${port}/v1` : null,
+      hasApiKey: apiKey !== null,
+      modelId: running ? modelId : null,
+      error,
+    };
+  }
+
+  private provider(id: string): Provider {
+    const p = this.providers.get(id);
+    if (!p) throw fail("not_found", "No such provider. It may have been removed; choose another model.");
+    return p;
+  }
+
+  /** What a request to the provider would run into before any token. */
+  private reachProvider(p: Provider): void {
+    if (p.baseUrl.includes("unreachable")) {
+      throw fail("unreachable", `${p.baseUrl}/models could not be reached: Connection refused (os error 111)`);
+    }
+    if (this.providerKeys.get(p.id) === "bad-key") {
+      throw fail("unauthorized", `${p.baseUrl}/models refused the API key (HTTP 401). Check the provider's key in Settings.`);
+    }
+  }
+
+  private static baseUrl(input: string): string {
+    let url: URL;
+    try {
+      url = new URL(input.trim());
+    } catch {
+      throw fail("invalid_argument", "Enter the API's base URL, like http://localhost:11434/v1.");
+    }
+    if (!/^https?:$/.test(url.protocol)) throw fail("invalid_argument", "The base URL must start with http:// or https://.");
+    if (url.username || url.password) throw fail("invalid_argument", "Put the API key in the key field, not in the URL.");
+    return url.href.replace(/\/+$/, "");
+  }
+
+  private static providerName(name: string): string {
+    const clean = name.split(/\s+/).filter(Boolean).join(" ");
+    if (!clean || clean.length > 64) throw fail("invalid_argument", "Give the provider a name of 1 to 64 characters.");
+    return clean;
   }
 
   private readonly handlers: Handlers = {
@@ -696,6 +765,9 @@ export class MockBackend {
     unload_model: () => {
       this.loaded = null;
       this.modelState = "unloaded";
+      if (this.server.running) {
+        this.server = { ...this.server, running: false, error: "Stopped because the model was unloaded." };
+      }
       return null;
     },
     open_external: ({ url }) => {
@@ -806,6 +878,67 @@ export class MockBackend {
       return null;
     },
     has_hf_token: () => this.hfToken !== null,
+    server_status: () => this.serverStatus(),
+    start_server: async ({ port }) => {
+      if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        throw fail("invalid_argument", "Choose a port from 1 to 65535.");
+      }
+      if (this.busyPorts.has(port)) {
+        const message = `Port ${port} is already in use by another program. Choose another port.`;
+        this.server.error = message;
+        throw fail("server_failed", message);
+      }
+      const model = await this.ensureLoaded(null, () => {});
+      this.server = { ...this.server, port, running: true, error: null, modelId: model.id };
+      return this.serverStatus();
+    },
+    stop_server: () => {
+      this.server = { ...this.server, running: false, error: null };
+      return this.serverStatus();
+    },
+    list_providers: () => [...this.providers.values()],
+    add_provider: ({ name, baseUrl, apiKey }) => {
+      const key = apiKey?.trim() || null;
+      if (key && /\s/.test(key)) throw fail("invalid_argument", "The key must not be empty or contain spaces.");
+      const provider: Provider = {
+        id: this.id("prov"),
+        name: MockBackend.providerName(name),
+        baseUrl: MockBackend.baseUrl(baseUrl),
+        hasApiKey: key !== null,
+      };
+      this.providers.set(provider.id, provider);
+      if (key) this.providerKeys.set(provider.id, key);
+      return provider;
+    },
+    update_provider: ({ providerId, name, baseUrl }) => {
+      const p = this.provider(providerId);
+      Object.assign(p, { name: MockBackend.providerName(name), baseUrl: MockBackend.baseUrl(baseUrl) });
+      return p;
+    },
+    set_provider_key: ({ providerId, apiKey }) => {
+      const p = this.provider(providerId);
+      const key = apiKey?.trim() || null;
+      if (key) this.providerKeys.set(p.id, key);
+      else this.providerKeys.delete(p.id);
+      p.hasApiKey = key !== null;
+      return p;
+    },
+    remove_provider: ({ providerId }) => {
+      this.provider(providerId);
+      this.providers.delete(providerId);
+      this.providerKeys.delete(providerId);
+      return null;
+    },
+    provider_models: ({ providerId }) => {
+      this.reachProvider(this.provider(providerId));
+      return this.remoteModels.map((m) => ({ ...m }));
+    },
+    set_server_api_key: ({ apiKey }) => {
+      const key = apiKey?.trim() || null;
+      if (key !== null && /\s/.test(key)) throw fail("invalid_argument", "The key must not be empty or contain spaces.");
+      this.server.apiKey = key;
+      return this.serverStatus();
+    },
   };
 }
 

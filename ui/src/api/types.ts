@@ -30,6 +30,11 @@ export type ErrorCode =
   | "disk_full"
   | "cancelled"
   | "io"
+  | "keychain" // the OS keychain is unavailable or refused
+  | "server_failed" // the local API server could not start (port in use…)
+  | "unreachable" // a remote provider could not be reached
+  | "unauthorized" // a remote provider refused the API key
+  | "bad_response" // a remote provider answered something that is not the OpenAI API
   | "internal";
 
 /** What every command rejects with (Rust: `Result<T, AppError>`, AppError: Serialize). */
@@ -213,6 +218,42 @@ export type LoadEvent =
   | { event: "progress"; data: { progress: number; stage: string } }
   | { event: "loaded"; data: { model: LoadedModel } }
   | { event: "error"; data: { message: string; code?: ErrorCode | (string & {}) } };
+
+// ───────────────────────────── local API server ─────────────────────────────
+
+/** The local OpenAI-compatible server (woolly-server) on 127.0.0.1, sharing the loaded model. */
+export interface ServerStatus {
+  running: boolean;
+  /** The port it runs on, else the port it will use next (remembered). */
+  port: number;
+  /** "127.0.0.1:8080" while running. */
+  address: string | null;
+  /** What OpenAI clients take as base_url: "http://127.0.0.1:8080/v1". */
+  baseUrl: string | null;
+  /** Whether an API key is stored in the keychain (the key never comes back to the UI). */
+  hasApiKey: boolean;
+  /** The model it serves. */
+  modelId: string | null;
+  /** Why it is not running: a failed start, or it was stopped for a reason. */
+  error: string | null;
+}
+
+// ───────────────────────────── remote providers ─────────────────────────────
+
+/** An OpenAI-compatible endpoint the user added. Its API key stays in the OS keychain. */
+export interface Provider {
+  id: string;
+  name: string;
+  /** Normalized (no trailing "/"): the app calls {baseUrl}/models and {baseUrl}/chat/completions. */
+  baseUrl: string;
+  hasApiKey: boolean;
+}
+
+/** A model a provider offers. A conversation uses it with modelId `remote:<providerId>:<id>`. */
+export interface ProviderModel {
+  id: string;
+  ownedBy: string | null;
+}
 
 // ───────────────────────────── models ─────────────────────────────
 

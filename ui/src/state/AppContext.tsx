@@ -1,6 +1,6 @@
-/** App-wide data the views share: settings, conversations, installed models, system info. */
+/** App-wide data the views share: settings, conversations, installed models, providers, system info. */
 import { createContext, useContext } from "react";
-import type { Conversation, InstalledModel, SamplingParams, Settings, SystemInfo } from "../api";
+import type { Conversation, InstalledModel, Provider, SamplingParams, Settings, SystemInfo } from "../api";
 
 export type View = "chat" | "models" | "settings";
 
@@ -27,6 +27,9 @@ export interface AppContextValue {
   removeConversation: (id: string) => void;
   installed: InstalledModel[];
   refreshInstalled: () => Promise<void>;
+  /** Remote providers (Settings → Remote providers); their models are listed on demand. */
+  providers: Provider[];
+  refreshProviders: () => Promise<void>;
   systemInfo: SystemInfo | null;
   refreshSystemInfo: () => Promise<void>;
   view: View;

@@ -6,6 +6,7 @@ import { Composer, type ComposerHandle } from "../components/Composer";
 import { MessageItem, type StreamView } from "../components/MessageItem";
 import { CubeIcon, SlidersIcon, WoollyMark, XIcon } from "../components/Icons";
 import { ConversationSettings } from "./ConversationSettings";
+import { parseRemoteModelId, remoteLabel } from "../lib/remote";
 
 const SUGGESTIONS = [
   { title: "Explain a concept", prompt: "Explain how public-key cryptography works, simply." },
@@ -54,6 +55,7 @@ export function ChatView() {
     draft,
     settings,
     installed,
+    providers,
     materializeDraft,
     registerComposer,
     setView,
@@ -146,7 +148,9 @@ export function ChatView() {
   }
 
   const modelId = conversation?.modelId ?? draft?.modelId ?? settings?.defaultModelId ?? null;
-  const model = installed.find((m) => m.id === modelId) ?? installed[0];
+  const remoteName = remoteLabel(modelId, providers);
+  const remoteProvider = providers.find((p) => p.id === parseRemoteModelId(modelId)?.providerId);
+  const model = remoteName ? undefined : (installed.find((m) => m.id === modelId) ?? installed[0]);
   const lastAssistantIndex = messages.map((m) => m.role).lastIndexOf("assistant");
   const empty = messages.length === 0;
   const error = state.error ?? sendError;
@@ -161,6 +165,18 @@ export function ChatView() {
               <button type="button" className="model-chip" onClick={() => setView("models")} title="Manage models">
                 <CubeIcon size={14} />
                 {model.name}
+              </button>
+            )}
+            {remoteName && (
+              <button
+                type="button"
+                className="model-chip"
+                data-testid="remote-model-chip"
+                onClick={() => setPanelOpen(true)}
+                title={remoteProvider ? `Remote: ${remoteProvider.baseUrl}` : "Remote provider"}
+              >
+                <CubeIcon size={14} />
+                {remoteName}
               </button>
             )}
           </div>
@@ -182,7 +198,12 @@ export function ChatView() {
             <div className="welcome">
               <WoollyMark size={56} />
               <h2>How can I help?</h2>
-              {installed.length > 0 ? (
+              {remoteName ? (
+                <p className="muted">
+                  Chatting with <strong>{remoteName}</strong>: messages are sent to{" "}
+                  {remoteProvider?.baseUrl ?? "a provider that was removed"}.
+                </p>
+              ) : installed.length > 0 ? (
                 <p className="muted">
                   Running {model ? <strong>{model.name}</strong> : "locally"} on this computer — nothing you type leaves it.
                 </p>

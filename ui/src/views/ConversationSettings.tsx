@@ -4,6 +4,8 @@ import { api, type Conversation, type SamplingParams } from "../api";
 import { useApp } from "../state/AppContext";
 import { ParamFields } from "../components/ParamFields";
 import { XIcon } from "../components/Icons";
+import { parseRemoteModelId, remoteLabel, remoteModelId } from "../lib/remote";
+import { useRemoteModels } from "../state/useRemoteModels";
 
 interface Props {
   conversation: Conversation | null;
@@ -17,7 +19,8 @@ interface FormState {
 }
 
 export function ConversationSettings({ conversation, onClose }: Props) {
-  const { draft, setDraft, settings, installed, replaceConversation } = useApp();
+  const { draft, setDraft, settings, installed, providers, replaceConversation } = useApp();
+  const remoteModels = useRemoteModels(providers);
   const source: FormState | null = conversation
     ? { systemPrompt: conversation.systemPrompt, params: conversation.params, modelId: conversation.modelId }
     : draft;
@@ -35,6 +38,12 @@ export function ConversationSettings({ conversation, onClose }: Props) {
 
   if (!form) return null;
   const model = installed.find((m) => m.id === (form.modelId ?? settings?.defaultModelId));
+  const remote = parseRemoteModelId(form.modelId);
+  const remoteProvider = remote ? providers.find((p) => p.id === remote.providerId) : undefined;
+  // A saved remote model the provider no longer lists (or not yet): keep it selectable.
+  const listed = remote && remoteProvider
+    ? (remoteModels[remoteProvider.id] as { models?: { id: string }[] } | undefined)?.models?.some((m) => m.id === remote.model)
+    : false;
 
   const save = async () => {
     setError(null);
@@ -92,15 +101,41 @@ export function ConversationSettings({ conversation, onClose }: Props) {
             onChange={(e) => setForm({ ...form, modelId: e.target.value || null })}
           >
             <option value="">Default model</option>
-            {installed.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.name} · {m.quantization}
-              </option>
-            ))}
+            <optgroup label="On this computer">
+              {installed.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.name} · {m.quantization}
+                </option>
+              ))}
+            </optgroup>
+            {providers.map((p) => {
+              const list = remoteModels[p.id];
+              return (
+                <optgroup key={p.id} label={`${p.name} (remote)`}>
+                  {!list && <option disabled>Listing models…</option>}
+                  {list && "error" in list && <option disabled>Models unavailable: {list.error}</option>}
+                  {list &&
+                    "models" in list &&
+                    list.models.map((m) => (
+                      <option key={m.id} value={remoteModelId(p.id, m.id)}>
+                        {m.id}
+                      </option>
+                    ))}
+                </optgroup>
+              );
+            })}
+            {remote && !listed && <option value={form.modelId ?? ""}>{remoteLabel(form.modelId, providers)}</option>}
           </select>
+          {remote && (
+            <p className="field-hint model-hint" data-testid="remote-model-hint">
+              {remoteProvider
+                ? `Messages of this chat are sent to ${remoteProvider.baseUrl}. Top-k, min-p and repeat penalty do not apply.`
+                : "This model's provider was removed. Choose another model."}
+            </p>
+          )}
         </div>
         <h3 className="panel-subheading">Sampling</h3>
-        <ParamFields params={form.params} onChange={(params) => setForm({ ...form, params })} maxContext={model?.contextLength} />
+        <ParamFields params={form.params} onChange={(params) => setForm({ ...form, params })} maxContext={remote ? undefined : model?.contextLength} />
         <div className="panel-actions">
           <button
             type="button"

@@ -3,6 +3,8 @@ import { api, type DevicePreference, type Settings, type Theme } from "../api";
 import { useApp } from "../state/AppContext";
 import { ParamFields } from "../components/ParamFields";
 import { formatBytes } from "../lib/format";
+import { ProvidersSection } from "./ProvidersSection";
+import { ServerSection } from "./ServerSection";
 
 const GIB = 1024 ** 3;
 
@@ -279,6 +281,10 @@ export function SettingsPage() {
           )}
         </form>
       </section>
+
+      <ServerSection />
+
+      <ProvidersSection />
     </div>
   );
 }

@@ -49,6 +49,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             json!({
                 "pp_tok_s": s.prefill_tok_s,
                 "tg_tok_s": s.decode_tok_s,
+                "ttft_ms": s.time_to_first_token_ms,
                 "load_ms": load_ms,
                 "peak_rss_mb": rss,
                 "n_prompt": s.prompt_tokens,
@@ -68,6 +69,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             "decode     {:>8.1} tok/s  ({} tokens)",
             s.decode_tok_s, s.generated_tokens
         );
+        println!("first tok  {:>8.1} ms", s.time_to_first_token_ms);
         println!("load       {:>8} ms", load_ms);
         println!("peak RSS   {:>8.1} MB", rss);
     }

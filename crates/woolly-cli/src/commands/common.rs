@@ -1,7 +1,7 @@
 //! Options shared by the commands that run a model.
 
 use std::path::PathBuf;
-use woolly_core::engine::{DevicePreference, Engine, EngineConfig};
+use woolly_core::engine::{DevicePreference, Engine, EngineConfig, KvCacheType};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArgs {
@@ -25,6 +25,9 @@ pub struct ModelArgs {
     /// Refuse to load a model needing more than this many MiB.
     #[arg(long)]
     pub max_memory_mb: Option<u64>,
+    /// KV cache element type: f16 or f32 (default: the engine's).
+    #[arg(long)]
+    pub kv_cache: Option<KvCacheType>,
 }
 
 impl ModelArgs {
@@ -35,6 +38,9 @@ impl ModelArgs {
             .context_length(self.ctx);
         if let Some(mb) = self.max_memory_mb {
             config = config.max_memory(mb << 20);
+        }
+        if let Some(kv) = self.kv_cache {
+            config = config.kv_cache(kv);
         }
         Ok(Engine::load(&self.model, config.build())?)
     }

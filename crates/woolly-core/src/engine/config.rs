@@ -29,9 +29,21 @@ impl std::str::FromStr for DevicePreference {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KvCacheType {
-    #[default]
     F32,
+    /// Half the memory of f32, and what llama.cpp uses: the default.
+    #[default]
     F16,
+}
+
+impl std::str::FromStr for KvCacheType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(Self::F32),
+            "f16" => Ok(Self::F16),
+            other => Err(format!("unknown KV cache type {other:?} (f16 or f32)")),
+        }
+    }
 }
 
 impl KvCacheType {
@@ -66,7 +78,7 @@ impl Default for EngineConfig {
             max_memory: None,
             context_length: 0,
             use_mmap: true,
-            kv_cache: KvCacheType::F32,
+            kv_cache: KvCacheType::F16,
         }
     }
 }

@@ -313,6 +313,27 @@ impl GgufFile {
             .unwrap_or(&[])
     }
 
+    /// Lets the OS drop the pages of bytes `start..start + len` from this process's memory,
+    /// for data already copied elsewhere (e.g. repacked weights). Only a mapped file gives
+    /// anything back; its pages are read from disk again if they are touched later.
+    pub fn release(&self, start: usize, len: usize) {
+        #[cfg(unix)]
+        if let Bytes::Mapped(m) = &self.bytes {
+            let page = 4096;
+            // Only whole pages inside the range, so neighbouring data keeps its pages.
+            let first = start.div_ceil(page) * page;
+            let end = (start + len).min(m.len()) / page * page;
+            if end > first {
+                // SAFETY: the mapping is read-only and file-backed: dropped pages are
+                // re-read from the file, so no borrowed slice can observe a change.
+                let _ = unsafe {
+                    m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, end - first)
+                };
+            }
+        }
+        let _ = (start, len);
+    }
+
     /// Bytes of all tensor data (what the weights occupy in memory).
     pub fn tensor_bytes_total(&self) -> u64 {
         self.tensors.iter().map(|t| t.n_bytes).sum()

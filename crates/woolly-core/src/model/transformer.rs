@@ -276,6 +276,13 @@ fn causal_mask(group: usize, n: usize, start: usize, device: &Device) -> Tensor<
 }
 
 fn load_vector(file: &GgufFile, name: &str, device: &Device) -> Result<Tensor<1>, ModelError> {
+    let out = load_vec(file, name)?;
+    let n = out.len();
+    Ok(Tensor::from_data(TensorData::new(out, [n]), device))
+}
+
+/// A (small) tensor dequantized to f32: norms and biases.
+pub(super) fn load_vec(file: &GgufFile, name: &str) -> Result<Vec<f32>, ModelError> {
     let info = file
         .tensor(name)
         .ok_or_else(|| ModelError::MissingTensor(name.into()))?;
@@ -287,10 +294,10 @@ fn load_vector(file: &GgufFile, name: &str, device: &Device) -> Result<Tensor<1>
             reason: e.to_string(),
         }
     })?;
-    Ok(Tensor::from_data(TensorData::new(out, [n]), device))
+    Ok(out)
 }
 
-fn check_shape(w: &QMatrix, rows: usize, cols: usize) -> Result<(), ModelError> {
+pub(super) fn check_shape(w: &QMatrix, rows: usize, cols: usize) -> Result<(), ModelError> {
     if (w.rows, w.cols) != (rows, cols) {
         return Err(ModelError::BadTensor {
             name: w.name().into(),

@@ -49,6 +49,12 @@ impl QMatrix {
         self.cols / self.ty.block_size() * self.ty.type_size()
     }
 
+    /// Lets the OS drop this matrix's pages of a mapped file (after it was copied).
+    pub fn release(&self) {
+        self.file
+            .release(self.info.offset as usize, self.info.n_bytes as usize);
+    }
+
     /// The blocks of row `r`.
     pub fn row(&self, r: usize) -> &[u8] {
         let n = self.row_bytes();

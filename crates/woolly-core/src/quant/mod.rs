@@ -5,6 +5,7 @@ mod dequant;
 mod dot;
 #[cfg(target_arch = "x86_64")]
 mod dot_avx2;
+pub mod packed;
 mod types;
 
 pub use dequant::{dequantize, QuantError};

@@ -1,0 +1,257 @@
+//! Grouped-query attention over the KV cache: each query head reads its KV head's rows
+//! directly (no repeated K/V), heads split between the pool's threads.
+
+use super::pool::Pool;
+use super::simd::{self, KvElem};
+use crate::engine::KvCacheType;
+
+/// One layer's keys and values, `[kv_heads][ctx][head_dim]` each, in f32 or f16.
+pub enum KvCache {
+    F32 {
+        k: Vec<f32>,
+        v: Vec<f32>,
+        ctx: usize,
+        hd: usize,
+    },
+    F16 {
+        k: Vec<u16>,
+        v: Vec<u16>,
+        ctx: usize,
+        hd: usize,
+    },
+}
+
+impl KvCache {
+    pub fn new(ty: KvCacheType, kv_heads: usize, ctx: usize, hd: usize) -> Self {
+        let n = kv_heads * ctx * hd;
+        match ty {
+            KvCacheType::F32 => KvCache::F32 {
+                k: vec![0.0; n],
+                v: vec![0.0; n],
+                ctx,
+                hd,
+            },
+            KvCacheType::F16 => KvCache::F16 {
+                k: vec![0; n],
+                v: vec![0; n],
+                ctx,
+                hd,
+            },
+        }
+    }
+
+    /// Writes the keys and values of position `pos` (`[kv_heads][head_dim]` each).
+    pub fn store(&mut self, pos: usize, k: &[f32], v: &[f32]) {
+        match self {
+            KvCache::F32 {
+                k: kc,
+                v: vc,
+                ctx,
+                hd,
+            } => {
+                for (h, (kr, vr)) in k.chunks_exact(*hd).zip(v.chunks_exact(*hd)).enumerate() {
+                    let at = (h * *ctx + pos) * *hd;
+                    kc[at..at + *hd].copy_from_slice(kr);
+                    vc[at..at + *hd].copy_from_slice(vr);
+                }
+            }
+            KvCache::F16 {
+                k: kc,
+                v: vc,
+                ctx,
+                hd,
+            } => {
+                for (h, (kr, vr)) in k.chunks_exact(*hd).zip(v.chunks_exact(*hd)).enumerate() {
+                    let at = (h * *ctx + pos) * *hd;
+                    for i in 0..*hd {
+                        kc[at + i] = u16::from_f32(kr[i]);
+                        vc[at + i] = u16::from_f32(vr[i]);
+                    }
+                }
+            }
+        }
+    }
+
+    fn head_dim(&self) -> usize {
+        match self {
+            KvCache::F32 { hd, .. } | KvCache::F16 { hd, .. } => *hd,
+        }
+    }
+
+    fn kv_heads(&self) -> usize {
+        match self {
+            KvCache::F32 { k, ctx, hd, .. } => k.len() / (ctx * hd),
+            KvCache::F16 { k, ctx, hd, .. } => k.len() / (ctx * hd),
+        }
+    }
+
+    /// The query heads of KV head `h` against its first `len` positions.
+    #[allow(clippy::too_many_arguments)]
+    fn attend(
+        &self,
+        h: usize,
+        q: &[f32],
+        len: usize,
+        scale: f32,
+        p: &mut [f32],
+        stride: usize,
+        out: &mut [f32],
+    ) {
+        match self {
+            KvCache::F32 { k, v, ctx, hd } => {
+                let rows = h * ctx * hd..(h * ctx + len) * hd;
+                simd::attend_group(
+                    q,
+                    *hd,
+                    &k[rows.clone()],
+                    &v[rows],
+                    len,
+                    scale,
+                    p,
+                    stride,
+                    out,
+                )
+            }
+            KvCache::F16 { k, v, ctx, hd } => {
+                let rows = h * ctx * hd..(h * ctx + len) * hd;
+                simd::attend_group(
+                    q,
+                    *hd,
+                    &k[rows.clone()],
+                    &v[rows],
+                    len,
+                    scale,
+                    p,
+                    stride,
+                    out,
+                )
+            }
+        }
+    }
+}
+
+/// A buffer several threads write, each to its own heads' ranges.
+struct Shared(*mut f32, usize);
+// SAFETY: threads touch disjoint ranges (their own heads) and `Pool::run` waits for all.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// # Safety
+    /// No other thread may use `range` while the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice(&self, range: std::ops::Range<usize>) -> &mut [f32] {
+        assert!(range.start <= range.end && range.end <= self.1);
+        // SAFETY: in bounds; exclusivity is the caller's promise.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(range.start), range.len()) }
+    }
+}
+
+/// Causal attention of `n` queries at positions `start..start + n` (`q`, `out`:
+/// `[n][heads * head_dim]`) over the cache, which already holds positions up to
+/// `start + n - 1`. `scores` holds one `ctx`-long row per head.
+pub fn attend(
+    pool: &Pool,
+    cache: &KvCache,
+    q: &[f32],
+    out: &mut [f32],
+    scores: &mut [f32],
+    heads: usize,
+    start: usize,
+) {
+    let hd = cache.head_dim();
+    let q_dim = heads * hd;
+    let n = q.len() / q_dim;
+    let group = heads / cache.kv_heads();
+    let ctx = scores.len() / heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let (out, scores) = (
+        Shared(out.as_mut_ptr(), out.len()),
+        Shared(scores.as_mut_ptr(), scores.len()),
+    );
+    // One task per KV head: its query heads are adjacent, `group` of them.
+    pool.run(heads / group, &|mine| {
+        for h in mine {
+            let cols = h * group * hd..(h + 1) * group * hd;
+            // SAFETY: KV head `h`'s score rows and output columns belong to this task only.
+            let rows = unsafe { scores.slice(h * group * ctx..(h + 1) * group * ctx) };
+            for t in 0..n {
+                let qh = &q[t * q_dim..][cols.clone()];
+                // SAFETY: as above, for row `t`.
+                let o = unsafe { out.slice(t * q_dim + cols.start..t * q_dim + cols.end) };
+                cache.attend(h, qh, start + t + 1, scale, rows, ctx, o);
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Causal grouped-query attention written out plainly.
+    fn naive(
+        q: &[f32],
+        keys: &[Vec<f32>],
+        vals: &[Vec<f32>],
+        heads: usize,
+        kvh: usize,
+        hd: usize,
+        start: usize,
+    ) -> Vec<f32> {
+        let n = q.len() / (heads * hd);
+        let mut out = vec![0.0; q.len()];
+        for t in 0..n {
+            for h in 0..heads {
+                let kv = h / (heads / kvh);
+                let qh = &q[(t * heads + h) * hd..][..hd];
+                let len = start + t + 1;
+                let s: Vec<f32> = (0..len)
+                    .map(|j| {
+                        (0..hd).map(|d| qh[d] * keys[j][kv * hd + d]).sum::<f32>()
+                            / (hd as f32).sqrt()
+                    })
+                    .collect();
+                let m = s.iter().cloned().fold(f32::MIN, f32::max);
+                let e: Vec<f32> = s.iter().map(|v| (v - m).exp()).collect();
+                let sum: f32 = e.iter().sum();
+                for j in 0..len {
+                    for d in 0..hd {
+                        out[(t * heads + h) * hd + d] += e[j] / sum * vals[j][kv * hd + d];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_naive_attention() {
+        let (heads, kvh, hd, ctx) = (9, 3, 64, 16);
+        let f = |i: usize, a: f32| (i as f32 * a).sin();
+        let keys: Vec<Vec<f32>> = (0..6)
+            .map(|p| (0..kvh * hd).map(|i| f(i + 1000 * p, 0.13)).collect())
+            .collect();
+        let vals: Vec<Vec<f32>> = (0..6)
+            .map(|p| (0..kvh * hd).map(|i| f(i + 1000 * p, 0.29)).collect())
+            .collect();
+        for threads in [1, 2] {
+            let pool = Pool::new(threads).unwrap();
+            let mut cache = KvCache::new(KvCacheType::F32, kvh, ctx, hd);
+            for p in 0..6 {
+                cache.store(p, &keys[p], &vals[p]);
+            }
+            // Positions 3..6 as a chunk of 3 queries.
+            let q: Vec<f32> = (0..3 * heads * hd).map(|i| f(i, 0.07)).collect();
+            let mut out = vec![0.0; q.len()];
+            let mut scores = vec![0.0; heads * ctx];
+            attend(&pool, &cache, &q, &mut out, &mut scores, heads, 3);
+            let want = naive(&q, &keys, &vals, heads, kvh, hd, 3);
+            for (i, (a, b)) in out.iter().zip(&want).enumerate() {
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "{threads} threads, element {i}: {a} vs {b}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The CPU forward pass: the same LLaMA-family decoder as the burn one, written against
+//! plain buffers so a decode step allocates nothing and every matrix product runs on the
+//! packed quantized kernels, several layers per pass of a persistent thread pool.
+
+mod attention;
+mod ops;
+mod pool;
+mod simd;
+mod weights;
+
+use super::config::{Arch, ModelConfig, RopeLayout};
+use super::device::ComputeDevice;
+use super::weights::QMatrix;
+use super::ModelError;
+use crate::engine::KvCacheType;
+use crate::gguf::GgufFile;
+use crate::quant::packed::Isa;
+use crate::quant::{self, Q8Block, Q8_BLOCK};
+use attention::KvCache;
+use pool::Pool;
+use std::sync::Arc;
+use weights::{matmul, Input, Linear, Weight};
+
+/// Tokens per prefill chunk: bounds the scratch buffers while keeping weight reuse high.
+const CHUNK: usize = 64;
+
+struct Layer {
+    attn_norm: Vec<f32>,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
+    q_norm: Option<Vec<f32>>,
+    k_norm: Option<Vec<f32>>,
+    ffn_norm: Vec<f32>,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+    cache: KvCache,
+}
+
+/// Buffers for one chunk of `CHUNK` tokens, allocated once.
+struct Scratch {
+    x: Vec<f32>,
+    xn: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    att: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    xq: Vec<Q8Block>,
+    /// One row of attention scores per query head.
+    scores: Vec<f32>,
+}
+
+pub struct CpuTransformer {
+    cfg: ModelConfig,
+    device: ComputeDevice,
+    ctx: usize,
+    isa: Isa,
+    /// The token table; also the output head when the model ties them.
+    embeddings: Linear,
+    /// `None` when the output head is the embedding table (tied).
+    output: Option<Linear>,
+    output_norm: Vec<f32>,
+    layers: Vec<Layer>,
+    /// `[ctx][rope_dim / 2]` each.
+    rope_cos: Vec<f32>,
+    rope_sin: Vec<f32>,
+    pool: Pool,
+    s: Scratch,
+}
+
+impl CpuTransformer {
+    pub fn load(
+        file: Arc<GgufFile>,
+        cfg: ModelConfig,
+        ctx: usize,
+        kv: KvCacheType,
+        threads: usize,
+    ) -> Result<Self, ModelError> {
+        let isa = Isa::detect();
+        let matrix = |name: &str, rows: usize, cols: usize| -> Result<QMatrix, ModelError> {
+            let info = file
+                .tensor(name)
+                .ok_or_else(|| ModelError::MissingTensor(name.into()))?;
+            let m = QMatrix::new(file.clone(), info.clone());
+            super::transformer::check_shape(&m, rows, cols)?;
+            Ok(m)
+        };
+        let vector = |name: &str| super::transformer::load_vec(&file, name);
+        let optional = |name: &str| match file.tensor(name) {
+            Some(_) => vector(name).map(Some),
+            None => Ok(None),
+        };
+        let linear = |name: &str, rows: usize, cols: usize| -> Result<Linear, ModelError> {
+            Ok(Linear {
+                weight: Weight::new(matrix(&format!("{name}.weight"), rows, cols)?),
+                bias: optional(&format!("{name}.bias"))?,
+            })
+        };
+        let (dim, hd) = (cfg.dim, cfg.head_dim);
+        let (q_dim, kv_dim) = (cfg.n_heads * hd, cfg.n_kv_heads * hd);
+        let mut layers = Vec::with_capacity(cfg.n_layers);
+        for i in 0..cfg.n_layers {
+            let p = format!("blk.{i}");
+            layers.push(Layer {
+                attn_norm: vector(&format!("{p}.attn_norm.weight"))?,
+                wq: linear(&format!("{p}.attn_q"), q_dim, dim)?,
+                wk: linear(&format!("{p}.attn_k"), kv_dim, dim)?,
+                wv: linear(&format!("{p}.attn_v"), kv_dim, dim)?,
+                wo: linear(&format!("{p}.attn_output"), dim, q_dim)?,
+                q_norm: optional(&format!("{p}.attn_q_norm.weight"))?,
+                k_norm: optional(&format!("{p}.attn_k_norm.weight"))?,
+                ffn_norm: vector(&format!("{p}.ffn_norm.weight"))?,
+                gate: linear(&format!("{p}.ffn_gate"), cfg.ffn_dim, dim)?,
+                up: linear(&format!("{p}.ffn_up"), cfg.ffn_dim, dim)?,
+                down: linear(&format!("{p}.ffn_down"), dim, cfg.ffn_dim)?,
+                cache: KvCache::new(kv, cfg.n_kv_heads, ctx, hd),
+            });
+        }
+        if cfg.arch == Arch::Qwen3
+            && layers
+                .iter()
+                .any(|l| l.q_norm.is_none() || l.k_norm.is_none())
+        {
+            return Err(ModelError::MissingTensor(
+                "blk.N.attn_q_norm.weight / attn_k_norm.weight".into(),
+            ));
+        }
+        let output = match file.tensor("output.weight") {
+            Some(_) => Some(linear("output", cfg.vocab_size, dim)?),
+            None => None,
+        };
+        let embed = matrix("token_embd.weight", cfg.vocab_size, dim)?;
+        // A separate embedding table is only read a row at a time: leave it in the file.
+        let embeddings = Linear {
+            weight: match output {
+                None => Weight::new(embed),
+                Some(_) => Weight::Rows(embed),
+            },
+            bias: None,
+        };
+        let (rope_cos, rope_sin) = rope_tables(&cfg, ctx);
+        let pool = Pool::new(threads)
+            .map_err(|e| ModelError::Internal(format!("cannot start worker threads: {e}")))?;
+        let widest = dim.max(q_dim).max(cfg.ffn_dim);
+        let s = Scratch {
+            x: vec![0.0; CHUNK * dim],
+            xn: vec![0.0; CHUNK * dim],
+            q: vec![0.0; CHUNK * q_dim],
+            k: vec![0.0; CHUNK * kv_dim],
+            v: vec![0.0; CHUNK * kv_dim],
+            att: vec![0.0; CHUNK * q_dim],
+            gate: vec![0.0; CHUNK * cfg.ffn_dim],
+            up: vec![0.0; CHUNK * cfg.ffn_dim],
+            xq: vec![Q8Block::default(); CHUNK * widest / Q8_BLOCK],
+            scores: vec![0.0; cfg.n_heads * ctx],
+        };
+        let device = ComputeDevice {
+            name: format!("cpu ({}, {} threads)", isa.name(), pool.threads()),
+            ..ComputeDevice::cpu()
+        };
+        Ok(Self {
+            output_norm: vector("output_norm.weight")?,
+            cfg,
+            device,
+            ctx,
+            isa,
+            embeddings,
+            output,
+            layers,
+            rope_cos,
+            rope_sin,
+            pool,
+            s,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    pub fn context_length(&self) -> usize {
+        self.ctx
+    }
+
+    pub fn device(&self) -> &ComputeDevice {
+        &self.device
+    }
+
+    /// Runs `tokens` at positions `start..`, filling the KV cache, and writes the logits of
+    /// the last token to `logits`.
+    pub fn forward(
+        &mut self,
+        tokens: &[u32],
+        start: usize,
+        logits: &mut [f32],
+    ) -> Result<(), ModelError> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        if start + tokens.len() > self.ctx {
+            return Err(ModelError::ContextFull {
+                needed: start + tokens.len(),
+                context: self.ctx,
+            });
+        }
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
+            return Err(ModelError::BadToken(bad));
+        }
+        if logits.len() != self.cfg.vocab_size {
+            return Err(ModelError::Internal(format!(
+                "{} logits for a vocabulary of {}",
+                logits.len(),
+                self.cfg.vocab_size
+            )));
+        }
+        let mut n = 0;
+        for (i, chunk) in tokens.chunks(CHUNK).enumerate() {
+            self.forward_chunk(chunk, start + i * CHUNK);
+            n = chunk.len();
+        }
+        // The head, for the last token only.
+        let dim = self.cfg.dim;
+        let s = &mut self.s;
+        let last = &s.x[(n - 1) * dim..n * dim];
+        ops::rms_norm(last, &self.output_norm, self.cfg.norm_eps, &mut s.xn[..dim]);
+        quant::quantize_q8(&s.xn[..dim], &mut s.xq[..dim / Q8_BLOCK]);
+        let input = Input {
+            x: &s.xn[..dim],
+            xq: &s.xq,
+            n: 1,
+        };
+        let head = self.output.as_ref().unwrap_or(&self.embeddings);
+        matmul(&self.pool, self.isa, &input, [(head, logits)]);
+        Ok(())
+    }
+
+    fn forward_chunk(&mut self, tokens: &[u32], start: usize) {
+        let n = tokens.len();
+        let dim = self.cfg.dim;
+        for (t, &token) in tokens.iter().enumerate() {
+            self.embeddings
+                .weight
+                .row(token as usize, &mut self.s.x[t * dim..(t + 1) * dim]);
+        }
+        for l in 0..self.layers.len() {
+            self.layer_forward(l, n, start);
+        }
+    }
+
+    fn layer_forward(&mut self, l: usize, n: usize, start: usize) {
+        let cfg = &self.cfg;
+        let (dim, hd, ffn) = (cfg.dim, cfg.head_dim, cfg.ffn_dim);
+        let (q_dim, kv_dim) = (cfg.n_heads * hd, cfg.n_kv_heads * hd);
+        let (pool, isa, eps) = (&self.pool, self.isa, cfg.norm_eps);
+        let layer = &mut self.layers[l];
+        let s = &mut self.s;
+
+        // Attention.
+        norm_rows(&s.x, &layer.attn_norm, eps, &mut s.xn, n, dim);
+        quantize_rows(&s.xn, &mut s.xq, n, dim);
+        let input = Input {
+            x: &s.xn,
+            xq: &s.xq,
+            n,
+        };
+        matmul(
+            pool,
+            isa,
+            &input,
+            [
+                (&layer.wq, &mut s.q[..n * q_dim]),
+                (&layer.wk, &mut s.k[..n * kv_dim]),
+                (&layer.wv, &mut s.v[..n * kv_dim]),
+            ],
+        );
+        if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
+            ops::head_norms(&mut s.q[..n * q_dim], qn, eps);
+            ops::head_norms(&mut s.k[..n * kv_dim], kn, eps);
+        }
+        let half = cfg.rope_dim / 2;
+        for t in 0..n {
+            let pos = start + t;
+            let (cos, sin) = (
+                &self.rope_cos[pos * half..(pos + 1) * half],
+                &self.rope_sin[pos * half..(pos + 1) * half],
+            );
+            let rope = |row: &mut [f32]| match cfg.rope_layout {
+                RopeLayout::Normal => ops::rope_normal(row, hd, cos, sin),
+                RopeLayout::Neox => ops::rope_neox(row, hd, cos, sin),
+            };
+            rope(&mut s.q[t * q_dim..(t + 1) * q_dim]);
+            rope(&mut s.k[t * kv_dim..(t + 1) * kv_dim]);
+            layer.cache.store(
+                pos,
+                &s.k[t * kv_dim..(t + 1) * kv_dim],
+                &s.v[t * kv_dim..(t + 1) * kv_dim],
+            );
+        }
+        attention::attend(
+            pool,
+            &layer.cache,
+            &s.q[..n * q_dim],
+            &mut s.att[..n * q_dim],
+            &mut s.scores,
+            cfg.n_heads,
+            start,
+        );
+        quantize_rows(&s.att, &mut s.xq, n, q_dim);
+        let input = Input {
+            x: &s.att,
+            xq: &s.xq,
+            n,
+        };
+        matmul(pool, isa, &input, [(&layer.wo, &mut s.xn[..n * dim])]);
+        ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
+
+        // SwiGLU feed-forward.
+        norm_rows(&s.x, &layer.ffn_norm, eps, &mut s.xn, n, dim);
+        quantize_rows(&s.xn, &mut s.xq, n, dim);
+        let input = Input {
+            x: &s.xn,
+            xq: &s.xq,
+            n,
+        };
+        matmul(
+            pool,
+            isa,
+            &input,
+            [
+                (&layer.gate, &mut s.gate[..n * ffn]),
+                (&layer.up, &mut s.up[..n * ffn]),
+            ],
+        );
+        ops::swiglu(&mut s.gate[..n * ffn], &s.up[..n * ffn]);
+        quantize_rows(&s.gate, &mut s.xq, n, ffn);
+        let input = Input {
+            x: &s.gate,
+            xq: &s.xq,
+            n,
+        };
+        matmul(pool, isa, &input, [(&layer.down, &mut s.xn[..n * dim])]);
+        ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
+    }
+}
+
+fn norm_rows(x: &[f32], w: &[f32], eps: f32, out: &mut [f32], n: usize, dim: usize) {
+    for (row, o) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)).take(n) {
+        ops::rms_norm(row, w, eps, o);
+    }
+}
+
+fn quantize_rows(x: &[f32], xq: &mut [Q8Block], n: usize, cols: usize) {
+    if cols % Q8_BLOCK == 0 {
+        quant::quantize_q8(&x[..n * cols], &mut xq[..n * cols / Q8_BLOCK]);
+    }
+}
+
+/// cos/sin of every position and frequency, scaled as the model's RoPE scaling asks.
+fn rope_tables(cfg: &ModelConfig, ctx: usize) -> (Vec<f32>, Vec<f32>) {
+    let inv = cfg.rope_inv_freqs();
+    let mscale = cfg.rope_mscale();
+    let mut cos = Vec::with_capacity(ctx * inv.len());
+    let mut sin = Vec::with_capacity(ctx * inv.len());
+    for pos in 0..ctx {
+        for &f in &inv {
+            let angle = pos as f32 * f;
+            cos.push(angle.cos() * mscale);
+            sin.push(angle.sin() * mscale);
+        }
+    }
+    (cos, sin)
+}

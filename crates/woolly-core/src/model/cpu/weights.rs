@@ -1,0 +1,154 @@
+//! Linear layers of the CPU path: packed 4-row groups where the format has a packed layout,
+//! otherwise rows dotted one by one straight from the mapped file.
+
+use super::pool::Pool;
+use crate::model::weights::QMatrix;
+use crate::quant::packed::{Isa, PackedMatrix, GROUP};
+use crate::quant::{self, Q8Block, Q8_BLOCK};
+
+pub enum Weight {
+    Packed(PackedMatrix),
+    Rows(QMatrix),
+}
+
+impl Weight {
+    /// Repacks `m` when its format allows, releasing the file pages it came from.
+    pub fn new(m: QMatrix) -> Self {
+        match PackedMatrix::pack(m.ty, m.bytes(), m.rows, m.cols) {
+            Some(p) => {
+                m.release();
+                Weight::Packed(p)
+            }
+            None => Weight::Rows(m),
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        match self {
+            Weight::Packed(p) => p.rows,
+            Weight::Rows(m) => m.rows,
+        }
+    }
+
+    fn groups(&self) -> usize {
+        self.rows().div_ceil(GROUP)
+    }
+
+    /// Dequantizes row `r` into `out`.
+    pub fn row(&self, r: usize, out: &mut [f32]) {
+        match self {
+            Weight::Packed(p) => p.dequantize_row(r, out),
+            // Shapes were checked at load, so the row always dequantizes.
+            Weight::Rows(m) => drop(quant::dequantize(m.ty, m.row(r), out)),
+        }
+    }
+
+    /// Outputs of the rows in `groups` for `n` inputs.
+    fn compute(&self, isa: Isa, groups: std::ops::Range<usize>, input: &Input, out: &Output) {
+        let rows = self.rows();
+        let emit = |t: usize, r0: usize, values: [f32; GROUP]| {
+            for (k, v) in values.into_iter().enumerate() {
+                if r0 + k < rows {
+                    out.write(t, r0 + k, v);
+                }
+            }
+        };
+        match self {
+            Weight::Packed(p) => p.gemm(isa, groups, input.xq, input.n, emit),
+            Weight::Rows(m) => {
+                let (cols, nb) = (m.cols, m.cols / Q8_BLOCK);
+                for g in groups {
+                    for t in 0..input.n {
+                        let x = &input.x[t * cols..(t + 1) * cols];
+                        let xq = input.xq.get(t * nb..(t + 1) * nb).unwrap_or(&[]);
+                        let mut values = [0f32; GROUP];
+                        for (k, v) in values.iter_mut().enumerate() {
+                            if g * GROUP + k < rows {
+                                *v = quant::vec_dot(m.ty, m.row(g * GROUP + k), x, xq);
+                            }
+                        }
+                        emit(t, g * GROUP, values);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A weight with its optional bias.
+pub struct Linear {
+    pub weight: Weight,
+    pub bias: Option<Vec<f32>>,
+}
+
+/// `n` input rows, as f32 and quantized to 8 bits (every format reads one of them).
+pub struct Input<'a> {
+    pub x: &'a [f32],
+    pub xq: &'a [Q8Block],
+    pub n: usize,
+}
+
+/// An `[n][rows]` output written by several threads, each to its own rows.
+pub struct Output {
+    ptr: *mut f32,
+    len: usize,
+    rows: usize,
+    /// Add to what is there (a bias) instead of overwriting.
+    accumulate: bool,
+}
+
+// SAFETY: threads write disjoint elements (their own row groups) and the owner of the
+// buffer waits for all of them (`Pool::run`) before reading it.
+unsafe impl Sync for Output {}
+
+impl Output {
+    fn new(buf: &mut [f32], rows: usize, accumulate: bool) -> Self {
+        Self {
+            ptr: buf.as_mut_ptr(),
+            len: buf.len(),
+            rows,
+            accumulate,
+        }
+    }
+
+    fn write(&self, t: usize, r: usize, v: f32) {
+        let i = t * self.rows + r;
+        assert!(i < self.len);
+        // SAFETY: in bounds (checked); no other thread writes row `r`.
+        unsafe {
+            let p = self.ptr.add(i);
+            *p = if self.accumulate { *p + v } else { v };
+        }
+    }
+}
+
+/// Runs several layers that read the same input in one pass of the pool, splitting their
+/// row groups evenly between the threads, then adds the biases. Allocates nothing.
+pub fn matmul<const N: usize>(
+    pool: &Pool,
+    isa: Isa,
+    input: &Input,
+    jobs: [(&Linear, &mut [f32]); N],
+) {
+    let outputs = jobs.map(|(l, out)| {
+        if let Some(bias) = &l.bias {
+            // Start from the bias so the kernels' sums land on top of it.
+            for row in out.chunks_exact_mut(bias.len()).take(input.n) {
+                row.copy_from_slice(bias);
+            }
+        }
+        (l, Output::new(out, l.weight.rows(), l.bias.is_some()))
+    });
+    let total: usize = outputs.iter().map(|(l, _)| l.weight.groups()).sum();
+    pool.run(total, &|mine| {
+        let mut base = 0;
+        for (linear, out) in &outputs {
+            let g = linear.weight.groups();
+            let (lo, hi) = (mine.start.max(base), mine.end.min(base + g));
+            if lo < hi {
+                linear.weight.compute(isa, lo - base..hi - base, input, out);
+            }
+            base += g;
+        }
+    });
+}

@@ -1,0 +1,139 @@
+//! AVX2 packed kernels (CPUs without AVX-512 VNNI): the same layout, with `maddubs`.
+
+use super::{Line, Q8Block, GROUP};
+use std::arch::x86_64::*;
+
+pub fn available() -> bool {
+    is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
+}
+
+fn to_array(v: __m128) -> [f32; GROUP] {
+    let mut out = [0f32; GROUP];
+    // SAFETY: `out` is 4 f32 long; the store is unaligned.
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), v) };
+    out
+}
+
+/// # Safety
+/// The CPU must pass [`available`]; `qs` holds `nb` lines, `sc` their scales (8 halves per
+/// line when `OFF == 0`, else 4) and every `ys[t]` at least `nb` blocks.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn q4<const OFF: i32, const T: usize>(
+    sc: &[u16],
+    qs: &[Line],
+    ys: [&[Q8Block]; T],
+) -> [[f32; GROUP]; T] {
+    let per_col = if OFF == 0 { 2 * GROUP } else { GROUP };
+    assert!(sc.len() >= qs.len() * per_col && ys.iter().all(|y| y.len() >= qs.len()));
+    let mask = _mm256_set1_epi8(0x0F);
+    let ones = _mm256_set1_epi16(1);
+    let spread01 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    let spread23 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+    let mut acc01 = [_mm256_setzero_ps(); T];
+    let mut acc23 = [_mm256_setzero_ps(); T];
+    let mut mins = [_mm_setzero_ps(); T];
+    for (b, line) in qs.iter().enumerate() {
+        // SAFETY: lines are 64-byte aligned; the bounds were asserted above.
+        unsafe {
+            super::avx512::prefetch(line.0.as_ptr(), sc.as_ptr().add(b * per_col));
+            let w01 = _mm256_load_si256(line.0.as_ptr() as *const _);
+            let w23 = _mm256_load_si256(line.0.as_ptr().add(32) as *const _);
+            let nibbles = |w| {
+                let lo = _mm256_and_si256(w, mask);
+                (lo, _mm256_and_si256(_mm256_srli_epi16::<4>(w), mask))
+            };
+            let ((lo01, hi01), (lo23, hi23)) = (nibbles(w01), nibbles(w23));
+            let sp = sc.as_ptr().add(b * per_col) as *const __m128i;
+            let (d4, m4) = if OFF == 0 {
+                let dm = _mm256_cvtph_ps(_mm_loadu_si128(sp));
+                (_mm256_castps256_ps128(dm), _mm256_extractf128_ps::<1>(dm))
+            } else {
+                let d = _mm_cvtph_ps(_mm_loadl_epi64(sp));
+                (d, _mm_mul_ps(d, _mm_set1_ps(-(OFF as f32))))
+            };
+            let d = _mm256_castps128_ps256(d4);
+            let (d01, d23) = (
+                _mm256_permutevar8x32_ps(d, spread01),
+                _mm256_permutevar8x32_ps(d, spread23),
+            );
+            for t in 0..T {
+                let y = ys[t].get_unchecked(b);
+                let q = y.qs.as_ptr() as *const __m128i;
+                let xl = _mm256_broadcastsi128_si256(_mm_load_si128(q));
+                let xh = _mm256_broadcastsi128_si256(_mm_load_si128(q.add(1)));
+                // Nibble x byte pairs stay within i16 (2 * 2 * 15 * 128 < 2^15).
+                let dot = |lo, hi| {
+                    let p = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(lo, xl),
+                        _mm256_maddubs_epi16(hi, xh),
+                    );
+                    _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones))
+                };
+                let yd = _mm256_set1_ps(y.d);
+                acc01[t] = _mm256_fmadd_ps(dot(lo01, hi01), _mm256_mul_ps(d01, yd), acc01[t]);
+                acc23[t] = _mm256_fmadd_ps(dot(lo23, hi23), _mm256_mul_ps(d23, yd), acc23[t]);
+                let s = if OFF == 0 { y.s } else { y.sx };
+                mins[t] = _mm_fmadd_ps(m4, _mm_set1_ps(s), mins[t]);
+            }
+        }
+    }
+    std::array::from_fn(|t| {
+        let (a, b) = (acc01[t], acc23[t]);
+        let (r0, r1) = (_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
+        let (r2, r3) = (_mm256_castps256_ps128(b), _mm256_extractf128_ps::<1>(b));
+        let sums = _mm_hadd_ps(_mm_hadd_ps(r0, r1), _mm_hadd_ps(r2, r3));
+        to_array(_mm_add_ps(sums, mins[t]))
+    })
+}
+
+/// # Safety
+/// As for [`q4`], with two lines and 4 halves per block column. The weights are turned back
+/// into signed bytes: `maddubs` of unsigned `w + 128` with activations could saturate i16.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn q8<const T: usize>(
+    sc: &[u16],
+    qs: &[Line],
+    ys: [&[Q8Block]; T],
+) -> [[f32; GROUP]; T] {
+    let nb = qs.len() / 2;
+    assert!(sc.len() >= nb * GROUP && ys.iter().all(|y| y.len() >= nb));
+    let flip = _mm256_set1_epi8(-128);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [_mm256_setzero_ps(); T];
+    for (b, lines) in qs.chunks_exact(2).enumerate() {
+        // SAFETY: lines are 64-byte aligned; the bounds were asserted above.
+        unsafe {
+            super::avx512::prefetch(lines[0].0.as_ptr(), sc.as_ptr().add(b * GROUP));
+            super::avx512::prefetch(lines[1].0.as_ptr(), sc.as_ptr().add(b * GROUP));
+            let w: [__m256i; GROUP] = std::array::from_fn(|r| {
+                let p = lines[r / 2].0.as_ptr().add((r % 2) * 32);
+                _mm256_xor_si256(_mm256_load_si256(p as *const _), flip)
+            });
+            let abs_w: [__m256i; GROUP] = std::array::from_fn(|r| _mm256_sign_epi8(w[r], w[r]));
+            let d4 = _mm_cvtph_ps(_mm_loadl_epi64(sc.as_ptr().add(b * GROUP) as *const _));
+            let d8 = _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(d4), d4);
+            for t in 0..T {
+                let y = ys[t].get_unchecked(b);
+                let x = _mm256_loadu_si256(y.qs.as_ptr() as *const _);
+                let p: [__m256i; GROUP] = std::array::from_fn(|r| {
+                    let m = _mm256_maddubs_epi16(abs_w[r], _mm256_sign_epi8(x, w[r]));
+                    _mm256_madd_epi16(m, ones)
+                });
+                // Per 128-bit lane: [row 0, row 1, row 2, row 3] partial sums.
+                let rows =
+                    _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+                let scale = _mm256_mul_ps(d8, _mm256_set1_ps(y.d));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows), scale, acc[t]);
+            }
+        }
+    }
+    std::array::from_fn(|t| {
+        let a = acc[t];
+        to_array(_mm_add_ps(
+            _mm256_castps256_ps128(a),
+            _mm256_extractf128_ps::<1>(a),
+        ))
+    })
+}

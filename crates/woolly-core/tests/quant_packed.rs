@@ -1,0 +1,81 @@
+//! The packed 4-row kernels, on every instruction set this CPU has, against the row-by-row
+//! reference kernels; and the packed rows against the reference dequantization.
+
+mod common;
+
+use common::{random_blocks, Rng};
+use woolly_core::quant::packed::{Isa, PackedMatrix};
+use woolly_core::quant::{dequantize, quantize_q8, vec_dot_portable, GgmlType, Q8Block, Q8_BLOCK};
+
+const TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
+
+#[test]
+fn packed_gemm_matches_row_kernels() {
+    let mut rng = Rng(11);
+    let cols = 96;
+    let nb = cols / Q8_BLOCK;
+    for ty in TYPES {
+        // 13 rows: the last group is padded.
+        for rows in [12, 13] {
+            let w = random_blocks(ty, rows * nb, &mut rng, 1.0, 1.0 / 32.0);
+            let row_bytes = nb * ty.type_size();
+            let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable");
+            for n in 1..=6 {
+                let x: Vec<f32> = (0..n * cols).map(|_| rng.unit() * 3.0).collect();
+                let mut xq = vec![Q8Block::default(); n * nb];
+                quantize_q8(&x, &mut xq);
+                for isa in Isa::all_available() {
+                    let mut got = vec![f32::NAN; n * rows];
+                    packed.gemm(isa, 0..packed.groups(), &xq, n, |t, r0, v| {
+                        for (k, v) in v.into_iter().enumerate() {
+                            if r0 + k < rows {
+                                got[t * rows + r0 + k] = v;
+                            }
+                        }
+                    });
+                    for t in 0..n {
+                        for r in 0..rows {
+                            let row = &w[r * row_bytes..(r + 1) * row_bytes];
+                            let (xs, ys) = (&x[t * cols..][..cols], &xq[t * nb..][..nb]);
+                            let want = vec_dot_portable(ty, row, xs, ys);
+                            let mut deq = vec![0f32; cols];
+                            dequantize(ty, row, &mut deq).unwrap();
+                            let magnitude: f32 =
+                                deq.iter().zip(xs).map(|(a, b)| (a * b).abs()).sum();
+                            let g = got[t * rows + r];
+                            assert!(
+                                (g - want).abs() <= 2e-6 * magnitude + 1e-6,
+                                "{ty} {isa:?} rows {rows} n {n} ({t},{r}): {g} vs {want} (|terms| {magnitude})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn packed_rows_dequantize_exactly() {
+    let mut rng = Rng(5);
+    let (rows, cols) = (7, 64);
+    for ty in TYPES {
+        let w = random_blocks(ty, rows * cols / Q8_BLOCK, &mut rng, 1.0, 1.0 / 32.0);
+        let packed = PackedMatrix::pack(ty, &w, rows, cols).unwrap();
+        let row_bytes = cols / Q8_BLOCK * ty.type_size();
+        for r in 0..rows {
+            let (mut want, mut got) = (vec![0f32; cols], vec![0f32; cols]);
+            dequantize(ty, &w[r * row_bytes..(r + 1) * row_bytes], &mut want).unwrap();
+            packed.dequantize_row(r, &mut got);
+            assert_eq!(got, want, "{ty} row {r}");
+        }
+    }
+}
+
+#[test]
+fn other_types_are_not_packed() {
+    let w = vec![0u8; 4 * 2 * 22];
+    assert!(PackedMatrix::pack(GgmlType::Q5_0, &w, 4, 64).is_none());
+    // A buffer that does not match the shape is refused, not read past.
+    assert!(PackedMatrix::pack(GgmlType::Q4_0, &[0u8; 17], 1, 32).is_none());
+}

@@ -74,10 +74,13 @@ impl Engine {
 
     fn load_inner(path: &Path, config: &EngineConfig) -> Result<Self, EngineError> {
         let start = Instant::now();
-        let file = Arc::new(GgufFile::open_with(path, config.use_mmap)?);
+        let mut file = GgufFile::open_with(path, config.use_mmap)?;
         let model_config = ModelConfig::from_gguf(&file)?;
         let tokenizer = Tokenizer::from_gguf(&file)?;
         let template = ChatTemplate::from_gguf(&file)?;
+        // The tokenizer has its own copy of the vocabulary now.
+        file.forget_metadata("tokenizer.ggml.");
+        let file = Arc::new(file);
         let ctx = match config.context_length {
             0 => model_config.train_ctx.min(DEFAULT_MAX_CONTEXT),
             n => n,

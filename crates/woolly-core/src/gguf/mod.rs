@@ -313,6 +313,17 @@ impl GgufFile {
             .unwrap_or(&[])
     }
 
+    /// Empties the array values of metadata keys starting with `prefix` (keeping the keys
+    /// and element types), e.g. the tokenizer's vocabulary once a tokenizer has been built
+    /// from it: megabytes that nothing reads again.
+    pub fn forget_metadata(&mut self, prefix: &str) {
+        for (key, value) in &mut self.metadata {
+            if let (true, Value::Array(_, items)) = (key.starts_with(prefix), value) {
+                *items = Vec::new();
+            }
+        }
+    }
+
     /// Lets the OS drop the pages of bytes `start..start + len` from this process's memory,
     /// for data already copied elsewhere (e.g. repacked weights). Only a mapped file gives
     /// anything back; its pages are read from disk again if they are touched later.

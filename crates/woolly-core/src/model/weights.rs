@@ -49,10 +49,10 @@ impl QMatrix {
         self.cols / self.ty.block_size() * self.ty.type_size()
     }
 
-    /// Lets the OS drop this matrix's pages of a mapped file (after it was copied).
-    pub fn release(&self) {
-        self.file
-            .release(self.info.offset as usize, self.info.n_bytes as usize);
+    /// Lets the OS drop the pages of bytes `start..start + len` of this matrix in a mapped
+    /// file (after they were copied).
+    pub fn release(&self, start: usize, len: usize) {
+        self.file.release(self.info.offset as usize + start, len);
     }
 
     /// The blocks of row `r`.

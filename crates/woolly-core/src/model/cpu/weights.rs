@@ -12,13 +12,16 @@ pub enum Weight {
 }
 
 impl Weight {
-    /// Repacks `m` when its format allows, releasing the file pages it came from.
+    /// Repacks `m` when its format allows, handing the file pages it came from back as it
+    /// goes, so the weights are never in memory twice.
     pub fn new(m: QMatrix) -> Self {
-        match PackedMatrix::pack(m.ty, m.bytes(), m.rows, m.cols) {
-            Some(p) => {
-                m.release();
-                Weight::Packed(p)
-            }
+        let mut released = 0;
+        let packed = PackedMatrix::pack_with(m.ty, m.bytes(), m.rows, m.cols, |done| {
+            m.release(released, done - released);
+            released = done;
+        });
+        match packed {
+            Some(p) => Weight::Packed(p),
             None => Weight::Rows(m),
         }
     }

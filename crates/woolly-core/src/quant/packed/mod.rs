@@ -149,6 +149,18 @@ impl PackedMatrix {
     /// Repacks `rows` rows of GGUF blocks (`data`, row after row). Returns `None` for types
     /// without a packed layout. Rows past the last multiple of 4 are padded with zeros.
     pub fn pack(ty: GgmlType, data: &[u8], rows: usize, cols: usize) -> Option<Self> {
+        Self::pack_with(ty, data, rows, cols, |_| {})
+    }
+
+    /// [`Self::pack`], telling `consumed(n)` as it goes that the first `n` bytes of `data`
+    /// have been copied (so a caller can hand their pages back while packing continues).
+    pub fn pack_with(
+        ty: GgmlType,
+        data: &[u8],
+        rows: usize,
+        cols: usize,
+        mut consumed: impl FnMut(usize),
+    ) -> Option<Self> {
         let kind = PackedKind::of(ty)?;
         if cols % Q8_BLOCK != 0 || data.len() != rows * cols / Q8_BLOCK * ty.type_size() {
             return None;
@@ -158,7 +170,11 @@ impl PackedMatrix {
         let mut scales = vec![0u16; groups * nb * kind.scales()];
         let mut quants = vec![Line([0; 64]); groups * nb * kind.lines()];
         let ts = ty.type_size();
+        let report_every = (1 << 20) / (nb * ts).max(1) + 1;
         for r in 0..rows {
+            if r > 0 && r % report_every == 0 {
+                consumed(r * nb * ts);
+            }
             let (g, lane) = (r / GROUP, r % GROUP);
             let row = &data[r * nb * ts..(r + 1) * nb * ts];
             for (b, block) in row.chunks_exact(ts).enumerate() {
@@ -184,6 +200,7 @@ impl PackedMatrix {
                 }
             }
         }
+        consumed(data.len());
         Some(Self {
             kind,
             rows,

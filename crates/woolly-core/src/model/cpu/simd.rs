@@ -254,6 +254,32 @@ pub fn attend_group<E: KvElem>(
     }
 }
 
+/// The horizontal sums of four vectors, as `[sum(a0), sum(a1), sum(a2), sum(a3)]`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,f16c")]
+#[inline]
+fn sum4(a: [__m512; 4]) -> __m128 {
+    // Per 128-bit lane: [a0 a1 a0 a1] halves, then [a0 a1 a2 a3] partial sums.
+    let s01 = _mm512_add_ps(
+        _mm512_unpacklo_ps(a[0], a[1]),
+        _mm512_unpackhi_ps(a[0], a[1]),
+    );
+    let s23 = _mm512_add_ps(
+        _mm512_unpacklo_ps(a[2], a[3]),
+        _mm512_unpackhi_ps(a[2], a[3]),
+    );
+    let s = _mm512_add_ps(
+        _mm512_shuffle_ps::<0b01_00_01_00>(s01, s23),
+        _mm512_shuffle_ps::<0b11_10_11_10>(s01, s23),
+    );
+    let lo = _mm_add_ps(_mm512_castps512_ps128(s), _mm512_extractf32x4_ps::<1>(s));
+    let hi = _mm_add_ps(
+        _mm512_extractf32x4_ps::<2>(s),
+        _mm512_extractf32x4_ps::<3>(s),
+    );
+    _mm_add_ps(lo, hi)
+}
+
 /// [`attend_group`] for `G` heads of `16 * L` dims, queries and outputs in registers.
 ///
 /// # Safety
@@ -279,15 +305,28 @@ unsafe fn attend_avx512<E: KvElem, const L: usize, const G: usize>(
             std::array::from_fn(|c| E::round16(_mm512_loadu_ps(q.as_ptr().add(g * hd + 16 * c))))
         });
         let sp = scores.as_mut_ptr();
-        for j in 0..len {
-            let row = k.as_ptr().add(j * hd);
-            let kr: [__m512; L] = std::array::from_fn(|c| E::load16(row.add(16 * c)));
+        let dot = |qg: &[__m512; L], row: *const E| {
+            let mut acc = _mm512_mul_ps(qg[0], E::load16(row));
+            for c in 1..L {
+                acc = _mm512_fmadd_ps(qg[c], E::load16(row.add(16 * c)), acc);
+            }
+            acc
+        };
+        // Four rows at a time, so one transposing reduction yields four scores.
+        let mut j = 0;
+        while j + 4 <= len {
+            let rows: [*const E; 4] = std::array::from_fn(|r| k.as_ptr().add((j + r) * hd));
             for (g, qg) in qv.iter().enumerate() {
-                let mut acc = _mm512_mul_ps(qg[0], kr[0]);
-                for c in 1..L {
-                    acc = _mm512_fmadd_ps(qg[c], kr[c], acc);
-                }
-                *sp.add(g * stride + j) = _mm512_reduce_add_ps(acc) * scale;
+                let acc = rows.map(|row| dot(qg, row));
+                let s = _mm_mul_ps(sum4(acc), _mm_set1_ps(scale));
+                _mm_storeu_ps(sp.add(g * stride + j), s);
+            }
+            j += 4;
+        }
+        for j in j..len {
+            let row = k.as_ptr().add(j * hd);
+            for (g, qg) in qv.iter().enumerate() {
+                *sp.add(g * stride + j) = _mm512_reduce_add_ps(dot(qg, row)) * scale;
             }
         }
         for g in 0..G {

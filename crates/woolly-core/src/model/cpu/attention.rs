@@ -78,6 +78,12 @@ impl KvCache {
         }
     }
 
+    fn ctx(&self) -> usize {
+        match self {
+            KvCache::F32 { ctx, .. } | KvCache::F16 { ctx, .. } => *ctx,
+        }
+    }
+
     fn kv_heads(&self) -> usize {
         match self {
             KvCache::F32 { k, ctx, hd, .. } => k.len() / (ctx * hd),
@@ -146,9 +152,13 @@ impl Shared {
     }
 }
 
+/// A chunk's queries are dealt round-robin into this many parts, so that with few KV heads
+/// every thread still gets work (later queries see more keys: round-robin keeps it even).
+pub const QUERY_SPLITS: usize = 4;
+
 /// Causal attention of `n` queries at positions `start..start + n` (`q`, `out`:
 /// `[n][heads * head_dim]`) over the cache, which already holds positions up to
-/// `start + n - 1`. `scores` holds one `ctx`-long row per head.
+/// `start + n - 1`. `scores` holds `QUERY_SPLITS * heads` rows of the cache's length.
 pub fn attend(
     pool: &Pool,
     cache: &KvCache,
@@ -158,23 +168,26 @@ pub fn attend(
     heads: usize,
     start: usize,
 ) {
-    let hd = cache.head_dim();
+    let (hd, ctx, kv_heads) = (cache.head_dim(), cache.ctx(), cache.kv_heads());
     let q_dim = heads * hd;
     let n = q.len() / q_dim;
-    let group = heads / cache.kv_heads();
-    let ctx = scores.len() / heads;
+    let group = heads / kv_heads;
+    let splits = QUERY_SPLITS.min(n);
+    assert!(scores.len() >= splits * heads * ctx && out.len() >= q.len());
     let scale = 1.0 / (hd as f32).sqrt();
     let (out, scores) = (
         Shared(out.as_mut_ptr(), out.len()),
         Shared(scores.as_mut_ptr(), scores.len()),
     );
-    // One task per KV head: its query heads are adjacent, `group` of them.
-    pool.run(heads / group, &|mine| {
-        for h in mine {
+    // One task per (KV head, part of the queries); a KV head's query heads are adjacent.
+    pool.run(kv_heads * splits, &|mine| {
+        for task in mine {
+            let (h, part) = (task / splits, task % splits);
             let cols = h * group * hd..(h + 1) * group * hd;
-            // SAFETY: KV head `h`'s score rows and output columns belong to this task only.
-            let rows = unsafe { scores.slice(h * group * ctx..(h + 1) * group * ctx) };
-            for t in 0..n {
+            let first_row = (part * kv_heads + h) * group * ctx;
+            // SAFETY: this task's score rows and its queries' output columns are its own.
+            let rows = unsafe { scores.slice(first_row..first_row + group * ctx) };
+            for t in (part..n).step_by(splits) {
                 let qh = &q[t * q_dim..][cols.clone()];
                 // SAFETY: as above, for row `t`.
                 let o = unsafe { out.slice(t * q_dim + cols.start..t * q_dim + cols.end) };
@@ -243,7 +256,7 @@ mod tests {
             // Positions 3..6 as a chunk of 3 queries.
             let q: Vec<f32> = (0..3 * heads * hd).map(|i| f(i, 0.07)).collect();
             let mut out = vec![0.0; q.len()];
-            let mut scores = vec![0.0; heads * ctx];
+            let mut scores = vec![0.0; QUERY_SPLITS * heads * ctx];
             attend(&pool, &cache, &q, &mut out, &mut scores, heads, 3);
             let want = naive(&q, &keys, &vals, heads, kvh, hd, 3);
             for (i, (a, b)) in out.iter().zip(&want).enumerate() {

@@ -50,7 +50,7 @@ struct Scratch {
     gate: Vec<f32>,
     up: Vec<f32>,
     xq: Vec<Q8Block>,
-    /// One row of attention scores per query head.
+    /// Rows of attention scores: one per query head and part of a chunk.
     scores: Vec<f32>,
 }
 
@@ -156,7 +156,7 @@ impl CpuTransformer {
             gate: vec![0.0; CHUNK * cfg.ffn_dim],
             up: vec![0.0; CHUNK * cfg.ffn_dim],
             xq: vec![Q8Block::default(); CHUNK * widest / Q8_BLOCK],
-            scores: vec![0.0; cfg.n_heads * ctx],
+            scores: vec![0.0; attention::QUERY_SPLITS * cfg.n_heads * ctx],
         };
         let device = ComputeDevice {
             name: format!("cpu ({}, {} threads)", isa.name(), pool.threads()),

@@ -1,6 +1,7 @@
 //! Throughput of the matrix-vector kernels over a weight matrix larger than the caches,
 //! row by row from the GGUF layout and over the packed 4-row layout, per instruction set:
-//! `cargo run --release --workspace --example kernel_bench`.
+//! `cargo build --release --workspace --examples`, then run
+//! `$CARGO_TARGET_DIR/release/examples/kernel_bench` (a whole-workspace build reuses burn).
 
 use std::time::Instant;
 use woolly_core::quant::packed::{Isa, PackedMatrix};

@@ -73,6 +73,26 @@ impl Model {
         start: usize,
         logits: &mut [f32],
     ) -> Result<(), ModelError> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let (cfg, ctx) = (self.config(), self.context_length());
+        if start + tokens.len() > ctx {
+            return Err(ModelError::ContextFull {
+                needed: start + tokens.len(),
+                context: ctx,
+            });
+        }
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
+            return Err(ModelError::BadToken(bad));
+        }
+        if logits.len() != cfg.vocab_size {
+            return Err(ModelError::Internal(format!(
+                "{} logits for a vocabulary of {}",
+                logits.len(),
+                cfg.vocab_size
+            )));
+        }
         match self {
             Model::Cpu(m) => m.forward(tokens, start, logits),
             Model::Burn(m) => m.forward(tokens, start, logits),

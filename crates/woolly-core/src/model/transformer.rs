@@ -144,26 +144,13 @@ impl Transformer {
         &self.device
     }
 
-    /// Runs `tokens` at positions `start..`, filling the KV cache, and writes the logits of
-    /// the last token to `logits`.
-    pub fn forward(
+    /// [`super::Model::forward`], whose arguments were checked there.
+    pub(super) fn forward(
         &mut self,
         tokens: &[u32],
         start: usize,
         logits: &mut [f32],
     ) -> Result<(), ModelError> {
-        if tokens.is_empty() {
-            return Ok(());
-        }
-        if start + tokens.len() > self.ctx {
-            return Err(ModelError::ContextFull {
-                needed: start + tokens.len(),
-                context: self.ctx,
-            });
-        }
-        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
-            return Err(ModelError::BadToken(bad));
-        }
         let mut last = None;
         for (i, chunk) in tokens.chunks(PREFILL_CHUNK).enumerate() {
             last = Some(self.forward_chunk(chunk, start + i * PREFILL_CHUNK));

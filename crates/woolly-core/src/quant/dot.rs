@@ -156,10 +156,17 @@ fn dot_by_blocks(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
     sum
 }
 
-/// Eight independent lanes so the compiler can vectorize without reassociating.
+/// `a · b` in f32.
 pub fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    f32_dot_inline(a, b)
+}
+
+/// Sixteen independent lanes so the compiler can vectorize without reassociating; inlined
+/// into callers compiled for wider vectors (AVX-512) so they get those.
+#[inline(always)]
+pub(crate) fn f32_dot_inline(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
     let tail: f32 = ca
         .remainder()
         .iter()
@@ -167,7 +174,7 @@ pub fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| x * y)
         .sum();
     for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
+        for k in 0..16 {
             acc[k] += x[k] * y[k];
         }
     }

@@ -6,88 +6,66 @@ use super::simd::{self, KvElem};
 use crate::engine::KvCacheType;
 
 /// One layer's keys and values, `[kv_heads][ctx][head_dim]` each, in f32 or f16.
-pub enum KvCache {
-    F32 {
-        k: Vec<f32>,
-        v: Vec<f32>,
-        ctx: usize,
-        hd: usize,
-    },
-    F16 {
-        k: Vec<u16>,
-        v: Vec<u16>,
-        ctx: usize,
-        hd: usize,
-    },
+pub struct KvCache {
+    kv_heads: usize,
+    ctx: usize,
+    hd: usize,
+    rows: KvRows,
+}
+
+enum KvRows {
+    F32(Rows<f32>),
+    F16(Rows<u16>),
+}
+
+struct Rows<E> {
+    k: Vec<E>,
+    v: Vec<E>,
+}
+
+impl<E: KvElem> Rows<E> {
+    fn new(n: usize) -> Self {
+        let zero = E::from_f32(0.0);
+        Self {
+            k: vec![zero; n],
+            v: vec![zero; n],
+        }
+    }
+
+    fn store(&mut self, at: usize, k: &[f32], v: &[f32]) {
+        for (dst, src) in self.k[at..at + k.len()].iter_mut().zip(k) {
+            *dst = E::from_f32(*src);
+        }
+        for (dst, src) in self.v[at..at + v.len()].iter_mut().zip(v) {
+            *dst = E::from_f32(*src);
+        }
+    }
 }
 
 impl KvCache {
     pub fn new(ty: KvCacheType, kv_heads: usize, ctx: usize, hd: usize) -> Self {
         let n = kv_heads * ctx * hd;
-        match ty {
-            KvCacheType::F32 => KvCache::F32 {
-                k: vec![0.0; n],
-                v: vec![0.0; n],
-                ctx,
-                hd,
-            },
-            KvCacheType::F16 => KvCache::F16 {
-                k: vec![0; n],
-                v: vec![0; n],
-                ctx,
-                hd,
-            },
+        let rows = match ty {
+            KvCacheType::F32 => KvRows::F32(Rows::new(n)),
+            KvCacheType::F16 => KvRows::F16(Rows::new(n)),
+        };
+        Self {
+            kv_heads,
+            ctx,
+            hd,
+            rows,
         }
     }
 
     /// Writes the keys and values of position `pos` (`[kv_heads][head_dim]` each).
     pub fn store(&mut self, pos: usize, k: &[f32], v: &[f32]) {
-        match self {
-            KvCache::F32 {
-                k: kc,
-                v: vc,
-                ctx,
-                hd,
-            } => {
-                for (h, (kr, vr)) in k.chunks_exact(*hd).zip(v.chunks_exact(*hd)).enumerate() {
-                    let at = (h * *ctx + pos) * *hd;
-                    kc[at..at + *hd].copy_from_slice(kr);
-                    vc[at..at + *hd].copy_from_slice(vr);
-                }
+        let hd = self.hd;
+        for (h, (kr, vr)) in k.chunks_exact(hd).zip(v.chunks_exact(hd)).enumerate() {
+            let at = (h * self.ctx + pos) * hd;
+            match &mut self.rows {
+                KvRows::F32(rows) => rows.store(at, kr, vr),
+                KvRows::F16(rows) => rows.store(at, kr, vr),
             }
-            KvCache::F16 {
-                k: kc,
-                v: vc,
-                ctx,
-                hd,
-            } => {
-                for (h, (kr, vr)) in k.chunks_exact(*hd).zip(v.chunks_exact(*hd)).enumerate() {
-                    let at = (h * *ctx + pos) * *hd;
-                    for i in 0..*hd {
-                        kc[at + i] = u16::from_f32(kr[i]);
-                        vc[at + i] = u16::from_f32(vr[i]);
-                    }
-                }
-            }
-        }
-    }
-
-    fn head_dim(&self) -> usize {
-        match self {
-            KvCache::F32 { hd, .. } | KvCache::F16 { hd, .. } => *hd,
-        }
-    }
-
-    fn ctx(&self) -> usize {
-        match self {
-            KvCache::F32 { ctx, .. } | KvCache::F16 { ctx, .. } => *ctx,
-        }
-    }
-
-    fn kv_heads(&self) -> usize {
-        match self {
-            KvCache::F32 { k, ctx, hd, .. } => k.len() / (ctx * hd),
-            KvCache::F16 { k, ctx, hd, .. } => k.len() / (ctx * hd),
         }
     }
 
@@ -103,34 +81,16 @@ impl KvCache {
         stride: usize,
         out: &mut [f32],
     ) {
-        match self {
-            KvCache::F32 { k, v, ctx, hd } => {
-                let rows = h * ctx * hd..(h * ctx + len) * hd;
-                simd::attend_group(
-                    q,
-                    *hd,
-                    &k[rows.clone()],
-                    &v[rows],
-                    len,
-                    scale,
-                    p,
-                    stride,
-                    out,
-                )
+        let (hd, r) = (
+            self.hd,
+            h * self.ctx * self.hd..(h * self.ctx + len) * self.hd,
+        );
+        match &self.rows {
+            KvRows::F32(x) => {
+                simd::attend_group(q, hd, &x.k[r.clone()], &x.v[r], len, scale, p, stride, out)
             }
-            KvCache::F16 { k, v, ctx, hd } => {
-                let rows = h * ctx * hd..(h * ctx + len) * hd;
-                simd::attend_group(
-                    q,
-                    *hd,
-                    &k[rows.clone()],
-                    &v[rows],
-                    len,
-                    scale,
-                    p,
-                    stride,
-                    out,
-                )
+            KvRows::F16(x) => {
+                simd::attend_group(q, hd, &x.k[r.clone()], &x.v[r], len, scale, p, stride, out)
             }
         }
     }
@@ -168,7 +128,7 @@ pub fn attend(
     heads: usize,
     start: usize,
 ) {
-    let (hd, ctx, kv_heads) = (cache.head_dim(), cache.ctx(), cache.kv_heads());
+    let (hd, ctx, kv_heads) = (cache.hd, cache.ctx, cache.kv_heads);
     let q_dim = heads * hd;
     let n = q.len() / q_dim;
     let group = heads / kv_heads;

@@ -21,28 +21,10 @@ fn avx512() -> bool {
     })
 }
 
-#[inline(always)]
-fn dot_body(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 16];
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for k in 0..16 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
-    dot_body(a, b)
+    crate::quant::f32_dot_inline(a, b)
 }
 
 /// `a · b`.
@@ -52,7 +34,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         // SAFETY: the CPU has AVX-512F.
         return unsafe { dot_avx512(a, b) };
     }
-    dot_body(a, b)
+    crate::quant::f32_dot(a, b)
 }
 
 /// `e^x` to about 2e-7 relative, branch-free so loops over it vectorize: `2^(x log2 e)`
@@ -124,22 +106,10 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     swiglu_body(gate, up)
 }
 
-/// A KV cache element: f32, or f16 bits. With an f16 cache the query and the attention
-/// weights are rounded to f16 too before they meet the cache, as llama.cpp's f16 matrix
-/// products do, so both engines see the same numbers.
+/// A KV cache element: f32, or f16 bits.
 pub trait KvElem: Copy + Send + Sync + 'static {
     fn to_f32(self) -> f32;
     fn from_f32(v: f32) -> Self;
-    /// `v` at this element's precision.
-    fn round(v: f32) -> f32 {
-        Self::from_f32(v).to_f32()
-    }
-    /// 16 lanes at this element's precision.
-    ///
-    /// # Safety
-    /// The CPU must have AVX-512F and F16C.
-    #[cfg(target_arch = "x86_64")]
-    unsafe fn round16(v: __m512) -> __m512;
     /// 16 values from `p` as f32 lanes.
     ///
     /// # Safety
@@ -157,11 +127,6 @@ impl KvElem for f32 {
     }
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn round16(v: __m512) -> __m512 {
-        v
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
     unsafe fn load16(p: *const Self) -> __m512 {
         // SAFETY: the caller's promise.
         unsafe { _mm512_loadu_ps(p) }
@@ -174,16 +139,6 @@ impl KvElem for u16 {
     }
     fn from_f32(v: f32) -> Self {
         half::f16::from_f32(v).to_bits()
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn round16(v: __m512) -> __m512 {
-        // SAFETY: the caller's promise.
-        unsafe {
-            _mm512_cvtph_ps(_mm512_cvtps_ph::<
-                { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
-            >(v))
-        }
     }
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
@@ -236,18 +191,13 @@ pub fn attend_group<E: KvElem>(
         }
         let (q, p, out) = (&q[..hd], &mut scores[..len], &mut out[..hd]);
         for (s, row) in p.iter_mut().zip(k.chunks_exact(hd)) {
-            *s = q
-                .iter()
-                .zip(row)
-                .map(|(a, b)| E::round(*a) * b.to_f32())
-                .sum::<f32>()
-                * scale;
+            *s = q.iter().zip(row).map(|(a, b)| a * b.to_f32()).sum::<f32>() * scale;
         }
         softmax(p);
         out.fill(0.0);
         for (&pj, row) in p.iter().zip(v.chunks_exact(hd)) {
             for (o, x) in out.iter_mut().zip(row) {
-                *o += E::round(pj) * x.to_f32();
+                *o += pj * x.to_f32();
             }
         }
         g += 1;
@@ -302,7 +252,7 @@ unsafe fn attend_avx512<E: KvElem, const L: usize, const G: usize>(
     // SAFETY: the bounds are the caller's promise, checked by `attend_group`.
     unsafe {
         let qv: [[__m512; L]; G] = std::array::from_fn(|g| {
-            std::array::from_fn(|c| E::round16(_mm512_loadu_ps(q.as_ptr().add(g * hd + 16 * c))))
+            std::array::from_fn(|c| _mm512_loadu_ps(q.as_ptr().add(g * hd + 16 * c)))
         });
         let sp = scores.as_mut_ptr();
         let dot = |qg: &[__m512; L], row: *const E| {
@@ -332,9 +282,6 @@ unsafe fn attend_avx512<E: KvElem, const L: usize, const G: usize>(
         for g in 0..G {
             let p = &mut scores[g * stride..g * stride + len];
             softmax_body(p);
-            for v in p.iter_mut() {
-                *v = E::round(*v);
-            }
         }
         let sp = scores.as_ptr();
         let mut o = [[_mm512_setzero_ps(); L]; G];

@@ -351,7 +351,7 @@ fn check_path(v: &Variant, cpu: Option<(usize, KvCacheType)>) {
             KvCacheType::F32,
             1,
         )
-        .map(Model::Burn),
+        .map(|m| Model::Burn(Box::new(m))),
     }
     .unwrap();
     let what = format!("{} {}", v.arch, if cpu.is_some() { "cpu" } else { "burn" });

@@ -22,8 +22,8 @@ use std::sync::Arc;
 
 /// A loaded model with its KV cache, on the device it was loaded for.
 pub enum Model {
-    Cpu(CpuTransformer),
-    Burn(BurnTransformer),
+    Cpu(Box<CpuTransformer>),
+    Burn(Box<BurnTransformer>),
 }
 
 impl Model {
@@ -37,10 +37,12 @@ impl Model {
         threads: usize,
     ) -> Result<Self, ModelError> {
         Ok(match device.kind {
-            DeviceKind::Cpu => Model::Cpu(CpuTransformer::load(file, cfg, ctx, kv, threads)?),
-            DeviceKind::Gpu => {
-                Model::Burn(BurnTransformer::load(file, cfg, device, ctx, kv, threads)?)
+            DeviceKind::Cpu => {
+                Model::Cpu(Box::new(CpuTransformer::load(file, cfg, ctx, kv, threads)?))
             }
+            DeviceKind::Gpu => Model::Burn(Box::new(BurnTransformer::load(
+                file, cfg, device, ctx, kv, threads,
+            )?)),
         })
     }
 

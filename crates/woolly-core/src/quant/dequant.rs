@@ -27,7 +27,7 @@ pub enum QuantError {
 /// values as the blocks encode.
 pub fn dequantize(ty: GgmlType, data: &[u8], out: &mut [f32]) -> Result<(), QuantError> {
     let (bs, ts) = (ty.block_size(), ty.type_size());
-    if data.len() % ts != 0 {
+    if !data.len().is_multiple_of(ts) {
         return Err(QuantError::PartialBlock {
             ty,
             bytes: data.len(),

@@ -334,7 +334,7 @@ fn norm_rows(x: &[f32], w: &[f32], eps: f32, out: &mut [f32], n: usize, dim: usi
 }
 
 fn quantize_rows(x: &[f32], xq: &mut [Q8Block], n: usize, cols: usize) {
-    if cols % Q8_BLOCK == 0 {
+    if cols.is_multiple_of(Q8_BLOCK) {
         quant::quantize_q8(&x[..n * cols], &mut xq[..n * cols / Q8_BLOCK]);
     }
 }

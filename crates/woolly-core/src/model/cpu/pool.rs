@@ -118,7 +118,7 @@ impl Pool {
         let mut spins = 0u32;
         while s.active.load(SeqCst) > 0 {
             spins += 1;
-            if spins % 64 == 0 {
+            if spins.is_multiple_of(64) {
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
@@ -145,7 +145,7 @@ fn worker(s: &Shared) {
                 return;
             }
             spins += 1;
-            if spins % 256 != 0 || start.elapsed() < SPIN {
+            if !spins.is_multiple_of(256) || start.elapsed() < SPIN {
                 std::hint::spin_loop();
                 continue;
             }

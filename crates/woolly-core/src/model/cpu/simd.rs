@@ -46,7 +46,7 @@ fn exp(x: f32) -> f32 {
     let f = t - n;
     // 2^f on [-0.5, 0.5], Taylor series of e^(f ln 2) to the 6th power.
     let p = 1.0
-        + f * (0.693_147_2
+        + f * (std::f32::consts::LN_2
             + f * (0.240_226_5
                 + f * (0.055_504_11
                     + f * (0.009_618_129 + f * (0.001_333_356 + f * 0.000_154_035_3)))));
@@ -257,8 +257,8 @@ unsafe fn attend_avx512<E: KvElem, const L: usize, const G: usize>(
         let sp = scores.as_mut_ptr();
         let dot = |qg: &[__m512; L], row: *const E| {
             let mut acc = _mm512_mul_ps(qg[0], E::load16(row));
-            for c in 1..L {
-                acc = _mm512_fmadd_ps(qg[c], E::load16(row.add(16 * c)), acc);
+            for (c, qc) in qg.iter().enumerate().skip(1) {
+                acc = _mm512_fmadd_ps(*qc, E::load16(row.add(16 * c)), acc);
             }
             acc
         };

@@ -162,7 +162,7 @@ impl PackedMatrix {
         mut consumed: impl FnMut(usize),
     ) -> Option<Self> {
         let kind = PackedKind::of(ty)?;
-        if cols % Q8_BLOCK != 0 || data.len() != rows * cols / Q8_BLOCK * ty.type_size() {
+        if !cols.is_multiple_of(Q8_BLOCK) || data.len() != rows * cols / Q8_BLOCK * ty.type_size() {
             return None;
         }
         let nb = cols / Q8_BLOCK;

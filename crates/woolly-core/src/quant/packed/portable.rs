@@ -27,11 +27,12 @@ pub fn q4<const OFF: i32, const T: usize>(
             let q = &line.0[r * 16..(r + 1) * 16];
             for (t, y) in ys.iter().enumerate() {
                 let y = &y[b];
-                let mut dot = 0i32;
-                for j in 0..16 {
-                    dot += (q[j] & 0x0F) as i32 * y.qs[j] as i32;
-                    dot += (q[j] >> 4) as i32 * y.qs[j + 16] as i32;
-                }
+                let (lo, hi) = y.qs.split_at(16);
+                let dot: i32 = q
+                    .iter()
+                    .zip(lo.iter().zip(hi))
+                    .map(|(&w, (&a, &b))| (w & 0x0F) as i32 * a as i32 + (w >> 4) as i32 * b as i32)
+                    .sum();
                 let s = if OFF == 0 { y.s } else { y.sx };
                 out[t][r] += d * y.d * dot as f32 + m * s;
             }

@@ -4,18 +4,10 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-pub fn test_model() -> PathBuf {
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
-    ));
-    assert!(
-        path.exists(),
-        "test model missing at {}: run scripts/fetch-test-model.sh (or `make test`)",
-        path.display()
-    );
-    path
-}
+#[path = "../../woolly-core/tests/common/test_model.rs"]
+mod test_model;
+#[allow(unused_imports)]
+pub use test_model::test_model;
 
 pub fn refdata(name: &str) -> serde_json::Value {
     let path = PathBuf::from(concat!(

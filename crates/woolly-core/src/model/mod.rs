@@ -37,9 +37,9 @@ impl Model {
         threads: usize,
     ) -> Result<Self, ModelError> {
         Ok(match device.kind {
-            DeviceKind::Cpu => {
-                Model::Cpu(Box::new(CpuTransformer::load(file, cfg, ctx, kv, threads)?))
-            }
+            DeviceKind::Cpu => Model::Cpu(Box::new(CpuTransformer::load(
+                file, cfg, device, ctx, kv, threads,
+            )?)),
             DeviceKind::Gpu => Model::Burn(Box::new(BurnTransformer::load(
                 file, cfg, device, ctx, kv, threads,
             )?)),

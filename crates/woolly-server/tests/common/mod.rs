@@ -2,25 +2,15 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use woolly_core::engine::{Engine, EngineConfig};
 use woolly_server::{ServerConfig, ServerHandle};
 
-/// The test model, fetched by `scripts/fetch-test-model.sh` (part of `make test`).
-pub fn test_model() -> PathBuf {
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
-    ));
-    assert!(
-        path.exists(),
-        "test model missing at {}: run scripts/fetch-test-model.sh (or `make test`)",
-        path.display()
-    );
-    path
-}
+#[path = "../../../woolly-core/tests/common/test_model.rs"]
+mod test_model;
+#[allow(unused_imports)]
+pub use test_model::test_model;
 
 /// A new engine with a small context (cheap KV cache).
 pub fn fresh_engine() -> Arc<Engine> {

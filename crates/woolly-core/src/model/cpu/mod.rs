@@ -76,6 +76,7 @@ impl CpuTransformer {
     pub fn load(
         file: Arc<GgufFile>,
         cfg: ModelConfig,
+        device: ComputeDevice,
         ctx: usize,
         kv: KvCacheType,
         threads: usize,
@@ -160,7 +161,7 @@ impl CpuTransformer {
         };
         let device = ComputeDevice {
             name: format!("cpu ({}, {} threads)", isa.name(), pool.threads()),
-            ..ComputeDevice::cpu()
+            ..device
         };
         Ok(Self {
             output_norm: vector("output_norm.weight")?,
@@ -207,7 +208,7 @@ impl CpuTransformer {
         let s = &mut self.s;
         let last = &s.x[(n - 1) * dim..n * dim];
         ops::rms_norm(last, &self.output_norm, self.cfg.norm_eps, &mut s.xn[..dim]);
-        quant::quantize_q8(&s.xn[..dim], &mut s.xq[..dim / Q8_BLOCK]);
+        quantize_rows(&s.xn, &mut s.xq, 1, dim);
         let input = Input {
             x: &s.xn[..dim],
             xq: &s.xq,

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{random_blocks, Rng};
-use woolly_core::quant::packed::{Isa, PackedMatrix};
+use woolly_core::quant::packed::{amx_available, Isa, PackedMatrix, TokenTiles};
 use woolly_core::quant::{dequantize, quantize_q8, vec_dot_portable, GgmlType, Q8Block, Q8_BLOCK};
 
 const TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
@@ -48,6 +48,62 @@ fn packed_gemm_matches_row_kernels() {
                                 "{ty} {isa:?} rows {rows} n {n} ({t},{r}): {g} vs {want} (|terms| {magnitude})"
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The AMX kernels, on partial and several 16-row tiles and 16-token tiles, against the
+/// row reference kernels (skipped on a CPU without AMX).
+#[test]
+fn amx_gemm_matches_row_kernels() {
+    if !amx_available() {
+        eprintln!("no AMX on this CPU: skipped");
+        return;
+    }
+    let mut rng = Rng(23);
+    let cols = 128;
+    let nb = cols / Q8_BLOCK;
+    let mut tiles = TokenTiles::default();
+    for ty in TYPES {
+        for rows in [13, 40] {
+            let w = random_blocks(ty, rows * nb, &mut rng, 1.0, 1.0 / 32.0);
+            let row_bytes = nb * ty.type_size();
+            let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable");
+            for n in [1, 16, 37, 9, 70] {
+                let x: Vec<f32> = (0..n * cols).map(|_| rng.unit() * 3.0).collect();
+                let mut xq = vec![Q8Block::default(); n * nb];
+                quantize_q8(&x, &mut xq);
+                tiles.fill(&xq, n, nb);
+                let mut got = vec![f32::NAN; n * rows];
+                let mut seen = 0;
+                // Two calls, as two threads would split the tiles.
+                for part in [0..1, 1..packed.row_tiles()] {
+                    packed.gemm_amx(part, &tiles, |t, r0, v| {
+                        for (k, v) in v.into_iter().enumerate() {
+                            if r0 + k < rows {
+                                got[t * rows + r0 + k] = v;
+                                seen += 1;
+                            }
+                        }
+                    });
+                }
+                assert_eq!(seen, n * rows, "{ty} rows {rows} n {n}: every output once");
+                for t in 0..n {
+                    for r in 0..rows {
+                        let row = &w[r * row_bytes..(r + 1) * row_bytes];
+                        let (xs, ys) = (&x[t * cols..][..cols], &xq[t * nb..][..nb]);
+                        let want = vec_dot_portable(ty, row, xs, ys);
+                        let mut deq = vec![0f32; cols];
+                        dequantize(ty, row, &mut deq).unwrap();
+                        let magnitude: f32 = deq.iter().zip(xs).map(|(a, b)| (a * b).abs()).sum();
+                        let g = got[t * rows + r];
+                        assert!(
+                            (g - want).abs() <= 2e-6 * magnitude + 1e-6,
+                            "{ty} AMX rows {rows} n {n} ({t},{r}): {g} vs {want}"
+                        );
                     }
                 }
             }

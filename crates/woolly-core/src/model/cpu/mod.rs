@@ -14,8 +14,8 @@ use super::weights::QMatrix;
 use super::ModelError;
 use crate::engine::KvCacheType;
 use crate::gguf::GgufFile;
-use crate::quant::packed::Isa;
-use crate::quant::{self, Q8Block, Q8_BLOCK};
+use crate::quant::packed::{amx_available, Isa, TokenTiles};
+use crate::quant::{Q8Block, Q8_BLOCK};
 use attention::KvCache;
 use pool::Pool;
 use std::sync::Arc;
@@ -50,6 +50,8 @@ struct Scratch {
     gate: Vec<f32>,
     up: Vec<f32>,
     xq: Vec<Q8Block>,
+    /// `xq` as AMX tiles, during a prefill on a CPU with AMX.
+    tiles: TokenTiles,
     /// Rows of attention scores: one per query head and part of a chunk.
     scores: Vec<f32>,
 }
@@ -59,6 +61,8 @@ pub struct CpuTransformer {
     device: ComputeDevice,
     ctx: usize,
     isa: Isa,
+    /// Prefill on AMX tiles.
+    amx: bool,
     /// The token table; also the output head when the model ties them.
     embeddings: Linear,
     /// `None` when the output head is the embedding table (tied).
@@ -157,10 +161,17 @@ impl CpuTransformer {
             gate: vec![0.0; CHUNK * cfg.ffn_dim],
             up: vec![0.0; CHUNK * cfg.ffn_dim],
             xq: vec![Q8Block::default(); CHUNK * widest / Q8_BLOCK],
+            tiles: TokenTiles::default(),
             scores: vec![0.0; attention::QUERY_SPLITS * cfg.n_heads * ctx],
         };
+        let amx = amx_available();
+        let kernels = if amx {
+            format!("{} + AMX", isa.name())
+        } else {
+            isa.name().to_string()
+        };
         let device = ComputeDevice {
-            name: format!("cpu ({}, {} threads)", isa.name(), pool.threads()),
+            name: format!("cpu ({kernels}, {} threads)", pool.threads()),
             ..device
         };
         Ok(Self {
@@ -169,6 +180,7 @@ impl CpuTransformer {
             device,
             ctx,
             isa,
+            amx,
             embeddings,
             output,
             layers,
@@ -208,12 +220,7 @@ impl CpuTransformer {
         let s = &mut self.s;
         let last = &s.x[(n - 1) * dim..n * dim];
         ops::rms_norm(last, &self.output_norm, self.cfg.norm_eps, &mut s.xn[..dim]);
-        quantize_rows(&s.xn, &mut s.xq, 1, dim);
-        let input = Input {
-            x: &s.xn[..dim],
-            xq: &s.xq,
-            n: 1,
-        };
+        let input = Input::prepare(&s.xn[..dim], &mut s.xq, &mut s.tiles, 1, dim, false);
         let head = self.output.as_ref().unwrap_or(&self.embeddings);
         matmul(&self.pool, self.isa, &input, [(head, logits)]);
         Ok(())
@@ -236,18 +243,13 @@ impl CpuTransformer {
         let cfg = &self.cfg;
         let (dim, hd, ffn) = (cfg.dim, cfg.head_dim, cfg.ffn_dim);
         let (q_dim, kv_dim) = (cfg.n_heads * hd, cfg.n_kv_heads * hd);
-        let (pool, isa, eps) = (&self.pool, self.isa, cfg.norm_eps);
+        let (pool, isa, amx, eps) = (&self.pool, self.isa, self.amx, cfg.norm_eps);
         let layer = &mut self.layers[l];
         let s = &mut self.s;
 
         // Attention.
         norm_rows(&s.x, &layer.attn_norm, eps, &mut s.xn, n, dim);
-        quantize_rows(&s.xn, &mut s.xq, n, dim);
-        let input = Input {
-            x: &s.xn,
-            xq: &s.xq,
-            n,
-        };
+        let input = Input::prepare(&s.xn, &mut s.xq, &mut s.tiles, n, dim, amx);
         matmul(
             pool,
             isa,
@@ -290,23 +292,13 @@ impl CpuTransformer {
             cfg.n_heads,
             start,
         );
-        quantize_rows(&s.att, &mut s.xq, n, q_dim);
-        let input = Input {
-            x: &s.att,
-            xq: &s.xq,
-            n,
-        };
+        let input = Input::prepare(&s.att, &mut s.xq, &mut s.tiles, n, q_dim, amx);
         matmul(pool, isa, &input, [(&layer.wo, &mut s.xn[..n * dim])]);
         ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
 
         // SwiGLU feed-forward.
         norm_rows(&s.x, &layer.ffn_norm, eps, &mut s.xn, n, dim);
-        quantize_rows(&s.xn, &mut s.xq, n, dim);
-        let input = Input {
-            x: &s.xn,
-            xq: &s.xq,
-            n,
-        };
+        let input = Input::prepare(&s.xn, &mut s.xq, &mut s.tiles, n, dim, amx);
         matmul(
             pool,
             isa,
@@ -317,12 +309,7 @@ impl CpuTransformer {
             ],
         );
         ops::swiglu(&mut s.gate[..n * ffn], &s.up[..n * ffn]);
-        quantize_rows(&s.gate, &mut s.xq, n, ffn);
-        let input = Input {
-            x: &s.gate,
-            xq: &s.xq,
-            n,
-        };
+        let input = Input::prepare(&s.gate, &mut s.xq, &mut s.tiles, n, ffn, amx);
         matmul(pool, isa, &input, [(&layer.down, &mut s.xn[..n * dim])]);
         ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
     }
@@ -331,12 +318,6 @@ impl CpuTransformer {
 fn norm_rows(x: &[f32], w: &[f32], eps: f32, out: &mut [f32], n: usize, dim: usize) {
     for (row, o) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)).take(n) {
         ops::rms_norm(row, w, eps, o);
-    }
-}
-
-fn quantize_rows(x: &[f32], xq: &mut [Q8Block], n: usize, cols: usize) {
-    if cols.is_multiple_of(Q8_BLOCK) {
-        quant::quantize_q8(&x[..n * cols], &mut xq[..n * cols / Q8_BLOCK]);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::pool::Pool;
 use crate::model::weights::QMatrix;
-use crate::quant::packed::{Isa, PackedMatrix, GROUP};
+use crate::quant::packed::{Isa, PackedMatrix, TokenTiles, GROUP};
 use crate::quant::{self, Q8Block, Q8_BLOCK};
 
 pub enum Weight {
@@ -33,8 +33,12 @@ impl Weight {
         }
     }
 
-    fn groups(&self) -> usize {
-        self.rows().div_ceil(GROUP)
+    /// Units of work for the pool: 16-row tiles on AMX, 4-row groups otherwise.
+    fn units(&self, amx: bool) -> usize {
+        match self {
+            Weight::Packed(p) if amx => p.row_tiles(),
+            _ => self.rows().div_ceil(GROUP),
+        }
     }
 
     /// Dequantizes row `r` into `out`.
@@ -46,8 +50,8 @@ impl Weight {
         }
     }
 
-    /// Outputs of the rows in `groups` for `n` inputs.
-    fn compute(&self, isa: Isa, groups: std::ops::Range<usize>, input: &Input, out: &Output) {
+    /// Outputs of the rows in `units` (see [`Self::units`]) for `n` inputs.
+    fn compute(&self, isa: Isa, units: std::ops::Range<usize>, input: &Input, out: &Output) {
         let rows = self.rows();
         let emit = |t: usize, r0: usize, values: [f32; GROUP]| {
             for (k, v) in values.into_iter().enumerate() {
@@ -57,10 +61,13 @@ impl Weight {
             }
         };
         match self {
-            Weight::Packed(p) => p.gemm(isa, groups, input.xq, input.n, emit),
+            Weight::Packed(p) => match input.tiles {
+                Some(tiles) => p.gemm_amx(units, tiles, emit),
+                None => p.gemm(isa, units, input.xq, input.n, emit),
+            },
             Weight::Rows(m) => {
                 let (cols, nb) = (m.cols, m.cols / Q8_BLOCK);
-                for g in groups {
+                for g in units {
                     for t in 0..input.n {
                         let x = &input.x[t * cols..(t + 1) * cols];
                         let xq = input.xq.get(t * nb..(t + 1) * nb).unwrap_or(&[]);
@@ -84,11 +91,45 @@ pub struct Linear {
     pub bias: Option<Vec<f32>>,
 }
 
-/// `n` input rows, as f32 and quantized to 8 bits (every format reads one of them).
+/// `n` input rows, as f32 and quantized to 8 bits (every format reads one of them), and
+/// for a prefill on AMX the quantized rows as tiles.
 pub struct Input<'a> {
     pub x: &'a [f32],
     pub xq: &'a [Q8Block],
     pub n: usize,
+    pub tiles: Option<&'a TokenTiles>,
+}
+
+/// Below this many tokens the AVX-512 kernels beat a 16-token AMX tile.
+const AMX_MIN_TOKENS: usize = 8;
+
+impl<'a> Input<'a> {
+    /// Quantizes the first `n` rows of `x` (`cols` wide) into `xq`, and into `tiles` when
+    /// `amx` and the batch is large enough for the AMX kernels to pay.
+    pub fn prepare(
+        x: &'a [f32],
+        xq: &'a mut [Q8Block],
+        tiles: &'a mut TokenTiles,
+        n: usize,
+        cols: usize,
+        amx: bool,
+    ) -> Self {
+        let quantized = cols.is_multiple_of(Q8_BLOCK);
+        let nb = cols / Q8_BLOCK;
+        if quantized {
+            quant::quantize_q8(&x[..n * cols], &mut xq[..n * nb]);
+        }
+        let amx = amx && quantized && n >= AMX_MIN_TOKENS;
+        if amx {
+            tiles.fill(xq, n, nb);
+        }
+        Self {
+            x,
+            xq,
+            n,
+            tiles: amx.then_some(&*tiles),
+        }
+    }
 }
 
 /// An `[n][rows]` output written by several threads, each to its own rows.
@@ -142,11 +183,12 @@ pub fn matmul<const N: usize>(
         }
         (l, Output::new(out, l.weight.rows(), l.bias.is_some()))
     });
-    let total: usize = outputs.iter().map(|(l, _)| l.weight.groups()).sum();
+    let amx = input.tiles.is_some();
+    let total: usize = outputs.iter().map(|(l, _)| l.weight.units(amx)).sum();
     pool.run(total, &|mine| {
         let mut base = 0;
         for (linear, out) in &outputs {
-            let g = linear.weight.groups();
+            let g = linear.weight.units(amx);
             let (lo, hi) = (mine.start.max(base), mine.end.min(base + g));
             if lo < hi {
                 linear.weight.compute(isa, lo - base..hi - base, input, out);

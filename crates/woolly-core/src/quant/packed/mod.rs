@@ -14,15 +14,27 @@
 //! unsigned stored weights and `m_w` is Q4_1's min, or `-8 d` (Q4_0) / `-128 d` (Q8_0).
 
 #[cfg(target_arch = "x86_64")]
+mod amx;
+#[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod portable;
+mod tiles;
 
 use super::dot::{Q8Block, Q8_BLOCK};
 use super::GgmlType;
 use std::ops::Range;
 use std::sync::OnceLock;
+pub use tiles::{TokenTiles, TILE};
+
+/// Whether [`PackedMatrix::gemm_amx`] can run: the CPU has AMX-INT8 and the OS allows it.
+pub fn amx_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return amx::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
 
 /// Rows per interleaved group.
 pub const GROUP: usize = 4;
@@ -284,6 +296,42 @@ impl PackedMatrix {
                 t += 1;
             }
         }
+    }
+
+    /// Tiles of 16 rows (4 groups; the last may hold fewer).
+    pub fn row_tiles(&self) -> usize {
+        self.groups().div_ceil(TILE / GROUP)
+    }
+
+    /// [`Self::gemm`] on AMX for the rows of the 16-row `tiles` and every token of `x`
+    /// (prepared from the same activations). Only when [`amx_available`].
+    pub fn gemm_amx(
+        &self,
+        tiles: Range<usize>,
+        x: &TokenTiles,
+        mut emit: impl FnMut(usize, usize, [f32; GROUP]),
+    ) {
+        assert!(amx_available(), "AMX kernels called on a CPU without AMX");
+        assert!(tiles.end <= self.row_tiles(), "tile range out of bounds");
+        #[cfg(target_arch = "x86_64")]
+        for tile in tiles {
+            let per = TILE / GROUP;
+            let (g0, g1) = (tile * per, ((tile + 1) * per).min(self.groups()));
+            let (ns, nl) = (self.nb * self.kind.scales(), self.nb * self.kind.lines());
+            let sc = &self.scales[g0 * ns..g1 * ns];
+            let qs = &self.quants[g0 * nl..g1 * nl];
+            for run in (0..x.token_tiles()).step_by(amx::MAX_TOKEN_TILES) {
+                let runs = run..(run + amx::MAX_TOKEN_TILES).min(x.token_tiles());
+                // SAFETY: AMX is available (asserted); the slices hold `g1 - g0` groups.
+                unsafe {
+                    amx::gemm16(self.kind, sc, qs, g1 - g0, self.nb, x, runs, |t, r, v| {
+                        emit(t, g0 * GROUP + r, v)
+                    })
+                };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (tiles, x, &mut emit);
     }
 
     /// One group times `T` activation rows starting at row `t0`.

@@ -1,13 +1,17 @@
-//! Grouped-query attention over the KV cache: each query head reads its KV head's rows
-//! directly (no repeated K/V), heads split between the pool's threads.
+//! Grouped-query attention over the KV cache: the queries of a KV head (its query heads,
+//! and during a prefill several positions) read its keys and values together, with no
+//! repeated K/V, the KV heads and parts of the chunk split between the pool's threads.
 
 use super::pool::Pool;
-use super::simd::{self, KvElem};
+use super::simd::{self, KvElem, Query, KEY_BLOCK, KEY_STEP, MAX_QUERIES};
 use crate::engine::KvCacheType;
 
-/// One layer's keys and values, `[kv_heads][ctx][head_dim]` each, in f32 or f16.
+/// One layer's keys and values, in f32 or f16, per KV head: the keys transposed in blocks
+/// of 16 positions (`[ctx / 16][head_dim][16]`, see [`simd::attend_queries`]), the values
+/// as rows (`[ctx][head_dim]`), both padded to a multiple of 32 positions.
 pub struct KvCache {
     kv_heads: usize,
+    /// Positions, padded.
     ctx: usize,
     hd: usize,
     rows: KvRows,
@@ -32,18 +36,27 @@ impl<E: KvElem> Rows<E> {
         }
     }
 
-    fn store(&mut self, at: usize, k: &[f32], v: &[f32]) {
-        for (dst, src) in self.k[at..at + k.len()].iter_mut().zip(k) {
+    /// Writes one position's key (at `k_at`, every 16th element) and value row.
+    fn store(&mut self, k_at: usize, v_at: usize, k: &[f32], v: &[f32]) {
+        for (dst, src) in self.k[k_at..].iter_mut().step_by(KEY_BLOCK).zip(k) {
             *dst = E::from_f32(*src);
         }
-        for (dst, src) in self.v[at..at + v.len()].iter_mut().zip(v) {
+        for (dst, src) in self.v[v_at..v_at + v.len()].iter_mut().zip(v) {
             *dst = E::from_f32(*src);
         }
+    }
+
+    fn attend(&self, cache: &KvCache, h: usize, queries: &mut [Query], scores: &mut [f32]) {
+        let n = cache.ctx * cache.hd;
+        let (k, v) = (&self.k[h * n..(h + 1) * n], &self.v[h * n..(h + 1) * n]);
+        let scale = 1.0 / (cache.hd as f32).sqrt();
+        simd::attend_queries(queries, cache.hd, k, v, scale, scores, cache.ctx);
     }
 }
 
 impl KvCache {
     pub fn new(ty: KvCacheType, kv_heads: usize, ctx: usize, hd: usize) -> Self {
+        let ctx = ctx.next_multiple_of(KEY_STEP);
         let n = kv_heads * ctx * hd;
         let rows = match ty {
             KvCacheType::F32 => KvRows::F32(Rows::new(n)),
@@ -60,38 +73,22 @@ impl KvCache {
     /// Writes the keys and values of position `pos` (`[kv_heads][head_dim]` each).
     pub fn store(&mut self, pos: usize, k: &[f32], v: &[f32]) {
         let hd = self.hd;
+        let block = pos / KEY_BLOCK;
         for (h, (kr, vr)) in k.chunks_exact(hd).zip(v.chunks_exact(hd)).enumerate() {
-            let at = (h * self.ctx + pos) * hd;
+            let k_at = ((h * self.ctx / KEY_BLOCK + block) * hd) * KEY_BLOCK + pos % KEY_BLOCK;
+            let v_at = (h * self.ctx + pos) * hd;
             match &mut self.rows {
-                KvRows::F32(rows) => rows.store(at, kr, vr),
-                KvRows::F16(rows) => rows.store(at, kr, vr),
+                KvRows::F32(rows) => rows.store(k_at, v_at, kr, vr),
+                KvRows::F16(rows) => rows.store(k_at, v_at, kr, vr),
             }
         }
     }
 
-    /// The query heads of KV head `h` against its first `len` positions.
-    #[allow(clippy::too_many_arguments)]
-    fn attend(
-        &self,
-        h: usize,
-        q: &[f32],
-        len: usize,
-        scale: f32,
-        p: &mut [f32],
-        stride: usize,
-        out: &mut [f32],
-    ) {
-        let (hd, r) = (
-            self.hd,
-            h * self.ctx * self.hd..(h * self.ctx + len) * self.hd,
-        );
+    /// Up to [`MAX_QUERIES`] queries of KV head `h`; `scores` holds a row per query.
+    fn attend(&self, h: usize, queries: &mut [Query], scores: &mut [f32]) {
         match &self.rows {
-            KvRows::F32(x) => {
-                simd::attend_group(q, hd, &x.k[r.clone()], &x.v[r], len, scale, p, stride, out)
-            }
-            KvRows::F16(x) => {
-                simd::attend_group(q, hd, &x.k[r.clone()], &x.v[r], len, scale, p, stride, out)
-            }
+            KvRows::F32(rows) => rows.attend(self, h, queries, scores),
+            KvRows::F16(rows) => rows.attend(self, h, queries, scores),
         }
     }
 }
@@ -116,9 +113,14 @@ impl Shared {
 /// every thread still gets work (later queries see more keys: round-robin keeps it even).
 pub const QUERY_SPLITS: usize = 4;
 
+/// The length of the `scores` buffer [`attend`] needs.
+pub fn scores_len(kv_heads: usize, ctx: usize) -> usize {
+    kv_heads * QUERY_SPLITS * MAX_QUERIES * ctx.next_multiple_of(KEY_STEP)
+}
+
 /// Causal attention of `n` queries at positions `start..start + n` (`q`, `out`:
 /// `[n][heads * head_dim]`) over the cache, which already holds positions up to
-/// `start + n - 1`. `scores` holds `QUERY_SPLITS * heads` rows of the cache's length.
+/// `start + n - 1`. `scores` is [`scores_len`] long.
 pub fn attend(
     pool: &Pool,
     cache: &KvCache,
@@ -133,25 +135,47 @@ pub fn attend(
     let n = q.len() / q_dim;
     let group = heads / kv_heads;
     let splits = QUERY_SPLITS.min(n);
-    assert!(scores.len() >= splits * heads * ctx && out.len() >= q.len());
-    let scale = 1.0 / (hd as f32).sqrt();
+    assert!(scores.len() >= scores_len(kv_heads, ctx) && out.len() >= q.len());
+    assert!(start + n <= ctx);
     let (out, scores) = (
         Shared(out.as_mut_ptr(), out.len()),
         Shared(scores.as_mut_ptr(), scores.len()),
     );
-    // One task per (KV head, part of the queries); a KV head's query heads are adjacent.
+    // One task per (KV head, part of the positions); its queries go to the kernel a batch
+    // of up to MAX_QUERIES (head, position) pairs at a time.
     pool.run(kv_heads * splits, &|mine| {
         for task in mine {
             let (h, part) = (task / splits, task % splits);
-            let cols = h * group * hd..(h + 1) * group * hd;
-            let first_row = (part * kv_heads + h) * group * ctx;
-            // SAFETY: this task's score rows and its queries' output columns are its own.
-            let rows = unsafe { scores.slice(first_row..first_row + group * ctx) };
+            let rows = MAX_QUERIES * ctx;
+            // SAFETY: this task's score rows are its own.
+            let scores = unsafe { scores.slice(task * rows..(task + 1) * rows) };
+            let mut pending = [(0usize, 0usize); MAX_QUERIES];
+            let mut count = 0;
+            let run = |pending: &[(usize, usize)], scores: &mut [f32]| {
+                let mut queries: [Query; MAX_QUERIES] = std::array::from_fn(|i| {
+                    let Some(&(t, g)) = pending.get(i) else {
+                        return Query { q: &[], len: 0, out: &mut [] };
+                    };
+                    let (at, col) = (t * q_dim, (h * group + g) * hd);
+                    // SAFETY: a query's output columns belong to its (position, head)
+                    // alone, and each pair is in one batch of one task.
+                    let o = unsafe { out.slice(at + col..at + col + hd) };
+                    Query { q: &q[at + col..][..hd], len: start + t + 1, out: o }
+                });
+                cache.attend(h, &mut queries[..pending.len()], scores);
+            };
             for t in (part..n).step_by(splits) {
-                let qh = &q[t * q_dim..][cols.clone()];
-                // SAFETY: as above, for row `t`.
-                let o = unsafe { out.slice(t * q_dim + cols.start..t * q_dim + cols.end) };
-                cache.attend(h, qh, start + t + 1, scale, rows, ctx, o);
+                for g in 0..group {
+                    pending[count] = (t, g);
+                    count += 1;
+                    if count == MAX_QUERIES {
+                        run(&pending, scores);
+                        count = 0;
+                    }
+                }
+            }
+            if count > 0 {
+                run(&pending[..count], scores);
             }
         }
     });
@@ -216,7 +240,7 @@ mod tests {
             // Positions 3..6 as a chunk of 3 queries.
             let q: Vec<f32> = (0..3 * heads * hd).map(|i| f(i, 0.07)).collect();
             let mut out = vec![0.0; q.len()];
-            let mut scores = vec![0.0; QUERY_SPLITS * heads * ctx];
+            let mut scores = vec![0.0; scores_len(kvh, ctx)];
             attend(&pool, &cache, &q, &mut out, &mut scores, heads, 3);
             let want = naive(&q, &keys, &vals, heads, kvh, hd, 3);
             for (i, (a, b)) in out.iter().zip(&want).enumerate() {

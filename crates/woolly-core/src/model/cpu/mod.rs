@@ -162,7 +162,7 @@ impl CpuTransformer {
             up: vec![0.0; CHUNK * cfg.ffn_dim],
             xq: vec![Q8Block::default(); CHUNK * widest / Q8_BLOCK],
             tiles: TokenTiles::default(),
-            scores: vec![0.0; attention::QUERY_SPLITS * cfg.n_heads * ctx],
+            scores: vec![0.0; attention::scores_len(cfg.n_kv_heads, ctx)],
         };
         let amx = amx_available();
         let kernels = if amx {

@@ -53,15 +53,29 @@ fn exp(x: f32) -> f32 {
     p * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
+/// Lanes of the max and sum reductions: the compiler keeps a reduction in order (one lane)
+/// unless told otherwise, so the loops below name the lanes themselves.
+const LANES: usize = 16;
+
 #[inline(always)]
 fn softmax_body(x: &mut [f32]) {
-    let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let mut sum = 0.0;
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    for chunk in x.chunks(LANES) {
+        for (m, &v) in lanes.iter_mut().zip(chunk) {
+            *m = m.max(v);
+        }
+    }
+    let max = lanes.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     for v in x.iter_mut() {
         *v = exp(*v - max);
-        sum += *v;
     }
-    let inv = 1.0 / sum;
+    let mut lanes = [0f32; LANES];
+    for chunk in x.chunks(LANES) {
+        for (s, &v) in lanes.iter_mut().zip(chunk) {
+            *s += v;
+        }
+    }
+    let inv = 1.0 / lanes.iter().sum::<f32>();
     for v in x.iter_mut() {
         *v *= inv;
     }
@@ -108,6 +122,9 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
 
 /// A KV cache element: f32, or f16 bits.
 pub trait KvElem: Copy + Send + Sync + 'static {
+    /// f16 rows: queries are rounded to f16 before they meet the keys, as in llama.cpp's
+    /// f16 `K·Q` product (the scores go through `exp`, so this is the rounding that shows).
+    const HALF: bool;
     fn to_f32(self) -> f32;
     fn from_f32(v: f32) -> Self;
     /// 16 values from `p` as f32 lanes.
@@ -119,6 +136,7 @@ pub trait KvElem: Copy + Send + Sync + 'static {
 }
 
 impl KvElem for f32 {
+    const HALF: bool = false;
     fn to_f32(self) -> f32 {
         self
     }
@@ -134,6 +152,7 @@ impl KvElem for f32 {
 }
 
 impl KvElem for u16 {
+    const HALF: bool = true;
     fn to_f32(self) -> f32 {
         half::f16::from_bits(self).to_f32()
     }
@@ -148,156 +167,220 @@ impl KvElem for u16 {
     }
 }
 
-/// Query heads that share one KV head, over its first `len` cached positions: for each
-/// head `g`, `p_g = softmax(scale * q_g · k_j)` into `scores[g * stride..][..len]`, then
-/// `out_g = sum_j p_gj v_j`. `q` and `out` hold the heads side by side, `hd` wide each;
-/// `k` and `v` the positions' rows. Each K and V row is read once for all the heads.
-#[allow(clippy::too_many_arguments)]
-pub fn attend_group<E: KvElem>(
-    q: &[f32],
+/// Keys per block of the transposed K layout: a block holds 16 positions' keys as
+/// `[head_dim][16]`, so 16 scores come from one multiply-add per dimension, with no
+/// horizontal sums.
+pub const KEY_BLOCK: usize = 16;
+
+/// Positions the K and V rows are padded to: the kernels score 32 keys per step.
+pub const KEY_STEP: usize = 2 * KEY_BLOCK;
+
+/// The most query vectors one [`attend_queries`] call takes.
+pub const MAX_QUERIES: usize = 4;
+
+/// One query vector: `softmax(scale * q . k_j)` over the first `len` keys, then
+/// `out = sum_j p_j v_j`.
+pub struct Query<'a> {
+    pub q: &'a [f32],
+    pub len: usize,
+    pub out: &'a mut [f32],
+}
+
+/// Up to [`MAX_QUERIES`] queries (heads and positions) over one KV head: `kt` holds its
+/// keys transposed in blocks of [`KEY_BLOCK`] (see above), `v` its value rows, both
+/// padded to a multiple of [`KEY_STEP`] positions. Each block of keys and each value row
+/// is read once for all the queries. `scores` holds one row of `stride` per query.
+pub fn attend_queries<E: KvElem>(
+    queries: &mut [Query],
     hd: usize,
-    k: &[E],
+    kt: &[E],
     v: &[E],
-    len: usize,
     scale: f32,
     scores: &mut [f32],
     stride: usize,
-    out: &mut [f32],
 ) {
-    let heads = q.len() / hd;
-    assert!(k.len() >= len * hd && v.len() >= len * hd && out.len() == q.len());
-    assert!(len <= stride && scores.len() >= (heads - 1) * stride + len);
-    let mut g = 0;
-    while g < heads {
-        let q = &q[g * hd..];
-        let (scores, out) = (&mut scores[g * stride..], &mut out[g * hd..]);
-        #[cfg(target_arch = "x86_64")]
-        if avx512() && (hd == 64 || hd == 128) {
-            // Up to 4 heads of 64 (2 of 128) keep their queries and outputs in registers.
-            let batch = (heads - g).min(if hd == 64 { 4 } else { 2 });
-            // SAFETY: the CPU has AVX-512F and F16C; lengths were checked above.
-            unsafe {
-                match (hd, batch) {
-                    (64, 1) => attend_avx512::<E, 4, 1>(q, k, v, len, scale, scores, stride, out),
-                    (64, 2) => attend_avx512::<E, 4, 2>(q, k, v, len, scale, scores, stride, out),
-                    (64, 3) => attend_avx512::<E, 4, 3>(q, k, v, len, scale, scores, stride, out),
-                    (64, _) => attend_avx512::<E, 4, 4>(q, k, v, len, scale, scores, stride, out),
-                    (_, 1) => attend_avx512::<E, 8, 1>(q, k, v, len, scale, scores, stride, out),
-                    (_, _) => attend_avx512::<E, 8, 2>(q, k, v, len, scale, scores, stride, out),
+    let nq = queries.len();
+    let max_len = queries.iter().map(|q| q.len).max().unwrap_or(0);
+    let padded = max_len.next_multiple_of(KEY_STEP);
+    assert!(nq <= MAX_QUERIES && queries.iter().all(|q| q.q.len() == hd && q.out.len() == hd));
+    assert!(kt.len() >= padded * hd && v.len() >= max_len * hd && stride >= padded);
+    assert!(nq == 0 || scores.len() >= (nq - 1) * stride + padded);
+    #[cfg(target_arch = "x86_64")]
+    if avx512() && (hd == 64 || hd == 128) {
+        // SAFETY: the CPU has AVX-512F and F16C; the lengths were checked above.
+        unsafe {
+            match (hd, nq) {
+                (_, 0) => {}
+                (64, 1) => attend_avx512::<E, 4, 1>(queries, kt, v, scale, scores, stride),
+                (64, 2) => attend_avx512::<E, 4, 2>(queries, kt, v, scale, scores, stride),
+                (64, 3) => attend_avx512::<E, 4, 3>(queries, kt, v, scale, scores, stride),
+                (64, _) => attend_avx512::<E, 4, 4>(queries, kt, v, scale, scores, stride),
+                (_, 1) => attend_avx512::<E, 8, 1>(queries, kt, v, scale, scores, stride),
+                (_, 2) => attend_avx512::<E, 8, 2>(queries, kt, v, scale, scores, stride),
+                (_, 3) => attend_avx512::<E, 8, 3>(queries, kt, v, scale, scores, stride),
+                (_, _) => attend_avx512::<E, 8, 4>(queries, kt, v, scale, scores, stride),
+            }
+        }
+        return;
+    }
+    for (i, query) in queries.iter_mut().enumerate() {
+        let p = &mut scores[i * stride..][..query.len];
+        for (b, block) in p.chunks_mut(KEY_BLOCK).enumerate() {
+            let keys = &kt[b * KEY_BLOCK * hd..][..KEY_BLOCK * hd];
+            let mut acc = [0f32; KEY_BLOCK];
+            for (&qd, lanes) in query.q.iter().zip(keys.chunks_exact(KEY_BLOCK)) {
+                let qd = round_as::<E>(qd);
+                for (a, k) in acc.iter_mut().zip(lanes) {
+                    *a += qd * k.to_f32();
                 }
             }
-            g += batch;
-            continue;
-        }
-        let (q, p, out) = (&q[..hd], &mut scores[..len], &mut out[..hd]);
-        for (s, row) in p.iter_mut().zip(k.chunks_exact(hd)) {
-            *s = q.iter().zip(row).map(|(a, b)| a * b.to_f32()).sum::<f32>() * scale;
+            for (s, a) in block.iter_mut().zip(acc) {
+                *s = a * scale;
+            }
         }
         softmax(p);
-        out.fill(0.0);
+        query.out.fill(0.0);
         for (&pj, row) in p.iter().zip(v.chunks_exact(hd)) {
-            for (o, x) in out.iter_mut().zip(row) {
+            for (o, x) in query.out.iter_mut().zip(row) {
                 *o += pj * x.to_f32();
             }
         }
-        g += 1;
     }
 }
 
-/// The horizontal sums of four vectors, as `[sum(a0), sum(a1), sum(a2), sum(a3)]`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,f16c")]
-#[inline]
-fn sum4(a: [__m512; 4]) -> __m128 {
-    // Per 128-bit lane: [a0 a1 a0 a1] halves, then [a0 a1 a2 a3] partial sums.
-    let s01 = _mm512_add_ps(
-        _mm512_unpacklo_ps(a[0], a[1]),
-        _mm512_unpackhi_ps(a[0], a[1]),
-    );
-    let s23 = _mm512_add_ps(
-        _mm512_unpacklo_ps(a[2], a[3]),
-        _mm512_unpackhi_ps(a[2], a[3]),
-    );
-    let s = _mm512_add_ps(
-        _mm512_shuffle_ps::<0b01_00_01_00>(s01, s23),
-        _mm512_shuffle_ps::<0b11_10_11_10>(s01, s23),
-    );
-    let lo = _mm_add_ps(_mm512_castps512_ps128(s), _mm512_extractf32x4_ps::<1>(s));
-    let hi = _mm_add_ps(
-        _mm512_extractf32x4_ps::<2>(s),
-        _mm512_extractf32x4_ps::<3>(s),
-    );
-    _mm_add_ps(lo, hi)
+/// `x` rounded to the precision of `E`.
+fn round_as<E: KvElem>(x: f32) -> f32 {
+    if E::HALF {
+        half::f16::from_f32(x).to_f32()
+    } else {
+        x
+    }
 }
 
-/// [`attend_group`] for `G` heads of `16 * L` dims, queries and outputs in registers.
+/// [`attend_queries`] for `Q` queries of `16 * L` dims: per dimension one load of 32 keys
+/// feeds `2 Q` multiply-adds into registers; the weighted sum of values keeps every
+/// query's output in registers (two at a time for 128 dims).
 ///
 /// # Safety
-/// AVX-512F and F16C; `q` and `out` hold `G` heads, `k` and `v` `len` rows, and `scores`
-/// `G` rows of `stride >= len`.
+/// AVX-512F and F16C; the lengths [`attend_queries`] checks.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,f16c")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn attend_avx512<E: KvElem, const L: usize, const G: usize>(
-    q: &[f32],
-    k: &[E],
+unsafe fn attend_avx512<E: KvElem, const L: usize, const Q: usize>(
+    queries: &mut [Query],
+    kt: &[E],
     v: &[E],
-    len: usize,
     scale: f32,
     scores: &mut [f32],
     stride: usize,
-    out: &mut [f32],
 ) {
     let hd = 16 * L;
-    // SAFETY: the bounds are the caller's promise, checked by `attend_group`.
+    let lens: [usize; Q] = std::array::from_fn(|i| queries[i].len);
+    let max_len = lens.iter().copied().max().unwrap_or(0);
+    // SAFETY: the bounds are the caller's promise, checked by `attend_queries`.
     unsafe {
-        let qv: [[__m512; L]; G] = std::array::from_fn(|g| {
-            std::array::from_fn(|c| _mm512_loadu_ps(q.as_ptr().add(g * hd + 16 * c)))
-        });
+        let mut rounded = [[0f32; 128]; Q];
+        for (r, query) in rounded.iter_mut().zip(queries.iter()) {
+            for c in 0..L {
+                let x = _mm512_loadu_ps(query.q.as_ptr().add(16 * c));
+                _mm512_storeu_ps(r.as_mut_ptr().add(16 * c), round16::<E>(x));
+            }
+        }
+        let qp: [*const f32; Q] = std::array::from_fn(|i| rounded[i].as_ptr());
         let sp = scores.as_mut_ptr();
-        let dot = |qg: &[__m512; L], row: *const E| {
-            let mut acc = _mm512_mul_ps(qg[0], E::load16(row));
-            for (c, qc) in qg.iter().enumerate().skip(1) {
-                acc = _mm512_fmadd_ps(*qc, E::load16(row.add(16 * c)), acc);
+        let (scale_v, neg) = (_mm512_set1_ps(scale), _mm512_set1_ps(f32::NEG_INFINITY));
+        let mut j0 = 0;
+        while j0 < max_len {
+            let kp = kt.as_ptr().add(j0 * hd);
+            let mut a0 = [_mm512_setzero_ps(); Q];
+            let mut a1 = [_mm512_setzero_ps(); Q];
+            for d in 0..hd {
+                let k0 = E::load16(kp.add(d * KEY_BLOCK));
+                let k1 = E::load16(kp.add((hd + d) * KEY_BLOCK));
+                for i in 0..Q {
+                    let qd = _mm512_set1_ps(*qp[i].add(d));
+                    a0[i] = _mm512_fmadd_ps(qd, k0, a0[i]);
+                    a1[i] = _mm512_fmadd_ps(qd, k1, a1[i]);
+                }
             }
-            acc
-        };
-        // Four rows at a time, so one transposing reduction yields four scores.
-        let mut j = 0;
-        while j + 4 <= len {
-            let rows: [*const E; 4] = std::array::from_fn(|r| k.as_ptr().add((j + r) * hd));
-            for (g, qg) in qv.iter().enumerate() {
-                let acc = rows.map(|row| dot(qg, row));
-                let s = _mm_mul_ps(sum4(acc), _mm_set1_ps(scale));
-                _mm_storeu_ps(sp.add(g * stride + j), s);
+            // Keys a query does not see (later positions, padding) score -inf.
+            for i in 0..Q {
+                let valid = |from: usize| {
+                    let n = lens[i].saturating_sub(from).min(KEY_BLOCK);
+                    ((1u32 << n) - 1) as __mmask16
+                };
+                let row = sp.add(i * stride + j0);
+                _mm512_storeu_ps(row, _mm512_mask_mul_ps(neg, valid(j0), a0[i], scale_v));
+                let s1 = _mm512_mask_mul_ps(neg, valid(j0 + KEY_BLOCK), a1[i], scale_v);
+                _mm512_storeu_ps(row.add(KEY_BLOCK), s1);
             }
-            j += 4;
+            j0 += KEY_STEP;
         }
-        for j in j..len {
-            let row = k.as_ptr().add(j * hd);
-            for (g, qg) in qv.iter().enumerate() {
-                *sp.add(g * stride + j) = _mm512_reduce_add_ps(dot(qg, row)) * scale;
+        for (i, &len) in lens.iter().enumerate() {
+            let row = std::slice::from_raw_parts_mut(sp.add(i * stride), max_len);
+            softmax_body(&mut row[..len]);
+            row[len..].fill(0.0);
+        }
+        let rows: [*const f32; Q] = std::array::from_fn(|i| sp.add(i * stride) as *const f32);
+        let outs: [*mut f32; Q] = std::array::from_fn(|i| queries[i].out.as_mut_ptr());
+        if L == 4 || Q == 1 {
+            weighted_values::<E, L, Q>(rows, v.as_ptr(), max_len, outs);
+        } else {
+            weighted_values::<E, L, 2>([rows[0], rows[1]], v.as_ptr(), max_len, [outs[0], outs[1]]);
+            match Q {
+                3 => weighted_values::<E, L, 1>([rows[2]], v.as_ptr(), max_len, [outs[2]]),
+                4 => weighted_values::<E, L, 2>(
+                    [rows[2], rows[3]],
+                    v.as_ptr(),
+                    max_len,
+                    [outs[2], outs[3]],
+                ),
+                _ => {}
             }
         }
-        for g in 0..G {
-            let p = &mut scores[g * stride..g * stride + len];
-            softmax_body(p);
-        }
-        let sp = scores.as_ptr();
-        let mut o = [[_mm512_setzero_ps(); L]; G];
+    }
+}
+
+/// 16 lanes rounded to the precision of `E`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,f16c")]
+#[inline]
+fn round16<E: KvElem>(x: __m512) -> __m512 {
+    if E::HALF {
+        _mm512_cvtph_ps(_mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(x))
+    } else {
+        x
+    }
+}
+
+/// `out_i = sum_j p_ij v_j` for `P` queries over `len` value rows of `16 * L`.
+///
+/// # Safety
+/// AVX-512F and F16C; `p` rows and `v` hold `len` entries / rows, `out` 16 L values each.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,f16c")]
+#[inline]
+unsafe fn weighted_values<E: KvElem, const L: usize, const P: usize>(
+    p: [*const f32; P],
+    v: *const E,
+    len: usize,
+    out: [*mut f32; P],
+) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let mut o = [[_mm512_setzero_ps(); L]; P];
         for j in 0..len {
-            let row = v.as_ptr().add(j * hd);
+            let row = v.add(j * 16 * L);
             let vr: [__m512; L] = std::array::from_fn(|c| E::load16(row.add(16 * c)));
-            for (g, og) in o.iter_mut().enumerate() {
-                let p = _mm512_set1_ps(*sp.add(g * stride + j));
+            for i in 0..P {
+                let pj = _mm512_set1_ps(*p[i].add(j));
                 for c in 0..L {
-                    og[c] = _mm512_fmadd_ps(p, vr[c], og[c]);
+                    o[i][c] = _mm512_fmadd_ps(pj, vr[c], o[i][c]);
                 }
             }
         }
-        for (g, og) in o.iter().enumerate() {
-            for (c, oc) in og.iter().enumerate() {
-                _mm512_storeu_ps(out.as_mut_ptr().add(g * hd + 16 * c), *oc);
+        for i in 0..P {
+            for c in 0..L {
+                _mm512_storeu_ps(out[i].add(16 * c), o[i][c]);
             }
         }
     }
@@ -345,34 +428,59 @@ mod tests {
         out
     }
 
+    /// Key rows in the transposed block layout, padded to `KEY_STEP` positions with `pad`.
+    fn transpose(k: &[f32], hd: usize, pad: f32) -> Vec<f32> {
+        let n = (k.len() / hd).next_multiple_of(KEY_STEP);
+        let mut out = vec![pad; n * hd];
+        for (j, row) in k.chunks(hd).enumerate() {
+            for (d, &x) in row.iter().enumerate() {
+                out[(j / KEY_BLOCK * hd + d) * KEY_BLOCK + j % KEY_BLOCK] = x;
+            }
+        }
+        out
+    }
+
     #[test]
     fn attention_matches_a_scalar_reference() {
-        // 64 and 128 take the SIMD paths where the CPU has them, 48 the portable one.
-        // 64 and 128 take the SIMD paths where the CPU has them, 48 the portable one;
-        // 1 to 5 heads per KV head cover every register batch.
+        // 64 and 128 take the SIMD paths where the CPU has them, 48 the portable one; 1 to
+        // 4 queries of different lengths cover every register batch and the masking.
         for hd in [48, 64, 128] {
-            for heads in 1..=5 {
-                let (len, stride) = (37, 40);
+            for nq in 1..=MAX_QUERIES {
+                let (keys, stride) = (37, 64);
                 let f = |i: usize, a: f32| (i as f32 * a).sin();
-                let q: Vec<f32> = (0..heads * hd).map(|i| f(i, 0.37)).collect();
-                let k: Vec<f32> = (0..len * hd).map(|i| f(i, 0.11)).collect();
-                let v: Vec<f32> = (0..len * hd).map(|i| f(i, 0.23)).collect();
-                let want: Vec<f32> = q
-                    .chunks(hd)
-                    .flat_map(|qh| reference(qh, &k, &v, 0.125))
+                let lens: Vec<usize> = (0..nq).map(|i| keys - 5 * i).collect();
+                let q: Vec<f32> = (0..nq * hd).map(|i| f(i, 0.37)).collect();
+                let k: Vec<f32> = (0..keys * hd).map(|i| f(i, 0.11)).collect();
+                let v: Vec<f32> = (0..keys * hd).map(|i| f(i, 0.23)).collect();
+                let want: Vec<f32> = (0..nq)
+                    .flat_map(|i| {
+                        let l = lens[i];
+                        reference(&q[i * hd..][..hd], &k[..l * hd], &v[..l * hd], 0.125)
+                    })
                     .collect();
-                let mut p = vec![0.0; heads * stride];
-                let mut out = vec![0.0; heads * hd];
-                attend_group(&q, hd, &k, &v, len, 0.125, &mut p, stride, &mut out);
+                let run = |kt: &dyn Fn(&mut [Query], &mut [f32])| {
+                    let mut out = vec![0.0; nq * hd];
+                    let mut queries: Vec<Query> = out
+                        .chunks_mut(hd)
+                        .enumerate()
+                        .map(|(i, o)| Query { q: &q[i * hd..][..hd], len: lens[i], out: o })
+                        .collect();
+                    let mut p = vec![0.0; nq * stride];
+                    kt(&mut queries, &mut p);
+                    out
+                };
+                // Padding past the keys must not leak in, even when it is not finite.
+                let kt = transpose(&k, hd, f32::NAN);
+                let out = run(&|qs, p| attend_queries(qs, hd, &kt, &v, 0.125, p, stride));
                 for (a, b) in out.iter().zip(&want) {
-                    assert!((a - b).abs() < 1e-5, "hd {hd} x{heads}: {a} vs {b}");
+                    assert!((a - b).abs() < 1e-5, "hd {hd} x{nq}: {a} vs {b}");
                 }
                 // f16 rows: the same within f16 rounding.
-                let h =
-                    |x: &Vec<f32>| -> Vec<u16> { x.iter().map(|&v| u16::from_f32(v)).collect() };
-                attend_group(&q, hd, &h(&k), &h(&v), len, 0.125, &mut p, stride, &mut out);
+                let h = |x: &[f32]| -> Vec<u16> { x.iter().map(|&v| u16::from_f32(v)).collect() };
+                let (kt16, v16) = (h(&transpose(&k, hd, 0.0)), h(&v));
+                let out = run(&|qs, p| attend_queries(qs, hd, &kt16, &v16, 0.125, p, stride));
                 for (a, b) in out.iter().zip(&want) {
-                    assert!((a - b).abs() < 2e-3, "hd {hd} x{heads} f16: {a} vs {b}");
+                    assert!((a - b).abs() < 2e-3, "hd {hd} x{nq} f16: {a} vs {b}");
                 }
             }
         }

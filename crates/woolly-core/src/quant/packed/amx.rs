@@ -192,22 +192,39 @@ pub unsafe fn gemm16(
                 }
             }
             if b > 0 {
-                let (b, dw, mw) = (b - 1, &panel.dw[b - 1].0, &panel.mw[b - 1].0);
+                let (b, dw) = (b - 1, &panel.dw[b - 1].0);
                 for tt in 0..tts {
                     let (i, dots) = ((first + tt) * nb + b, &c[b % 2][tt]);
                     // SAFETY: `Lanes` and CTile rows are 16 aligned f32 / i32.
                     unsafe {
                         let dx = _mm512_load_ps(x.d[i].0.as_ptr());
-                        let sx = _mm512_load_ps(sums[i].0.as_ptr());
                         for (m, acc) in acc[tt].iter_mut().enumerate() {
                             let dot = _mm512_load_si512(dots.0.as_ptr().add(m * TILE) as *const _);
-                            let scale = _mm512_mul_ps(dx, _mm512_set1_ps(dw[m]));
+                            let scale = _mm512_mul_ps(_mm512_set1_ps(dw[m]), dx);
                             let a = _mm512_load_ps(acc.0.as_ptr());
                             let a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, a);
-                            let a = _mm512_fmadd_ps(sx, _mm512_set1_ps(mw[m]), a);
                             _mm512_store_ps(acc.0.as_mut_ptr(), a);
                         }
                     }
+                }
+            }
+        }
+        // The offsets, summed apart and added last, as the AVX-512 kernels do.
+        for (tt, acc) in acc.iter_mut().enumerate().take(tts) {
+            let mut mins = [_mm512_setzero_ps(); TILE];
+            for b in 0..nb {
+                let mw = &panel.mw[b].0;
+                // SAFETY: `Lanes` is 16 aligned f32.
+                let s = unsafe { _mm512_load_ps(sums[(first + tt) * nb + b].0.as_ptr()) };
+                for (m, min) in mins.iter_mut().enumerate() {
+                    *min = _mm512_fmadd_ps(_mm512_set1_ps(mw[m]), s, *min);
+                }
+            }
+            for (a, min) in acc.iter_mut().zip(mins) {
+                // SAFETY: `Lanes` is 16 aligned f32.
+                unsafe {
+                    let sum = _mm512_add_ps(_mm512_load_ps(a.0.as_ptr()), min);
+                    _mm512_store_ps(a.0.as_mut_ptr(), sum);
                 }
             }
         }

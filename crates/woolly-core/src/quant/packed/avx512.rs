@@ -12,15 +12,32 @@ pub fn available() -> bool {
         && super::avx2::available()
 }
 
-/// `[r0, r1, r2, r3]` from 16 lanes holding four partial sums per row.
+// The kernels sum each block's integer products for a row before converting them (exact,
+// so in any order), then apply the scales block after block: the same float operations in
+// the same order as the AMX kernels, so a prefill and a decode step agree to the bit.
+
+/// Every lane of each group of 4 gets the group's integer sum.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn sum_quads(v: __m512) -> __m128 {
-    let r0 = _mm512_castps512_ps128(v);
-    let r1 = _mm512_extractf32x4_ps::<1>(v);
-    let r2 = _mm512_extractf32x4_ps::<2>(v);
-    let r3 = _mm512_extractf32x4_ps::<3>(v);
-    _mm_hadd_ps(_mm_hadd_ps(r0, r1), _mm_hadd_ps(r2, r3))
+fn sum_quads_epi32(v: __m512i) -> __m512i {
+    let v = _mm512_add_epi32(v, _mm512_shuffle_epi32::<0b10_11_00_01>(v));
+    _mm512_add_epi32(v, _mm512_shuffle_epi32::<0b01_00_11_10>(v))
+}
+
+/// Every lane of each group of 8 gets the group's integer sum.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn sum_octets_epi32(v: __m512i) -> __m512i {
+    let v = sum_quads_epi32(v);
+    _mm512_add_epi32(v, _mm512_shuffle_i32x4::<0b10_11_00_01>(v, v))
+}
+
+/// Lanes `0, step, 2 step, 3 step` of `v`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn pick4<const STEP: i32>(v: __m512) -> __m128 {
+    let idx = _mm512_setr_epi32(0, STEP, 2 * STEP, 3 * STEP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, v))
 }
 
 /// Bytes ahead of the current line to prefetch: one core keeps only a few cache misses in
@@ -82,7 +99,7 @@ pub unsafe fn q4<const OFF: i32, const T: usize>(
                 let xl = _mm512_broadcast_i32x4(_mm_load_si128(q));
                 let xh = _mm512_broadcast_i32x4(_mm_load_si128(q.add(1)));
                 let dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xl);
-                let dot = _mm512_dpbusd_epi32(dot, hi, xh);
+                let dot = sum_quads_epi32(_mm512_dpbusd_epi32(dot, hi, xh));
                 let scale = _mm512_mul_ps(d16, _mm512_set1_ps(y.d));
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[t]);
                 let s = if OFF == 0 { y.s } else { y.sx };
@@ -90,7 +107,7 @@ pub unsafe fn q4<const OFF: i32, const T: usize>(
             }
         }
     }
-    std::array::from_fn(|t| to_array(_mm_add_ps(sum_quads(acc[t]), mins[t])))
+    std::array::from_fn(|t| to_array(_mm_add_ps(pick4::<4>(acc[t]), mins[t])))
 }
 
 /// # Safety
@@ -126,8 +143,8 @@ pub unsafe fn q8<const T: usize>(
                 let y = ys[t].get_unchecked(b);
                 let x = _mm512_broadcast_i64x4(_mm256_loadu_si256(y.qs.as_ptr() as *const _));
                 let yd = _mm512_set1_ps(y.d);
-                let p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w01, x);
-                let p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w23, x);
+                let p01 = sum_octets_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w01, x));
+                let p23 = sum_octets_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w23, x));
                 acc01[t] =
                     _mm512_fmadd_ps(_mm512_cvtepi32_ps(p01), _mm512_mul_ps(d01, yd), acc01[t]);
                 acc23[t] =
@@ -137,14 +154,12 @@ pub unsafe fn q8<const T: usize>(
         }
     }
     std::array::from_fn(|t| {
-        let halves = |v: __m512| {
-            let hi = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v));
-            (_mm512_castps512_ps256(v), _mm256_castpd_ps(hi))
-        };
-        let (r0, r1) = halves(acc01[t]);
-        let (r2, r3) = halves(acc23[t]);
-        let h = _mm256_hadd_ps(_mm256_hadd_ps(r0, r1), _mm256_hadd_ps(r2, r3));
-        let sums = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
-        to_array(_mm_add_ps(sums, mins[t]))
+        // Rows 0 and 1 sit in lanes 0 and 8 of `acc01`, rows 2 and 3 in those of `acc23`.
+        let rows = _mm512_permutex2var_ps(
+            acc01[t],
+            _mm512_setr_epi32(0, 8, 16, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+            acc23[t],
+        );
+        to_array(_mm_add_ps(_mm512_castps512_ps128(rows), mins[t]))
     })
 }

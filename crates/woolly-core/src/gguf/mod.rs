@@ -345,6 +345,13 @@ impl GgufFile {
         let _ = (start, len);
     }
 
+    /// [`Self::release`]s the header (metadata and tensor index, parsed into owned values
+    /// when the file was opened): the vocabulary alone is megabytes of pages.
+    pub fn release_header(&self) {
+        let data_start = self.tensors.iter().map(|t| t.offset).min().unwrap_or(0);
+        self.release(0, data_start as usize);
+    }
+
     /// Bytes of all tensor data (what the weights occupy in memory).
     pub fn tensor_bytes_total(&self) -> u64 {
         self.tensors.iter().map(|t| t.n_bytes).sum()

@@ -1,6 +1,7 @@
 //! Byte-level BPE (GPT-2 style), as llama.cpp's `llm_tokenizer_bpe_session` does it.
 
 use std::cmp::Reverse;
+use super::TokenIndex;
 use std::collections::{BinaryHeap, HashMap};
 
 use super::unicode::byte_to_char;
@@ -58,7 +59,7 @@ impl Bpe {
     }
 
     /// Encodes one pre-tokenized word (raw UTF-8) into token ids.
-    pub fn encode_word(&self, raw: &str, vocab: &HashMap<String, u32>, out: &mut Vec<u32>) {
+    pub fn encode_word(&self, raw: &str, vocab: &TokenIndex, out: &mut Vec<u32>) {
         let word: String = raw.bytes().map(byte_to_char).collect();
         if self.ignore_merges {
             if let Some(&id) = vocab.get(&word) {
@@ -136,12 +137,8 @@ impl Bpe {
 mod tests {
     use super::*;
 
-    fn vocab(tokens: &[&str]) -> HashMap<String, u32> {
-        tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.to_string(), i as u32))
-            .collect()
+    fn vocab(tokens: &[&str]) -> TokenIndex {
+        TokenIndex::new(tokens.iter().map(|t| t.to_string()).collect())
     }
 
     #[test]

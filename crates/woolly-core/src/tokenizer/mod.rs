@@ -10,6 +10,7 @@
 //! ```
 
 mod bpe;
+mod index;
 mod pretokenize;
 mod special;
 mod spm;
@@ -21,10 +22,10 @@ pub use pretokenize::PreTokenizer;
 pub use stream::StreamDecoder;
 pub use vocab::Vocab;
 
-use std::collections::HashMap;
 
 use crate::gguf::GgufFile;
 use bpe::Bpe;
+use index::TokenIndex;
 use special::Fragment;
 
 #[derive(Debug, thiserror::Error)]
@@ -100,10 +101,10 @@ enum Model {
 /// A ready-to-use tokenizer. Immutable, so it can be shared across threads in an `Arc`.
 pub struct Tokenizer {
     model: Model,
-    tokens: Vec<String>,
     types: Vec<TokenType>,
     scores: Vec<f32>,
-    token_to_id: HashMap<String, u32>,
+    /// The vocabulary, and ids by text.
+    index: TokenIndex,
     /// Each token's bytes when rendered (special tokens as their text).
     pieces: Vec<Box<[u8]>>,
     /// Special tokens, longest text first: the order llama.cpp splits them out of text.
@@ -124,7 +125,7 @@ impl std::fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tokenizer")
             .field("model", &self.model_name())
-            .field("vocab_size", &self.tokens.len())
+            .field("vocab_size", &self.index.tokens().len())
             .field("bos", &self.bos)
             .field("eos", &self.eos)
             .field("add_bos", &self.add_bos)
@@ -211,12 +212,8 @@ impl Tokenizer {
                 *t = format!("[EMPTY_{i}]");
             }
         }
-        // A repeated text maps to its last id, as in llama.cpp.
-        let token_to_id: HashMap<String, u32> = tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.clone(), i as u32))
-            .collect();
+        let index = TokenIndex::new(tokens);
+        let tokens = index.tokens();
         let mut types: Vec<TokenType> = if v.token_types.is_empty() {
             vec![TokenType::Normal; n]
         } else {
@@ -238,9 +235,9 @@ impl Tokenizer {
         let unk = valid(v.unk).or(valid(def_unk));
         let pad = valid(v.pad);
 
-        let (eot, eog) = special::detect(&v, eos, &token_to_id, &mut types);
+        let (eot, eog) = special::detect(&v, eos, &index, &mut types);
 
-        let special_order = special::split_order(&tokens, &types);
+        let special_order = special::split_order(tokens, &types);
 
         let pieces = (0..n)
             .map(|i| render_piece(is_spm, types[i], &tokens[i]))
@@ -252,8 +249,8 @@ impl Tokenizer {
                 for (b, slot) in byte_tokens.iter_mut().enumerate() {
                     let hex = format!("<0x{b:02X}>");
                     let raw = char::from(b as u8).to_string();
-                    let lookup = token_to_id.get(&hex).or(if b < 0x80 {
-                        token_to_id.get(&raw)
+                    let lookup = index.get(&hex).or(if b < 0x80 {
+                        index.get(&raw)
                     } else {
                         None
                     });
@@ -274,10 +271,9 @@ impl Tokenizer {
 
         Ok(Tokenizer {
             model,
-            tokens,
             types,
             scores: v.scores,
-            token_to_id,
+            index,
             pieces,
             special_order,
             eog,
@@ -307,7 +303,7 @@ impl Tokenizer {
                 text,
                 parse_special,
                 &self.special_order,
-                &self.tokens,
+                self.index.tokens(),
                 &self.types,
             )
         };
@@ -318,7 +314,7 @@ impl Tokenizer {
                         Fragment::Token(id) => out.push(id),
                         Fragment::Text(t) => {
                             for word in pre.split(t) {
-                                bpe.encode_word(word, &self.token_to_id, &mut out);
+                                bpe.encode_word(word, &self.index, &mut out);
                             }
                         }
                     }
@@ -342,7 +338,7 @@ impl Tokenizer {
                             let escaped = format!("{prefix}{t}").replace(' ', spm::SPACE);
                             spm::encode(
                                 &escaped,
-                                &self.token_to_id,
+                                &self.index,
                                 &self.scores,
                                 byte_tokens,
                                 &mut out,
@@ -410,7 +406,7 @@ impl Tokenizer {
     }
 
     pub fn vocab_size(&self) -> usize {
-        self.tokens.len()
+        self.index.tokens().len()
     }
 
     pub fn bos(&self) -> Option<u32> {
@@ -455,12 +451,12 @@ impl Tokenizer {
 
     /// The vocabulary entry of `id` (GGUF text, e.g. `Ġworld` or `▁world`).
     pub fn token_text(&self, id: u32) -> Option<&str> {
-        self.tokens.get(id as usize).map(String::as_str)
+        self.index.tokens().get(id as usize).map(String::as_str)
     }
 
     /// The id whose vocabulary entry is exactly `text`.
     pub fn token_id(&self, text: &str) -> Option<u32> {
-        self.token_to_id.get(text).copied()
+        self.index.get(text).copied()
     }
 
     pub fn token_type(&self, id: u32) -> Option<TokenType> {

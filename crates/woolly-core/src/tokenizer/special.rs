@@ -1,7 +1,6 @@
 //! Special tokens: which ones end generation, and splitting their text out of input
 //! before pre-tokenization (llama.cpp's `tokenizer_st_partition`).
 
-use std::collections::HashMap;
 
 use super::{TokenType, Vocab};
 
@@ -75,7 +74,7 @@ const FIM_SEP_TEXTS: &[&str] = &["<|file_sep|>"];
 pub(super) fn detect(
     v: &Vocab,
     eos: Option<u32>,
-    token_to_id: &HashMap<String, u32>,
+    token_to_id: &super::TokenIndex,
     types: &mut [TokenType],
 ) -> (Option<u32>, Vec<u32>) {
     let n = types.len();

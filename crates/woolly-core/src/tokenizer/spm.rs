@@ -3,7 +3,8 @@
 //! highest-scoring token; chars left without a token fall back to `<0xNN>` byte tokens.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use super::TokenIndex;
+use std::collections::BinaryHeap;
 
 const NONE: usize = usize::MAX;
 
@@ -49,7 +50,7 @@ impl Eq for Bigram {}
 /// token for byte `b`, if the vocabulary has one.
 pub fn encode(
     text: &str,
-    vocab: &HashMap<String, u32>,
+    vocab: &TokenIndex,
     scores: &[f32],
     byte_tokens: &[Option<u32>; 256],
     out: &mut Vec<u32>,

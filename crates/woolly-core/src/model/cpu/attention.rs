@@ -2,7 +2,7 @@
 //! and during a prefill several positions) read its keys and values together, with no
 //! repeated K/V, the KV heads and parts of the chunk split between the pool's threads.
 
-use super::pool::Pool;
+use super::pool::{Pool, SharedMut};
 use super::simd::{self, KvElem, Query, KEY_BLOCK, KEY_STEP, MAX_QUERIES};
 use crate::engine::KvCacheType;
 
@@ -93,22 +93,6 @@ impl KvCache {
     }
 }
 
-/// A buffer several threads write, each to its own heads' ranges.
-struct Shared(*mut f32, usize);
-// SAFETY: threads touch disjoint ranges (their own heads) and `Pool::run` waits for all.
-unsafe impl Sync for Shared {}
-
-impl Shared {
-    /// # Safety
-    /// No other thread may use `range` while the slice lives.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self, range: std::ops::Range<usize>) -> &mut [f32] {
-        assert!(range.start <= range.end && range.end <= self.1);
-        // SAFETY: in bounds; exclusivity is the caller's promise.
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(range.start), range.len()) }
-    }
-}
-
 /// A chunk's queries are dealt round-robin into this many parts, so that with few KV heads
 /// every thread still gets work (later queries see more keys: round-robin keeps it even).
 pub const QUERY_SPLITS: usize = 4;
@@ -137,10 +121,7 @@ pub fn attend(
     let splits = QUERY_SPLITS.min(n);
     assert!(scores.len() >= scores_len(kv_heads, ctx) && out.len() >= q.len());
     assert!(start + n <= ctx);
-    let (out, scores) = (
-        Shared(out.as_mut_ptr(), out.len()),
-        Shared(scores.as_mut_ptr(), scores.len()),
-    );
+    let (out, scores) = (SharedMut::new(out), SharedMut::new(scores));
     // One task per (KV head, part of the positions); its queries go to the kernel a batch
     // of up to MAX_QUERIES (head, position) pairs at a time.
     pool.run(kv_heads * splits, &|mine| {

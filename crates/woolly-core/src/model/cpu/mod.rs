@@ -15,14 +15,14 @@ use super::ModelError;
 use crate::engine::KvCacheType;
 use crate::gguf::GgufFile;
 use crate::quant::packed::{amx_available, Isa, TokenTiles};
-use crate::quant::{Q8Block, Q8_BLOCK};
+use crate::quant::{self, Q8Block, Q8_BLOCK};
 use attention::KvCache;
-use pool::Pool;
+use pool::{Pool, SharedMut};
 use std::sync::Arc;
 use weights::{matmul, Input, Linear, Weight};
 
 /// Tokens per prefill chunk: bounds the scratch buffers while keeping weight reuse high.
-const CHUNK: usize = 64;
+const CHUNK: usize = 128;
 
 struct Layer {
     attn_norm: Vec<f32>,
@@ -308,8 +308,29 @@ impl CpuTransformer {
                 (&layer.up, &mut s.up[..n * ffn]),
             ],
         );
-        ops::swiglu(&mut s.gate[..n * ffn], &s.up[..n * ffn]);
-        let input = Input::prepare(&s.gate, &mut s.xq, &mut s.tiles, n, ffn, amx);
+        // SwiGLU, and its output quantized for the down projection: a token row per task.
+        let blocks = if ffn.is_multiple_of(Q8_BLOCK) { ffn / Q8_BLOCK } else { 0 };
+        {
+            let gate = SharedMut::new(&mut s.gate[..n * ffn]);
+            let xq = SharedMut::new(&mut s.xq[..n * blocks]);
+            let up = &s.up;
+            pool.run(n, &|rows| {
+                for t in rows {
+                    // SAFETY: row `t` of `gate` and of `xq` belong to this task alone.
+                    let (g, q) = unsafe {
+                        (
+                            gate.slice(t * ffn..(t + 1) * ffn),
+                            xq.slice(t * blocks..(t + 1) * blocks),
+                        )
+                    };
+                    ops::swiglu(g, &up[t * ffn..(t + 1) * ffn]);
+                    if blocks > 0 {
+                        quant::quantize_q8(g, q);
+                    }
+                }
+            });
+        }
+        let input = Input::quantized(&s.gate, &s.xq, &mut s.tiles, n, ffn, amx);
         matmul(pool, isa, &input, [(&layer.down, &mut s.xn[..n * dim])]);
         ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
     }

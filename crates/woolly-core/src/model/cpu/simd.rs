@@ -378,9 +378,9 @@ unsafe fn weighted_values<E: KvElem, const L: usize, const P: usize>(
                 }
             }
         }
-        for i in 0..P {
-            for c in 0..L {
-                _mm512_storeu_ps(out[i].add(16 * c), o[i][c]);
+        for (oi, dst) in o.iter().zip(out) {
+            for (c, oc) in oi.iter().enumerate() {
+                _mm512_storeu_ps(dst.add(16 * c), *oc);
             }
         }
     }

@@ -104,8 +104,7 @@ pub struct Input<'a> {
 const AMX_MIN_TOKENS: usize = 8;
 
 impl<'a> Input<'a> {
-    /// Quantizes the first `n` rows of `x` (`cols` wide) into `xq`, and into `tiles` when
-    /// `amx` and the batch is large enough for the AMX kernels to pay.
+    /// Quantizes the first `n` rows of `x` (`cols` wide) into `xq`, then as [`Self::quantized`].
     pub fn prepare(
         x: &'a [f32],
         xq: &'a mut [Q8Block],
@@ -114,14 +113,25 @@ impl<'a> Input<'a> {
         cols: usize,
         amx: bool,
     ) -> Self {
-        let quantized = cols.is_multiple_of(Q8_BLOCK);
-        let nb = cols / Q8_BLOCK;
-        if quantized {
-            quant::quantize_q8(&x[..n * cols], &mut xq[..n * nb]);
+        if cols.is_multiple_of(Q8_BLOCK) {
+            quant::quantize_q8(&x[..n * cols], &mut xq[..n * cols / Q8_BLOCK]);
         }
-        let amx = amx && quantized && n >= AMX_MIN_TOKENS;
+        Self::quantized(x, xq, tiles, n, cols, amx)
+    }
+
+    /// `n` rows of `x` whose quantized blocks `xq` holds already; they are laid out as
+    /// `tiles` too when `amx` and the batch is large enough for the AMX kernels to pay.
+    pub fn quantized(
+        x: &'a [f32],
+        xq: &'a [Q8Block],
+        tiles: &'a mut TokenTiles,
+        n: usize,
+        cols: usize,
+        amx: bool,
+    ) -> Self {
+        let amx = amx && cols.is_multiple_of(Q8_BLOCK) && n >= AMX_MIN_TOKENS;
         if amx {
-            tiles.fill(xq, n, nb);
+            tiles.fill(xq, n, cols / Q8_BLOCK);
         }
         Self {
             x,

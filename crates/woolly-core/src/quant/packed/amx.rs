@@ -77,7 +77,7 @@ const CONFIG: TileConfig = {
 };
 
 /// Runs of 16 tokens one call handles: one C tile each.
-pub const MAX_TOKEN_TILES: usize = 4;
+const MAX_TOKEN_TILES: usize = 4;
 
 /// A tile's weight rows, unpacked: `[block][16 rows][32 bytes]` and the rows' scales.
 #[derive(Default)]
@@ -123,129 +123,141 @@ macro_rules! tile_store {
 }
 
 /// `groups` (1 to 4) consecutive 4-row groups, `nb` block columns each, times every token
-/// of `x` in the runs of 16 tokens `runs` (at most 4). `sc` and `qs` are those groups' packed scales and lines.
-/// `emit(t, r, values)` gets rows `r..r + 4` (relative to the first group) for token `t`.
+/// of `x`. `sc` and `qs` are those groups' packed scales and lines. `emit(t, r, values)`
+/// gets rows `r..r + 4` (relative to the first group) for token `t`.
 ///
-/// For each block the products of every run of 16 tokens go to their own C tile, and the
-/// stored products of the previous block are scaled meanwhile, so the tile unit and the
-/// vector unit overlap instead of waiting on each other.
+/// The rows are unpacked once, then taken through the tokens up to 64 at a time. For each
+/// block the products of every run of 16 tokens go to their own C tile, and the stored
+/// products of the previous block are scaled meanwhile, so the tile unit and the vector
+/// unit overlap instead of waiting on each other.
 ///
 /// # Safety
 /// [`available`] must be true.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub unsafe fn gemm16(
+pub unsafe fn gemm_rows(
     kind: PackedKind,
     sc: &[u16],
     qs: &[Line],
     groups: usize,
     nb: usize,
     x: &TokenTiles,
-    runs: std::ops::Range<usize>,
     mut emit: impl FnMut(usize, usize, [f32; GROUP]),
 ) {
-    let (first, tts) = (runs.start, runs.len());
-    assert!(runs.end <= x.token_tiles());
     assert!((1..=TILE / GROUP).contains(&groups) && x.blocks() == nb);
-    assert!((1..=MAX_TOKEN_TILES).contains(&tts), "1 to 4 runs of tokens per call");
     assert!(sc.len() >= groups * nb * kind.scales() && qs.len() >= groups * nb * kind.lines());
     PANEL.with_borrow_mut(|panel| {
         // SAFETY: the caller checked the CPU; the slices were checked above.
         unsafe { unpack(panel, kind, sc, qs, groups, nb) };
-        let sums = if kind == PackedKind::Q4_1 { &x.s } else { &x.sx };
-        let mut acc = [[Lanes::default(); TILE]; MAX_TOKEN_TILES];
-        let mut c = [[CTile([0; TILE * TILE]); MAX_TOKEN_TILES]; 2];
+        let sums = if kind == PackedKind::Q4_1 {
+            &x.s
+        } else {
+            &x.sx
+        };
         // SAFETY: AMX is available and permitted (`available`); the config is 64 bytes.
         unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack)) };
-        for b in 0..=nb {
-            if b < nb {
-                let out = c[b % 2].as_mut_ptr();
-                let bt = |tt: usize| x.tiles[(first + tt) * nb + b].0.as_ptr();
-                // SAFETY: the panel holds 8 lines per block (16 rows x 32 bytes), a B tile
-                // 512 bytes, a CTile 1 KiB: the shapes of CONFIG.
-                unsafe {
-                    asm!(
-                        "tileloadd tmm4, [{a} + {stride}]",
-                        a = in(reg) panel.a.as_ptr().add(b * 8),
-                        stride = in(reg) 32usize,
-                        options(nostack),
-                    );
-                    tile_dot!(0, 5, bt(0));
-                    if tts > 1 {
-                        tile_dot!(1, 6, bt(1));
-                    }
-                    if tts > 2 {
-                        tile_dot!(2, 7, bt(2));
-                    }
-                    if tts > 3 {
-                        tile_dot!(3, 5, bt(3));
-                    }
-                    tile_store!(0, out);
-                    if tts > 1 {
-                        tile_store!(1, out.add(1));
-                    }
-                    if tts > 2 {
-                        tile_store!(2, out.add(2));
-                    }
-                    if tts > 3 {
-                        tile_store!(3, out.add(3));
+        for first in (0..x.token_tiles()).step_by(MAX_TOKEN_TILES) {
+            let tts = (x.token_tiles() - first).min(MAX_TOKEN_TILES);
+            let mut acc = [[Lanes::default(); TILE]; MAX_TOKEN_TILES];
+            let mut c = [[CTile([0; TILE * TILE]); MAX_TOKEN_TILES]; 2];
+            for b in 0..=nb {
+                if b < nb {
+                    let out = c[b % 2].as_mut_ptr();
+                    let bt = |tt: usize| x.tiles[(first + tt) * nb + b].0.as_ptr();
+                    // SAFETY: the panel holds 8 lines per block (16 rows x 32 bytes), a B tile
+                    // 512 bytes, a CTile 1 KiB: the shapes of CONFIG.
+                    unsafe {
+                        asm!(
+                            "tileloadd tmm4, [{a} + {stride}]",
+                            a = in(reg) panel.a.as_ptr().add(b * 8),
+                            stride = in(reg) 32usize,
+                            options(nostack),
+                        );
+                        tile_dot!(0, 5, bt(0));
+                        if tts > 1 {
+                            tile_dot!(1, 6, bt(1));
+                        }
+                        if tts > 2 {
+                            tile_dot!(2, 7, bt(2));
+                        }
+                        if tts > 3 {
+                            tile_dot!(3, 5, bt(3));
+                        }
+                        tile_store!(0, out);
+                        if tts > 1 {
+                            tile_store!(1, out.add(1));
+                        }
+                        if tts > 2 {
+                            tile_store!(2, out.add(2));
+                        }
+                        if tts > 3 {
+                            tile_store!(3, out.add(3));
+                        }
                     }
                 }
-            }
-            if b > 0 {
-                let (b, dw) = (b - 1, &panel.dw[b - 1].0);
-                for tt in 0..tts {
-                    let (i, dots) = ((first + tt) * nb + b, &c[b % 2][tt]);
-                    // SAFETY: `Lanes` and CTile rows are 16 aligned f32 / i32.
-                    unsafe {
-                        let dx = _mm512_load_ps(x.d[i].0.as_ptr());
-                        for (m, acc) in acc[tt].iter_mut().enumerate() {
-                            let dot = _mm512_load_si512(dots.0.as_ptr().add(m * TILE) as *const _);
-                            let scale = _mm512_mul_ps(_mm512_set1_ps(dw[m]), dx);
-                            let a = _mm512_load_ps(acc.0.as_ptr());
-                            let a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, a);
-                            _mm512_store_ps(acc.0.as_mut_ptr(), a);
+                if b > 0 {
+                    let (b, dw) = (b - 1, &panel.dw[b - 1].0);
+                    for tt in 0..tts {
+                        let (i, dots) = ((first + tt) * nb + b, &c[b % 2][tt]);
+                        // SAFETY: `Lanes` and CTile rows are 16 aligned f32 / i32.
+                        unsafe {
+                            let dx = _mm512_load_ps(x.d[i].0.as_ptr());
+                            for (m, acc) in acc[tt].iter_mut().enumerate() {
+                                let dot =
+                                    _mm512_load_si512(dots.0.as_ptr().add(m * TILE) as *const _);
+                                let scale = _mm512_mul_ps(_mm512_set1_ps(dw[m]), dx);
+                                let a = _mm512_load_ps(acc.0.as_ptr());
+                                let a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, a);
+                                _mm512_store_ps(acc.0.as_mut_ptr(), a);
+                            }
                         }
                     }
                 }
             }
-        }
-        // The offsets, summed apart and added last, as the AVX-512 kernels do.
-        for (tt, acc) in acc.iter_mut().enumerate().take(tts) {
-            let mut mins = [_mm512_setzero_ps(); TILE];
-            for b in 0..nb {
-                let mw = &panel.mw[b].0;
-                // SAFETY: `Lanes` is 16 aligned f32.
-                let s = unsafe { _mm512_load_ps(sums[(first + tt) * nb + b].0.as_ptr()) };
-                for (m, min) in mins.iter_mut().enumerate() {
-                    *min = _mm512_fmadd_ps(_mm512_set1_ps(mw[m]), s, *min);
+            // The offsets, summed apart and added last, as the AVX-512 kernels do.
+            for (tt, acc) in acc.iter_mut().enumerate().take(tts) {
+                let mut mins = [_mm512_setzero_ps(); TILE];
+                for b in 0..nb {
+                    let mw = &panel.mw[b].0;
+                    // SAFETY: `Lanes` is 16 aligned f32.
+                    let s = unsafe { _mm512_load_ps(sums[(first + tt) * nb + b].0.as_ptr()) };
+                    for (m, min) in mins.iter_mut().enumerate() {
+                        *min = _mm512_fmadd_ps(_mm512_set1_ps(mw[m]), s, *min);
+                    }
+                }
+                for (a, min) in acc.iter_mut().zip(mins) {
+                    // SAFETY: `Lanes` is 16 aligned f32.
+                    unsafe {
+                        let sum = _mm512_add_ps(_mm512_load_ps(a.0.as_ptr()), min);
+                        _mm512_store_ps(a.0.as_mut_ptr(), sum);
+                    }
                 }
             }
-            for (a, min) in acc.iter_mut().zip(mins) {
-                // SAFETY: `Lanes` is 16 aligned f32.
-                unsafe {
-                    let sum = _mm512_add_ps(_mm512_load_ps(a.0.as_ptr()), min);
-                    _mm512_store_ps(a.0.as_mut_ptr(), sum);
+            for (tt, acc) in acc.iter().enumerate().take(tts) {
+                let t0 = (first + tt) * TILE;
+                for j in 0..TILE.min(x.n() - t0) {
+                    for g in 0..groups {
+                        let values = std::array::from_fn(|k| acc[g * GROUP + k].0[j]);
+                        emit(t0 + j, g * GROUP, values);
+                    }
                 }
             }
         }
         // SAFETY: hands the tile state back, so context switches stop saving it.
         unsafe { asm!("tilerelease", options(nostack, nomem)) };
-        for (tt, acc) in acc.iter().enumerate().take(tts) {
-            let t0 = (first + tt) * TILE;
-            for j in 0..TILE.min(x.n() - t0) {
-                for g in 0..groups {
-                    let values = std::array::from_fn(|k| acc[g * GROUP + k].0[j]);
-                    emit(t0 + j, g * GROUP, values);
-                }
-            }
-        }
     });
 }
 
 /// Unpacks the groups' quants into unsigned bytes in the A-tile layout, and their scales
 /// into `d` and the offset multiplier of [`super`]'s formula, zero past the last group.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn unpack(p: &mut Panel, kind: PackedKind, sc: &[u16], qs: &[Line], groups: usize, nb: usize) {
+unsafe fn unpack(
+    p: &mut Panel,
+    kind: PackedKind,
+    sc: &[u16],
+    qs: &[Line],
+    groups: usize,
+    nb: usize,
+) {
     p.a.resize(nb * 8, Line([0; 64]));
     p.dw.resize(nb, Lanes::default());
     p.mw.resize(nb, Lanes::default());
@@ -292,7 +304,11 @@ unsafe fn unpack(p: &mut Panel, kind: PackedKind, sc: &[u16], qs: &[Line], group
                     }
                     _ => {
                         let d = _mm_cvtph_ps(_mm_loadl_epi64(s));
-                        let off = if kind == PackedKind::Q4_0 { -8.0 } else { -128.0 };
+                        let off = if kind == PackedKind::Q4_0 {
+                            -8.0
+                        } else {
+                            -128.0
+                        };
                         (d, _mm_mul_ps(d, _mm_set1_ps(off)))
                     }
                 };

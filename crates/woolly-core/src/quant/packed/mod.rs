@@ -320,15 +320,12 @@ impl PackedMatrix {
             let (ns, nl) = (self.nb * self.kind.scales(), self.nb * self.kind.lines());
             let sc = &self.scales[g0 * ns..g1 * ns];
             let qs = &self.quants[g0 * nl..g1 * nl];
-            for run in (0..x.token_tiles()).step_by(amx::MAX_TOKEN_TILES) {
-                let runs = run..(run + amx::MAX_TOKEN_TILES).min(x.token_tiles());
-                // SAFETY: AMX is available (asserted); the slices hold `g1 - g0` groups.
-                unsafe {
-                    amx::gemm16(self.kind, sc, qs, g1 - g0, self.nb, x, runs, |t, r, v| {
-                        emit(t, g0 * GROUP + r, v)
-                    })
-                };
-            }
+            // SAFETY: AMX is available (asserted); the slices hold `g1 - g0` groups.
+            unsafe {
+                amx::gemm_rows(self.kind, sc, qs, g1 - g0, self.nb, x, |t, r, v| {
+                    emit(t, g0 * GROUP + r, v)
+                })
+            };
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = (tiles, x, &mut emit);

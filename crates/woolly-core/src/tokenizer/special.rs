@@ -82,7 +82,7 @@ pub(super) fn detect(
         if let Some(id) = given.filter(|&i| (i as usize) < n) {
             return Some(id);
         }
-        let id = texts.iter().find_map(|t| token_to_id.get(*t).copied())?;
+        let id = texts.iter().find_map(|t| token_to_id.get(t).copied())?;
         types[id as usize] = TokenType::Control;
         Some(id)
     };
@@ -100,7 +100,7 @@ pub(super) fn detect(
         .flatten()
         .collect();
     for text in EOG_TEXTS {
-        if let Some(&id) = token_to_id.get(*text) {
+        if let Some(&id) = token_to_id.get(text) {
             types[id as usize] = TokenType::Control;
             eog.push(id);
         }

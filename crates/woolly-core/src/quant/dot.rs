@@ -74,8 +74,11 @@ fn quantize_q8_avx2(x: &[f32], out: &mut [Q8Block]) {
             let bytes =
                 _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
             _mm256_storeu_si256(block.qs.as_mut_ptr() as *mut __m256i, bytes);
-            block.d = round_f16(d);
-            block.s = round_f16(d * sum as f32);
+            // Both rounded to f16 at once by F16C (to nearest even, as `half` does).
+            let ds = _mm_setr_ps(d, d * sum as f32, 0.0, 0.0);
+            let ds = _mm_cvtph_ps(_mm_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(ds));
+            block.d = _mm_cvtss_f32(ds);
+            block.s = _mm_cvtss_f32(_mm_movehdup_ps(ds));
             block.sx = block.d * sum as f32;
         }
     }

@@ -79,12 +79,24 @@ const CONFIG: TileConfig = {
 /// Runs of 16 tokens one call handles: one C tile each.
 const MAX_TOKEN_TILES: usize = 4;
 
-/// A tile's weight rows, unpacked: `[block][16 rows][32 bytes]` and the rows' scales.
-#[derive(Default)]
+/// A tile's weight rows, unpacked: `[block][16 rows][32 bytes]` and the rows' scales; and
+/// the stored C tiles of two blocks (kept here so no call zeroes 8 KiB of stack).
 struct Panel {
     a: Vec<Line>,
     dw: Vec<Lanes>,
     mw: Vec<Lanes>,
+    c: [[CTile; MAX_TOKEN_TILES]; 2],
+}
+
+impl Default for Panel {
+    fn default() -> Self {
+        Self {
+            a: Vec::new(),
+            dw: Vec::new(),
+            mw: Vec::new(),
+            c: [[CTile([0; TILE * TILE]); MAX_TOKEN_TILES]; 2],
+        }
+    }
 }
 
 thread_local! {
@@ -158,10 +170,9 @@ pub unsafe fn gemm_rows(
         for first in (0..x.token_tiles()).step_by(MAX_TOKEN_TILES) {
             let tts = (x.token_tiles() - first).min(MAX_TOKEN_TILES);
             let mut acc = [[Lanes::default(); TILE]; MAX_TOKEN_TILES];
-            let mut c = [[CTile([0; TILE * TILE]); MAX_TOKEN_TILES]; 2];
-            for b in 0..=nb {
+                for b in 0..=nb {
                 if b < nb {
-                    let out = c[b % 2].as_mut_ptr();
+                    let out = panel.c[b % 2].as_mut_ptr();
                     let bt = |tt: usize| x.tiles[(first + tt) * nb + b].0.as_ptr();
                     // SAFETY: the panel holds 8 lines per block (16 rows x 32 bytes), a B tile
                     // 512 bytes, a CTile 1 KiB: the shapes of CONFIG.
@@ -197,7 +208,7 @@ pub unsafe fn gemm_rows(
                 if b > 0 {
                     let (b, dw) = (b - 1, &panel.dw[b - 1].0);
                     for tt in 0..tts {
-                        let (i, dots) = ((first + tt) * nb + b, &c[b % 2][tt]);
+                        let (i, dots) = ((first + tt) * nb + b, &panel.c[b % 2][tt]);
                         // SAFETY: `Lanes` and CTile rows are 16 aligned f32 / i32.
                         unsafe {
                             let dx = _mm512_load_ps(x.d[i].0.as_ptr());

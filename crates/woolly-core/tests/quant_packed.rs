@@ -9,6 +9,53 @@ use woolly_core::quant::{dequantize, quantize_q8, vec_dot_portable, GgmlType, Q8
 
 const TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
 
+/// The `n x rows` outputs a kernel emits as `(token, first row, 4 values)`.
+fn outputs(
+    rows: usize,
+    n: usize,
+    run: impl FnOnce(&mut dyn FnMut(usize, usize, [f32; 4])),
+) -> Vec<f32> {
+    let mut got = vec![f32::NAN; n * rows];
+    run(&mut |t, r0, v| {
+        for (k, v) in v.into_iter().enumerate() {
+            if r0 + k < rows {
+                got[t * rows + r0 + k] = v;
+            }
+        }
+    });
+    got
+}
+
+/// Every output against the row-by-row reference kernel, within float rounding.
+fn check_against_rows(
+    ty: GgmlType,
+    w: &[u8],
+    cols: usize,
+    x: &[f32],
+    xq: &[Q8Block],
+    got: &[f32],
+    what: &str,
+) {
+    let nb = cols / Q8_BLOCK;
+    let row_bytes = nb * ty.type_size();
+    let (rows, n) = (w.len() / row_bytes, x.len() / cols);
+    for t in 0..n {
+        for r in 0..rows {
+            let row = &w[r * row_bytes..(r + 1) * row_bytes];
+            let (xs, ys) = (&x[t * cols..][..cols], &xq[t * nb..][..nb]);
+            let want = vec_dot_portable(ty, row, xs, ys);
+            let mut deq = vec![0f32; cols];
+            dequantize(ty, row, &mut deq).unwrap();
+            let magnitude: f32 = deq.iter().zip(xs).map(|(a, b)| (a * b).abs()).sum();
+            let g = got[t * rows + r];
+            assert!(
+                (g - want).abs() <= 2e-6 * magnitude + 1e-6,
+                "{ty} {what} ({t},{r}): {g} vs {want} (|terms| {magnitude})"
+            );
+        }
+    }
+}
+
 #[test]
 fn packed_gemm_matches_row_kernels() {
     let mut rng = Rng(11);
@@ -18,37 +65,24 @@ fn packed_gemm_matches_row_kernels() {
         // 13 rows: the last group is padded.
         for rows in [12, 13] {
             let w = random_blocks(ty, rows * nb, &mut rng, 1.0, 1.0 / 32.0);
-            let row_bytes = nb * ty.type_size();
             let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable");
             for n in 1..=6 {
                 let x: Vec<f32> = (0..n * cols).map(|_| rng.unit() * 3.0).collect();
                 let mut xq = vec![Q8Block::default(); n * nb];
                 quantize_q8(&x, &mut xq);
                 for isa in Isa::all_available() {
-                    let mut got = vec![f32::NAN; n * rows];
-                    packed.gemm(isa, 0..packed.groups(), &xq, n, |t, r0, v| {
-                        for (k, v) in v.into_iter().enumerate() {
-                            if r0 + k < rows {
-                                got[t * rows + r0 + k] = v;
-                            }
-                        }
+                    let got = outputs(rows, n, |emit| {
+                        packed.gemm(isa, 0..packed.groups(), &xq, n, emit)
                     });
-                    for t in 0..n {
-                        for r in 0..rows {
-                            let row = &w[r * row_bytes..(r + 1) * row_bytes];
-                            let (xs, ys) = (&x[t * cols..][..cols], &xq[t * nb..][..nb]);
-                            let want = vec_dot_portable(ty, row, xs, ys);
-                            let mut deq = vec![0f32; cols];
-                            dequantize(ty, row, &mut deq).unwrap();
-                            let magnitude: f32 =
-                                deq.iter().zip(xs).map(|(a, b)| (a * b).abs()).sum();
-                            let g = got[t * rows + r];
-                            assert!(
-                                (g - want).abs() <= 2e-6 * magnitude + 1e-6,
-                                "{ty} {isa:?} rows {rows} n {n} ({t},{r}): {g} vs {want} (|terms| {magnitude})"
-                            );
-                        }
-                    }
+                    check_against_rows(
+                        ty,
+                        &w,
+                        cols,
+                        &x,
+                        &xq,
+                        &got,
+                        &format!("{isa:?} rows {rows} n {n}"),
+                    );
                 }
             }
         }
@@ -70,54 +104,43 @@ fn amx_gemm_matches_row_kernels() {
     for ty in TYPES {
         for rows in [13, 40] {
             let w = random_blocks(ty, rows * nb, &mut rng, 1.0, 1.0 / 32.0);
-            let row_bytes = nb * ty.type_size();
             let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable");
             for n in [1, 16, 37, 9, 70] {
                 let x: Vec<f32> = (0..n * cols).map(|_| rng.unit() * 3.0).collect();
                 let mut xq = vec![Q8Block::default(); n * nb];
                 quantize_q8(&x, &mut xq);
                 tiles.fill(&xq, n, nb);
-                let mut got = vec![f32::NAN; n * rows];
                 let mut seen = 0;
-                // Two calls, as two threads would split the tiles.
-                for part in [0..1, 1..packed.row_tiles()] {
-                    packed.gemm_amx(part, &tiles, |t, r0, v| {
-                        for (k, v) in v.into_iter().enumerate() {
-                            if r0 + k < rows {
-                                got[t * rows + r0 + k] = v;
-                                seen += 1;
-                            }
-                        }
-                    });
-                }
+                let got = outputs(rows, n, |emit| {
+                    // Two calls, as two threads would split the tiles.
+                    for part in [0..1, 1..packed.row_tiles()] {
+                        packed.gemm_amx(part, &tiles, |t, r0, v| {
+                            seen += v.iter().enumerate().filter(|(k, _)| r0 + k < rows).count();
+                            emit(t, r0, v)
+                        });
+                    }
+                });
                 assert_eq!(seen, n * rows, "{ty} rows {rows} n {n}: every output once");
                 // Bit for bit what the AVX-512 kernels give, so a prompt gives the same
                 // logits whether it is prefilled in one go or a token at a time.
-                let mut vnni = vec![f32::NAN; n * rows];
-                packed.gemm(Isa::Avx512Vnni, 0..packed.groups(), &xq, n, |t, r0, v| {
-                    for (k, v) in v.into_iter().enumerate() {
-                        if r0 + k < rows {
-                            vnni[t * rows + r0 + k] = v;
-                        }
-                    }
+                let vnni = outputs(rows, n, |emit| {
+                    packed.gemm(Isa::Avx512Vnni, 0..packed.groups(), &xq, n, emit)
                 });
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&got), bits(&vnni), "{ty} rows {rows} n {n}: AMX vs AVX-512");
-                for t in 0..n {
-                    for r in 0..rows {
-                        let row = &w[r * row_bytes..(r + 1) * row_bytes];
-                        let (xs, ys) = (&x[t * cols..][..cols], &xq[t * nb..][..nb]);
-                        let want = vec_dot_portable(ty, row, xs, ys);
-                        let mut deq = vec![0f32; cols];
-                        dequantize(ty, row, &mut deq).unwrap();
-                        let magnitude: f32 = deq.iter().zip(xs).map(|(a, b)| (a * b).abs()).sum();
-                        let g = got[t * rows + r];
-                        assert!(
-                            (g - want).abs() <= 2e-6 * magnitude + 1e-6,
-                            "{ty} AMX rows {rows} n {n} ({t},{r}): {g} vs {want}"
-                        );
-                    }
-                }
+                assert_eq!(
+                    bits(&got),
+                    bits(&vnni),
+                    "{ty} rows {rows} n {n}: AMX vs AVX-512"
+                );
+                check_against_rows(
+                    ty,
+                    &w,
+                    cols,
+                    &x,
+                    &xq,
+                    &got,
+                    &format!("AMX rows {rows} n {n}"),
+                );
             }
         }
     }

@@ -248,8 +248,8 @@ impl CpuTransformer {
         let s = &mut self.s;
 
         // Attention.
-        norm_rows(&s.x, &layer.attn_norm, eps, &mut s.xn, n, dim);
-        let input = Input::prepare(&s.xn, &mut s.xq, &mut s.tiles, n, dim, amx);
+        norm_quantize(pool, &s.x, &layer.attn_norm, eps, &mut s.xn, &mut s.xq, n, dim);
+        let input = Input::quantized(&s.xn, &s.xq, &mut s.tiles, n, dim, amx);
         matmul(
             pool,
             isa,
@@ -297,8 +297,8 @@ impl CpuTransformer {
         ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
 
         // SwiGLU feed-forward.
-        norm_rows(&s.x, &layer.ffn_norm, eps, &mut s.xn, n, dim);
-        let input = Input::prepare(&s.xn, &mut s.xq, &mut s.tiles, n, dim, amx);
+        norm_quantize(pool, &s.x, &layer.ffn_norm, eps, &mut s.xn, &mut s.xq, n, dim);
+        let input = Input::quantized(&s.xn, &s.xq, &mut s.tiles, n, dim, amx);
         matmul(
             pool,
             isa,
@@ -336,10 +336,33 @@ impl CpuTransformer {
     }
 }
 
-fn norm_rows(x: &[f32], w: &[f32], eps: f32, out: &mut [f32], n: usize, dim: usize) {
-    for (row, o) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)).take(n) {
-        ops::rms_norm(row, w, eps, o);
-    }
+/// RMSNorm of rows `0..n` of `x` (`dim` wide) into `out`, each quantized into `xq` as it
+/// is written: a row per task of the pool.
+#[allow(clippy::too_many_arguments)]
+fn norm_quantize(
+    pool: &Pool,
+    x: &[f32],
+    w: &[f32],
+    eps: f32,
+    out: &mut [f32],
+    xq: &mut [Q8Block],
+    n: usize,
+    dim: usize,
+) {
+    let blocks = if dim.is_multiple_of(Q8_BLOCK) { dim / Q8_BLOCK } else { 0 };
+    let (out, xq) = (SharedMut::new(&mut out[..n * dim]), SharedMut::new(&mut xq[..n * blocks]));
+    pool.run(n, &|rows| {
+        for t in rows {
+            // SAFETY: row `t` of `out` and of `xq` belong to this task alone.
+            let (o, q) = unsafe {
+                (out.slice(t * dim..(t + 1) * dim), xq.slice(t * blocks..(t + 1) * blocks))
+            };
+            ops::rms_norm(&x[t * dim..(t + 1) * dim], w, eps, o);
+            if blocks > 0 {
+                quant::quantize_q8(o, q);
+            }
+        }
+    });
 }
 
 /// cos/sin of every position and frequency, scaled as the model's RoPE scaling asks.

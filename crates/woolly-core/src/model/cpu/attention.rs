@@ -135,13 +135,21 @@ pub fn attend(
             let run = |pending: &[(usize, usize)], scores: &mut [f32]| {
                 let mut queries: [Query; MAX_QUERIES] = std::array::from_fn(|i| {
                     let Some(&(t, g)) = pending.get(i) else {
-                        return Query { q: &[], len: 0, out: &mut [] };
+                        return Query {
+                            q: &[],
+                            len: 0,
+                            out: &mut [],
+                        };
                     };
                     let (at, col) = (t * q_dim, (h * group + g) * hd);
                     // SAFETY: a query's output columns belong to its (position, head)
                     // alone, and each pair is in one batch of one task.
                     let o = unsafe { out.slice(at + col..at + col + hd) };
-                    Query { q: &q[at + col..][..hd], len: start + t + 1, out: o }
+                    Query {
+                        q: &q[at + col..][..hd],
+                        len: start + t + 1,
+                        out: o,
+                    }
                 });
                 cache.attend(h, &mut queries[..pending.len()], scores);
             };

@@ -218,9 +218,15 @@ impl CpuTransformer {
         // The head, for the last token only.
         let dim = self.cfg.dim;
         let s = &mut self.s;
-        let last = &s.x[(n - 1) * dim..n * dim];
-        ops::rms_norm(last, &self.output_norm, self.cfg.norm_eps, &mut s.xn[..dim]);
-        let input = Input::prepare(&s.xn[..dim], &mut s.xq, &mut s.tiles, 1, dim, false);
+        let (last, w, eps) = (
+            &s.x[(n - 1) * dim..n * dim],
+            &self.output_norm,
+            self.cfg.norm_eps,
+        );
+        rows_quantized(&self.pool, &mut s.xn, &mut s.xq, 1, dim, &|_, o| {
+            ops::rms_norm(last, w, eps, o)
+        });
+        let input = Input::quantized(&s.xn[..dim], &s.xq, &mut s.tiles, 1, dim, false);
         let head = self.output.as_ref().unwrap_or(&self.embeddings);
         matmul(&self.pool, self.isa, &input, [(head, logits)]);
         Ok(())
@@ -248,7 +254,10 @@ impl CpuTransformer {
         let s = &mut self.s;
 
         // Attention.
-        norm_quantize(pool, &s.x, &layer.attn_norm, eps, &mut s.xn, &mut s.xq, n, dim);
+        let (x, w) = (&s.x, &layer.attn_norm);
+        rows_quantized(pool, &mut s.xn, &mut s.xq, n, dim, &|t, o| {
+            ops::rms_norm(&x[t * dim..(t + 1) * dim], w, eps, o)
+        });
         let input = Input::quantized(&s.xn, &s.xq, &mut s.tiles, n, dim, amx);
         matmul(
             pool,
@@ -292,12 +301,16 @@ impl CpuTransformer {
             cfg.n_heads,
             start,
         );
-        let input = Input::prepare(&s.att, &mut s.xq, &mut s.tiles, n, q_dim, amx);
+        rows_quantized(pool, &mut s.att, &mut s.xq, n, q_dim, &|_, _| {});
+        let input = Input::quantized(&s.att, &s.xq, &mut s.tiles, n, q_dim, amx);
         matmul(pool, isa, &input, [(&layer.wo, &mut s.xn[..n * dim])]);
         ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
 
         // SwiGLU feed-forward.
-        norm_quantize(pool, &s.x, &layer.ffn_norm, eps, &mut s.xn, &mut s.xq, n, dim);
+        let (x, w) = (&s.x, &layer.ffn_norm);
+        rows_quantized(pool, &mut s.xn, &mut s.xq, n, dim, &|t, o| {
+            ops::rms_norm(&x[t * dim..(t + 1) * dim], w, eps, o)
+        });
         let input = Input::quantized(&s.xn, &s.xq, &mut s.tiles, n, dim, amx);
         matmul(
             pool,
@@ -308,56 +321,46 @@ impl CpuTransformer {
                 (&layer.up, &mut s.up[..n * ffn]),
             ],
         );
-        // SwiGLU, and its output quantized for the down projection: a token row per task.
-        let blocks = if ffn.is_multiple_of(Q8_BLOCK) { ffn / Q8_BLOCK } else { 0 };
-        {
-            let gate = SharedMut::new(&mut s.gate[..n * ffn]);
-            let xq = SharedMut::new(&mut s.xq[..n * blocks]);
-            let up = &s.up;
-            pool.run(n, &|rows| {
-                for t in rows {
-                    // SAFETY: row `t` of `gate` and of `xq` belong to this task alone.
-                    let (g, q) = unsafe {
-                        (
-                            gate.slice(t * ffn..(t + 1) * ffn),
-                            xq.slice(t * blocks..(t + 1) * blocks),
-                        )
-                    };
-                    ops::swiglu(g, &up[t * ffn..(t + 1) * ffn]);
-                    if blocks > 0 {
-                        quant::quantize_q8(g, q);
-                    }
-                }
-            });
-        }
+        // SwiGLU, its output quantized for the down projection.
+        let up = &s.up;
+        rows_quantized(pool, &mut s.gate, &mut s.xq, n, ffn, &|t, g| {
+            ops::swiglu(g, &up[t * ffn..(t + 1) * ffn])
+        });
         let input = Input::quantized(&s.gate, &s.xq, &mut s.tiles, n, ffn, amx);
         matmul(pool, isa, &input, [(&layer.down, &mut s.xn[..n * dim])]);
         ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
     }
 }
 
-/// RMSNorm of rows `0..n` of `x` (`dim` wide) into `out`, each quantized into `xq` as it
-/// is written: a row per task of the pool.
-#[allow(clippy::too_many_arguments)]
-fn norm_quantize(
+/// Writes rows `0..n` of `out` (`cols` wide) with `row(t, out_row)` and quantizes each into
+/// `xq` as it is written: a row per task of the pool.
+fn rows_quantized(
     pool: &Pool,
-    x: &[f32],
-    w: &[f32],
-    eps: f32,
     out: &mut [f32],
     xq: &mut [Q8Block],
     n: usize,
-    dim: usize,
+    cols: usize,
+    row: &(dyn Fn(usize, &mut [f32]) + Sync),
 ) {
-    let blocks = if dim.is_multiple_of(Q8_BLOCK) { dim / Q8_BLOCK } else { 0 };
-    let (out, xq) = (SharedMut::new(&mut out[..n * dim]), SharedMut::new(&mut xq[..n * blocks]));
+    let blocks = if cols.is_multiple_of(Q8_BLOCK) {
+        cols / Q8_BLOCK
+    } else {
+        0
+    };
+    let (out, xq) = (
+        SharedMut::new(&mut out[..n * cols]),
+        SharedMut::new(&mut xq[..n * blocks]),
+    );
     pool.run(n, &|rows| {
         for t in rows {
             // SAFETY: row `t` of `out` and of `xq` belong to this task alone.
             let (o, q) = unsafe {
-                (out.slice(t * dim..(t + 1) * dim), xq.slice(t * blocks..(t + 1) * blocks))
+                (
+                    out.slice(t * cols..(t + 1) * cols),
+                    xq.slice(t * blocks..(t + 1) * blocks),
+                )
             };
-            ops::rms_norm(&x[t * dim..(t + 1) * dim], w, eps, o);
+            row(t, o);
             if blocks > 0 {
                 quant::quantize_q8(o, q);
             }

@@ -463,7 +463,11 @@ mod tests {
                     let mut queries: Vec<Query> = out
                         .chunks_mut(hd)
                         .enumerate()
-                        .map(|(i, o)| Query { q: &q[i * hd..][..hd], len: lens[i], out: o })
+                        .map(|(i, o)| Query {
+                            q: &q[i * hd..][..hd],
+                            len: lens[i],
+                            out: o,
+                        })
                         .collect();
                     let mut p = vec![0.0; nq * stride];
                     kt(&mut queries, &mut p);

@@ -104,21 +104,6 @@ pub struct Input<'a> {
 const AMX_MIN_TOKENS: usize = 8;
 
 impl<'a> Input<'a> {
-    /// Quantizes the first `n` rows of `x` (`cols` wide) into `xq`, then as [`Self::quantized`].
-    pub fn prepare(
-        x: &'a [f32],
-        xq: &'a mut [Q8Block],
-        tiles: &'a mut TokenTiles,
-        n: usize,
-        cols: usize,
-        amx: bool,
-    ) -> Self {
-        if cols.is_multiple_of(Q8_BLOCK) {
-            quant::quantize_q8(&x[..n * cols], &mut xq[..n * cols / Q8_BLOCK]);
-        }
-        Self::quantized(x, xq, tiles, n, cols, amx)
-    }
-
     /// `n` rows of `x` whose quantized blocks `xq` holds already; they are laid out as
     /// `tiles` too when `amx` and the batch is large enough for the AMX kernels to pay.
     pub fn quantized(

@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/woolly/target
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 WOOLLY := $(CARGO_TARGET_DIR)/release/woolly
 
-.PHONY: setup ui build test run chat bench fmt clippy
+.PHONY: setup ui build test run chat bench agreement fmt clippy
 
 setup:
 	@./scripts/setup.sh
@@ -43,6 +43,15 @@ chat: build
 bench: build
 	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix bench --include=dev --omit=optional --ignore-scripts --no-audit --no-fund
 	python3 scripts/bench.py --model $(MODEL)
+
+# How closely Woolly's greedy tokens follow llama.cpp's reference outputs, next to candle's
+# (an independent engine, dev-only under bench/candle) on the same cases.
+REFDATA ?= ../shared/refdata/smollm2-greedy.json
+agreement: setup
+	cargo build --release --workspace --examples
+	$(CARGO_TARGET_DIR)/release/examples/reference_check $(MODEL) $(REFDATA)
+	cargo build --release --manifest-path bench/candle/Cargo.toml
+	$(CARGO_TARGET_DIR)/release/candle-agreement $(MODEL) $(REFDATA)
 
 fmt:
 	cargo fmt --all

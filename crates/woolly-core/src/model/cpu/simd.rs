@@ -122,8 +122,11 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
 
 /// A KV cache element: f32, or f16 bits.
 pub trait KvElem: Copy + Send + Sync + 'static {
-    /// f16 rows: queries are rounded to f16 before they meet the keys, as in llama.cpp's
-    /// f16 `K·Q` product (the scores go through `exp`, so this is the rounding that shows).
+    /// f16 rows: queries are rounded to f16 before they meet the keys, as llama.cpp's CPU
+    /// `K·Q` product does (the scores go through `exp`, so this is the rounding that
+    /// shows). The probabilities stay f32: llama.cpp keeps them f32 for a batch of tokens
+    /// but rounds them for a single one; rounding nowhere keeps a prefill and a decode step
+    /// bit-identical, and rounding them in decode did not bring its tokens closer.
     const HALF: bool;
     fn to_f32(self) -> f32;
     fn from_f32(v: f32) -> Self;

@@ -74,15 +74,11 @@ fn greedy_matches_llama_cpp_on_cpu() {
     }
     eprintln!("greedy agreement with llama.cpp (of 48 tokens): {lengths:?}");
     // Both engines quantize activations to 8 bits, so a rounding difference anywhere
-    // (summation order, a different exp) flips near-ties: which continuation survives is
-    // close to chance. An independent engine (candle) reproduces about 4 in 10 fully;
-    // with 5 prompts that is 1 to 3 here. A broken model agrees on almost nothing.
-    let full = lengths.iter().filter(|&&l| l == 48).count();
+    // (summation order, a different exp) flips near-ties, and which continuations survive
+    // in full is close to chance (woolly-core's `greedy_reference` test checks every step
+    // teacher-forced instead). A broken model agrees on almost nothing.
     let total: usize = lengths.iter().sum();
-    assert!(
-        full >= 1 && total >= 60,
-        "{full} of 5 continuations agree fully, {total} of 240 tokens: {lengths:?}"
-    );
+    assert!(total >= 60, "{total} of 240 tokens agree: {lengths:?}");
 }
 
 #[test]

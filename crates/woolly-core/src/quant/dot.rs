@@ -159,15 +159,9 @@ fn dot_by_blocks(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
     sum
 }
 
-/// `a · b` in f32.
+/// `a · b` in f32, over sixteen independent lanes so the compiler can vectorize without
+/// reassociating.
 pub fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
-    f32_dot_inline(a, b)
-}
-
-/// Sixteen independent lanes so the compiler can vectorize without reassociating; inlined
-/// into callers compiled for wider vectors (AVX-512) so they get those.
-#[inline(always)]
-pub(crate) fn f32_dot_inline(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 16];
     let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
     let tail: f32 = ca

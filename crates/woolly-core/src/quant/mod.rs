@@ -9,6 +9,5 @@ pub mod packed;
 mod types;
 
 pub use dequant::{dequantize, QuantError};
-pub(crate) use dot::f32_dot_inline;
 pub use dot::{f32_dot, quantize_q8, uses_q8, vec_dot, vec_dot_portable, Q8Block, Q8_BLOCK};
 pub use types::{GgmlType, QK_K};

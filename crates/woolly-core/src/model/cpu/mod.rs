@@ -147,7 +147,7 @@ impl CpuTransformer {
             },
             bias: None,
         };
-        let (rope_cos, rope_sin) = rope_tables(&cfg, ctx);
+        let (rope_cos, rope_sin) = super::rope::cos_sin_tables(&cfg, ctx);
         let pool = Pool::new(threads)
             .map_err(|e| ModelError::Internal(format!("cannot start worker threads: {e}")))?;
         let widest = dim.max(q_dim).max(cfg.ffn_dim);
@@ -366,20 +366,4 @@ fn rows_quantized(
             }
         }
     });
-}
-
-/// cos/sin of every position and frequency, scaled as the model's RoPE scaling asks.
-fn rope_tables(cfg: &ModelConfig, ctx: usize) -> (Vec<f32>, Vec<f32>) {
-    let inv = cfg.rope_inv_freqs();
-    let mscale = cfg.rope_mscale();
-    let mut cos = Vec::with_capacity(ctx * inv.len());
-    let mut sin = Vec::with_capacity(ctx * inv.len());
-    for pos in 0..ctx {
-        for &f in &inv {
-            let angle = pos as f32 * f;
-            cos.push(angle.cos() * mscale);
-            sin.push(angle.sin() * mscale);
-        }
-    }
-    (cos, sin)
 }

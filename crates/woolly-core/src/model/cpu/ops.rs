@@ -2,13 +2,26 @@
 
 use super::simd;
 
-/// `out = x / rms(x) * w`.
+/// `out = x / rms(x) * w`, rounded step by step as llama.cpp's RMSNorm is.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
-    let ss = simd::dot(x, x) / x.len() as f32;
-    let scale = 1.0 / (ss + eps).sqrt();
+    let scale = 1.0 / (mean_square(x) + eps).sqrt();
     for ((o, x), w) in out.iter_mut().zip(x).zip(w) {
         *o = x * scale * w;
     }
+}
+
+/// The mean of the f32 squares of `x`, summed in f64 (as llama.cpp does): the f32 result
+/// then does not depend on the order of the sum, so it is the same as llama.cpp's.
+fn mean_square(x: &[f32]) -> f32 {
+    let mut lanes = [0f64; 8];
+    let chunks = x.chunks_exact(lanes.len());
+    let tail: f64 = chunks.remainder().iter().map(|v| (v * v) as f64).sum();
+    for chunk in chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane += (v * v) as f64;
+        }
+    }
+    ((lanes.iter().sum::<f64>() + tail) / x.len() as f64) as f32
 }
 
 /// RMSNorm of every `w.len()`-wide head in `x`, in place (Qwen3's Q/K norms).
@@ -54,5 +67,20 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
 pub fn add(x: &mut [f32], y: &[f32]) {
     for (x, y) in x.iter_mut().zip(y) {
         *x += y;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_square_does_not_depend_on_the_order() {
+        // Magnitudes far apart, where an f32 sum loses the small terms in one order only.
+        let x: Vec<f32> = (0..577).map(|i| if i % 7 == 0 { 3e3 } else { 1e-2 * i as f32 }).collect();
+        let reversed: Vec<f32> = x.iter().rev().copied().collect();
+        let want = x.iter().map(|&v| (v * v) as f64).sum::<f64>() / x.len() as f64;
+        assert_eq!(mean_square(&x).to_bits(), mean_square(&reversed).to_bits());
+        assert_eq!(mean_square(&x), want as f32);
     }
 }

@@ -100,7 +100,10 @@ fn prefill() {
         };
         let report = |what: &str, (best, sink): (f64, f32)| {
             let macs = (rows * cols * n) as f64;
-            println!("{ty} prefill {what:>14}: {:6.1} GMAC/s ({sink:.1})", macs / best / 1e9);
+            println!(
+                "{ty} prefill {what:>14}: {:6.1} GMAC/s ({sink:.1})",
+                macs / best / 1e9
+            );
         };
         for isa in Isa::all_available() {
             report(

@@ -19,7 +19,11 @@ fn teacher_forced_steps_pick_llama_cpp_tokens() {
     let file = Arc::new(GgufFile::open(common::test_model()).unwrap());
     let cfg = ModelConfig::from_gguf(&file).unwrap();
     let ids = |v: &serde_json::Value| -> Vec<u32> {
-        v.as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap() as u32)
+            .collect()
     };
     let (mut differing, mut steps) = (Vec::new(), 0);
     for (c, case) in reference["cases"].as_array().unwrap().iter().enumerate() {
@@ -33,7 +37,9 @@ fn teacher_forced_steps_pick_llama_cpp_tokens() {
             if best as u32 != want {
                 differing.push((c, i));
             }
-            model.forward(&[want], prompt.len() + i, &mut logits).unwrap();
+            model
+                .forward(&[want], prompt.len() + i, &mut logits)
+                .unwrap();
         }
         steps += expected.len();
     }

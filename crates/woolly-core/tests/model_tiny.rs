@@ -379,7 +379,11 @@ fn check_path(v: &Variant, cpu: Option<(usize, KvCacheType)>) {
             model.forward(&[t], 3 + i, &mut pieces).unwrap();
         }
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&pieces), bits(&logits), "{what}: prefill vs token by token");
+        assert_eq!(
+            bits(&pieces),
+            bits(&logits),
+            "{what}: prefill vs token by token"
+        );
     }
     // Decode steps through the KV cache.
     for (i, &t) in [5u32, 77, 1].iter().enumerate() {

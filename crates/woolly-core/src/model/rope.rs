@@ -12,7 +12,11 @@ pub fn cos_sin_tables(cfg: &ModelConfig, ctx: usize) -> (Vec<f32>, Vec<f32>) {
     let step = cfg.rope_base.powf(-2.0 / cfg.rope_dim as f32);
     // What scaling does to each pair's frequency: exactly 1 without scaling.
     let unscaled = |i: usize| cfg.rope_base.powf(-((2 * i) as f32) / cfg.rope_dim as f32);
-    let scale: Vec<f32> = inv.iter().enumerate().map(|(i, f)| f / unscaled(i)).collect();
+    let scale: Vec<f32> = inv
+        .iter()
+        .enumerate()
+        .map(|(i, f)| f / unscaled(i))
+        .collect();
     let mut cos = Vec::with_capacity(ctx * inv.len());
     let mut sin = Vec::with_capacity(ctx * inv.len());
     for pos in 0..ctx {

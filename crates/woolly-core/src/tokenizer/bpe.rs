@@ -1,7 +1,7 @@
 //! Byte-level BPE (GPT-2 style), as llama.cpp's `llm_tokenizer_bpe_session` does it.
 
-use std::cmp::Reverse;
 use super::TokenIndex;
+use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use super::unicode::byte_to_char;

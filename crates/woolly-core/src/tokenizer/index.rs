@@ -13,11 +13,8 @@ impl TokenIndex {
         let mut by_text: Vec<u32> = (0..tokens.len() as u32).collect();
         // A repeated text maps to its last id, as in llama.cpp: highest id first, then
         // the duplicates after it dropped.
-        by_text.sort_unstable_by(|&a, &b| {
-            tokens[a as usize]
-                .cmp(&tokens[b as usize])
-                .then(b.cmp(&a))
-        });
+        by_text
+            .sort_unstable_by(|&a, &b| tokens[a as usize].cmp(&tokens[b as usize]).then(b.cmp(&a)));
         by_text.dedup_by(|later, kept| tokens[*later as usize] == tokens[*kept as usize]);
         Self { tokens, by_text }
     }

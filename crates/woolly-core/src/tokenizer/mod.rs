@@ -22,7 +22,6 @@ pub use pretokenize::PreTokenizer;
 pub use stream::StreamDecoder;
 pub use vocab::Vocab;
 
-
 use crate::gguf::GgufFile;
 use bpe::Bpe;
 use index::TokenIndex;
@@ -249,11 +248,9 @@ impl Tokenizer {
                 for (b, slot) in byte_tokens.iter_mut().enumerate() {
                     let hex = format!("<0x{b:02X}>");
                     let raw = char::from(b as u8).to_string();
-                    let lookup = index.get(&hex).or(if b < 0x80 {
-                        index.get(&raw)
-                    } else {
-                        None
-                    });
+                    let lookup = index
+                        .get(&hex)
+                        .or(if b < 0x80 { index.get(&raw) } else { None });
                     // Without any byte token, an unknown char becomes <unk> (llama.cpp aborts).
                     *slot = lookup.copied().or(unk);
                 }
@@ -336,13 +333,7 @@ impl Tokenizer {
                                 ""
                             };
                             let escaped = format!("{prefix}{t}").replace(' ', spm::SPACE);
-                            spm::encode(
-                                &escaped,
-                                &self.index,
-                                &self.scores,
-                                byte_tokens,
-                                &mut out,
-                            );
+                            spm::encode(&escaped, &self.index, &self.scores, byte_tokens, &mut out);
                             after_special = false;
                         }
                     }

@@ -1,7 +1,6 @@
 //! Special tokens: which ones end generation, and splitting their text out of input
 //! before pre-tokenization (llama.cpp's `tokenizer_st_partition`).
 
-
 use super::{TokenType, Vocab};
 
 /// Texts llama.cpp recognises as end-of-turn / end-of-generation / fill-in-middle tokens.

@@ -2,8 +2,8 @@
 //! from single chars, repeatedly merge the adjacent pair whose concatenation is the
 //! highest-scoring token; chars left without a token fall back to `<0xNN>` byte tokens.
 
-use std::cmp::Ordering;
 use super::TokenIndex;
+use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 const NONE: usize = usize::MAX;

@@ -77,7 +77,9 @@ mod tests {
     #[test]
     fn mean_square_does_not_depend_on_the_order() {
         // Magnitudes far apart, where an f32 sum loses the small terms in one order only.
-        let x: Vec<f32> = (0..577).map(|i| if i % 7 == 0 { 3e3 } else { 1e-2 * i as f32 }).collect();
+        let x: Vec<f32> = (0..577)
+            .map(|i| if i % 7 == 0 { 3e3 } else { 1e-2 * i as f32 })
+            .collect();
         let reversed: Vec<f32> = x.iter().rev().copied().collect();
         let want = x.iter().map(|&v| (v * v) as f64).sum::<f64>() / x.len() as f64;
         assert_eq!(mean_square(&x).to_bits(), mean_square(&reversed).to_bits());

@@ -170,7 +170,7 @@ pub unsafe fn gemm_rows(
         for first in (0..x.token_tiles()).step_by(MAX_TOKEN_TILES) {
             let tts = (x.token_tiles() - first).min(MAX_TOKEN_TILES);
             let mut acc = [[Lanes::default(); TILE]; MAX_TOKEN_TILES];
-                for b in 0..=nb {
+            for b in 0..=nb {
                 if b < nb {
                     let out = panel.c[b % 2].as_mut_ptr();
                     let bt = |tt: usize| x.tiles[(first + tt) * nb + b].0.as_ptr();

@@ -36,7 +36,24 @@ fn sum_octets_epi32(v: __m512i) -> __m512i {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
 fn pick4<const STEP: i32>(v: __m512) -> __m128 {
-    let idx = _mm512_setr_epi32(0, STEP, 2 * STEP, 3 * STEP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    let idx = _mm512_setr_epi32(
+        0,
+        STEP,
+        2 * STEP,
+        3 * STEP,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    );
     _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, v))
 }
 

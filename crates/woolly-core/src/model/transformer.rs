@@ -58,12 +58,6 @@ impl Transformer {
         threads: usize,
     ) -> Result<Self, ModelError> {
         let dev = &device.device;
-        let matrix = |name: &str| -> Result<QMatrix, ModelError> {
-            let info = file
-                .tensor(name)
-                .ok_or_else(|| ModelError::MissingTensor(name.into()))?;
-            Ok(QMatrix::new(file.clone(), info.clone()))
-        };
         let vector =
             |name: &str| -> Result<Tensor<1>, ModelError> { load_vector(&file, name, dev) };
         let optional_vector = |name: &str| match file.tensor(name) {
@@ -71,8 +65,7 @@ impl Transformer {
             None => Ok(None),
         };
         let linear = |name: &str, rows: usize, cols: usize| -> Result<Linear, ModelError> {
-            let w = matrix(&format!("{name}.weight"))?;
-            check_shape(&w, rows, cols)?;
+            let w = QMatrix::named(&file, &format!("{name}.weight"), rows, cols)?;
             let bias = optional_vector(&format!("{name}.bias"))?;
             Ok(Linear::new(w, bias))
         };
@@ -111,8 +104,7 @@ impl Transformer {
                 "blk.N.attn_q_norm.weight / attn_k_norm.weight".into(),
             ));
         }
-        let embeddings = matrix("token_embd.weight")?;
-        check_shape(&embeddings, cfg.vocab_size, dim)?;
+        let embeddings = QMatrix::named(&file, "token_embd.weight", cfg.vocab_size, dim)?;
         // Tied output head: the embedding table doubles as the output projection.
         let output = match file.tensor("output.weight") {
             Some(_) => linear("output", cfg.vocab_size, dim)?,
@@ -263,36 +255,7 @@ fn causal_mask(group: usize, n: usize, start: usize, device: &Device) -> Tensor<
 }
 
 fn load_vector(file: &GgufFile, name: &str, device: &Device) -> Result<Tensor<1>, ModelError> {
-    let out = load_vec(file, name)?;
+    let out = super::weights::load_vec(file, name)?;
     let n = out.len();
     Ok(Tensor::from_data(TensorData::new(out, [n]), device))
-}
-
-/// A (small) tensor dequantized to f32: norms and biases.
-pub(super) fn load_vec(file: &GgufFile, name: &str) -> Result<Vec<f32>, ModelError> {
-    let info = file
-        .tensor(name)
-        .ok_or_else(|| ModelError::MissingTensor(name.into()))?;
-    let n = info.n_elements() as usize;
-    let mut out = vec![0.0f32; n];
-    quant::dequantize(info.ggml_type, file.tensor_data(info), &mut out).map_err(|e| {
-        ModelError::BadTensor {
-            name: name.into(),
-            reason: e.to_string(),
-        }
-    })?;
-    Ok(out)
-}
-
-pub(super) fn check_shape(w: &QMatrix, rows: usize, cols: usize) -> Result<(), ModelError> {
-    if (w.rows, w.cols) != (rows, cols) {
-        return Err(ModelError::BadTensor {
-            name: w.name().into(),
-            reason: format!(
-                "shape {}x{} where {rows}x{cols} was expected",
-                w.rows, w.cols
-            ),
-        });
-    }
-    Ok(())
 }

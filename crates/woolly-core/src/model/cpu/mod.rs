@@ -86,15 +86,8 @@ impl CpuTransformer {
         threads: usize,
     ) -> Result<Self, ModelError> {
         let isa = Isa::detect();
-        let matrix = |name: &str, rows: usize, cols: usize| -> Result<QMatrix, ModelError> {
-            let info = file
-                .tensor(name)
-                .ok_or_else(|| ModelError::MissingTensor(name.into()))?;
-            let m = QMatrix::new(file.clone(), info.clone());
-            super::transformer::check_shape(&m, rows, cols)?;
-            Ok(m)
-        };
-        let vector = |name: &str| super::transformer::load_vec(&file, name);
+        let matrix = |name: &str, rows, cols| QMatrix::named(&file, name, rows, cols);
+        let vector = |name: &str| super::weights::load_vec(&file, name);
         let optional = |name: &str| match file.tensor(name) {
             Some(_) => vector(name).map(Some),
             None => Ok(None),

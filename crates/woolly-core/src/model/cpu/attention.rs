@@ -36,14 +36,47 @@ impl<E: KvElem> Rows<E> {
         }
     }
 
-    /// Writes one position's key (at `k_at`, every 16th element) and value row.
-    fn store(&mut self, k_at: usize, v_at: usize, k: &[f32], v: &[f32]) {
-        for (dst, src) in self.k[k_at..].iter_mut().step_by(KEY_BLOCK).zip(k) {
-            *dst = E::from_f32(*src);
-        }
-        for (dst, src) in self.v[v_at..v_at + v.len()].iter_mut().zip(v) {
-            *dst = E::from_f32(*src);
-        }
+    /// Writes positions `start..start + n` of every head (`k`, `v`: `[n][heads][hd]`), a
+    /// block of 16 positions per pool task: in the transposed K layout a block's keys are
+    /// one region, so every region has a single writer.
+    fn store(
+        &mut self,
+        pool: &Pool,
+        shape: (usize, usize, usize),
+        start: usize,
+        k: &[f32],
+        v: &[f32],
+    ) {
+        let (heads, ctx, hd) = shape;
+        let n = k.len() / (heads * hd);
+        let first = start / KEY_BLOCK;
+        let blocks = (start + n).div_ceil(KEY_BLOCK) - first;
+        let (kc, vc) = (SharedMut::new(&mut self.k), SharedMut::new(&mut self.v));
+        pool.run(blocks, &|mine| {
+            for block in mine.map(|b| first + b) {
+                let positions =
+                    (block * KEY_BLOCK).max(start)..((block + 1) * KEY_BLOCK).min(start + n);
+                for h in 0..heads {
+                    let keys = (h * ctx / KEY_BLOCK + block) * hd * KEY_BLOCK;
+                    let values = (h * ctx + positions.start) * hd..(h * ctx + positions.end) * hd;
+                    // SAFETY: block `block` of head `h`, and the value rows of its positions,
+                    // are written by this task alone.
+                    let (kd, vd) =
+                        unsafe { (kc.slice(keys..keys + hd * KEY_BLOCK), vc.slice(values)) };
+                    for (i, pos) in positions.clone().enumerate() {
+                        let row = ((pos - start) * heads + h) * hd;
+                        let lanes = kd[pos % KEY_BLOCK..].iter_mut().step_by(KEY_BLOCK);
+                        for (dst, src) in lanes.zip(&k[row..row + hd]) {
+                            *dst = E::from_f32(*src);
+                        }
+                        for (dst, src) in vd[i * hd..(i + 1) * hd].iter_mut().zip(&v[row..row + hd])
+                        {
+                            *dst = E::from_f32(*src);
+                        }
+                    }
+                }
+            }
+        });
     }
 
     fn attend(&self, cache: &KvCache, h: usize, queries: &mut [Query], scores: &mut [f32]) {
@@ -70,17 +103,15 @@ impl KvCache {
         }
     }
 
-    /// Writes the keys and values of position `pos` (`[kv_heads][head_dim]` each).
-    pub fn store(&mut self, pos: usize, k: &[f32], v: &[f32]) {
-        let hd = self.hd;
-        let block = pos / KEY_BLOCK;
-        for (h, (kr, vr)) in k.chunks_exact(hd).zip(v.chunks_exact(hd)).enumerate() {
-            let k_at = ((h * self.ctx / KEY_BLOCK + block) * hd) * KEY_BLOCK + pos % KEY_BLOCK;
-            let v_at = (h * self.ctx + pos) * hd;
-            match &mut self.rows {
-                KvRows::F32(rows) => rows.store(k_at, v_at, kr, vr),
-                KvRows::F16(rows) => rows.store(k_at, v_at, kr, vr),
-            }
+    /// Writes the keys and values of positions `start..start + n` (`k`, `v`:
+    /// `[n][kv_heads][head_dim]`), split over the pool.
+    pub fn store(&mut self, pool: &Pool, start: usize, k: &[f32], v: &[f32]) {
+        assert!(k.len() == v.len() && k.len().is_multiple_of(self.kv_heads * self.hd));
+        assert!(start + k.len() / (self.kv_heads * self.hd) <= self.ctx);
+        let shape = (self.kv_heads, self.ctx, self.hd);
+        match &mut self.rows {
+            KvRows::F32(rows) => rows.store(pool, shape, start, k, v),
+            KvRows::F16(rows) => rows.store(pool, shape, start, k, v),
         }
     }
 
@@ -224,7 +255,7 @@ mod tests {
             let pool = Pool::new(threads).unwrap();
             let mut cache = KvCache::new(KvCacheType::F32, kvh, ctx, hd);
             for p in 0..6 {
-                cache.store(p, &keys[p], &vals[p]);
+                cache.store(&pool, p, &keys[p], &vals[p]);
             }
             // Positions 3..6 as a chunk of 3 queries.
             let q: Vec<f32> = (0..3 * heads * hd).map(|i| f(i, 0.07)).collect();
@@ -239,5 +270,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_chunk_stores_as_its_positions_one_by_one() {
+        let (kvh, hd, ctx, n) = (3, 64, 64, 40);
+        let width = kvh * hd;
+        let keys: Vec<f32> = (0..n * width).map(|i| (i as f32 * 0.37).sin()).collect();
+        let vals: Vec<f32> = (0..n * width).map(|i| (i as f32 * 0.11).cos()).collect();
+        let pool = Pool::new(2).unwrap();
+        let mut one = KvCache::new(KvCacheType::F16, kvh, ctx, hd);
+        for p in 0..n {
+            let row = p * width..(p + 1) * width;
+            one.store(&pool, p, &keys[row.clone()], &vals[row]);
+        }
+        // A chunk from an unaligned position, over three 16-position blocks.
+        let mut chunked = KvCache::new(KvCacheType::F16, kvh, ctx, hd);
+        chunked.store(&pool, 0, &keys[..5 * width], &vals[..5 * width]);
+        chunked.store(&pool, 5, &keys[5 * width..], &vals[5 * width..]);
+        let (KvRows::F16(a), KvRows::F16(b)) = (&one.rows, &chunked.rows) else {
+            unreachable!()
+        };
+        assert!(a.k == b.k && a.v == b.v);
+        assert!(a.k.iter().any(|&x| x != 0) && a.v.iter().any(|&x| x != 0));
     }
 }

@@ -266,25 +266,35 @@ impl CpuTransformer {
             ops::head_norms(&mut s.q[..n * q_dim], qn, eps);
             ops::head_norms(&mut s.k[..n * kv_dim], kn, eps);
         }
-        let half = cfg.rope_dim / 2;
-        for t in 0..n {
-            let pos = start + t;
-            let (cos, sin) = (
-                &self.rope_cos[pos * half..(pos + 1) * half],
-                &self.rope_sin[pos * half..(pos + 1) * half],
-            );
-            let rope = |row: &mut [f32]| match cfg.rope_layout {
-                RopeLayout::Normal => ops::rope_normal(row, hd, cos, sin),
-                RopeLayout::Neox => ops::rope_neox(row, hd, cos, sin),
-            };
-            rope(&mut s.q[t * q_dim..(t + 1) * q_dim]);
-            rope(&mut s.k[t * kv_dim..(t + 1) * kv_dim]);
-            layer.cache.store(
-                pos,
-                &s.k[t * kv_dim..(t + 1) * kv_dim],
-                &s.v[t * kv_dim..(t + 1) * kv_dim],
-            );
-        }
+        // RoPE, a position per task, then the KV store.
+        let (half, layout) = (cfg.rope_dim / 2, cfg.rope_layout);
+        let (cos, sin) = (&self.rope_cos, &self.rope_sin);
+        let (q, k) = (
+            SharedMut::new(&mut s.q[..n * q_dim]),
+            SharedMut::new(&mut s.k[..n * kv_dim]),
+        );
+        pool.run(n, &|tokens| {
+            for t in tokens {
+                let at = (start + t) * half..(start + t + 1) * half;
+                let (cos, sin) = (&cos[at.clone()], &sin[at]);
+                // SAFETY: row `t` of `q` and of `k` belong to this task alone.
+                let rows = unsafe {
+                    [
+                        q.slice(t * q_dim..(t + 1) * q_dim),
+                        k.slice(t * kv_dim..(t + 1) * kv_dim),
+                    ]
+                };
+                for row in rows {
+                    match layout {
+                        RopeLayout::Normal => ops::rope_normal(row, hd, cos, sin),
+                        RopeLayout::Neox => ops::rope_neox(row, hd, cos, sin),
+                    }
+                }
+            }
+        });
+        layer
+            .cache
+            .store(pool, start, &s.k[..n * kv_dim], &s.v[..n * kv_dim]);
         attention::attend(
             pool,
             &layer.cache,

@@ -167,20 +167,6 @@ pub fn catalog_entry(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::human_parameters;
-
-    #[test]
-    fn parameter_labels() {
-        assert_eq!(human_parameters(134_515_008), "135M");
-        assert_eq!(human_parameters(1_540_000_000), "1.5B");
-        assert_eq!(human_parameters(7_240_000_000), "7.2B");
-        assert_eq!(human_parameters(13_000_000_000), "13B");
-        assert_eq!(human_parameters(0), "?");
-    }
-}
-
 /// The store's models, plus the model used by default when it lives outside the store
 /// (`WOOLLY_MODEL` or the repository's test model), listed first as a referenced import so
 /// the UI shows what it chats with. Its digest is computed once per file version.
@@ -236,4 +222,18 @@ fn external(path: &std::path::Path) -> Option<woolly_hub::InstalledModel> {
         added_unix,
         meta,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_parameters;
+
+    #[test]
+    fn parameter_labels() {
+        assert_eq!(human_parameters(134_515_008), "135M");
+        assert_eq!(human_parameters(1_540_000_000), "1.5B");
+        assert_eq!(human_parameters(7_240_000_000), "7.2B");
+        assert_eq!(human_parameters(13_000_000_000), "13B");
+        assert_eq!(human_parameters(0), "?");
+    }
 }

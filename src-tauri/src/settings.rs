@@ -109,8 +109,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/settings.json");
         assert_eq!(load(&path), Settings::default());
-        let mut s = Settings::default();
-        s.threads = Some(2);
+        let mut s = Settings {
+            threads: Some(2),
+            ..Settings::default()
+        };
         s.default_params.temperature = 0.0;
         save(&path, &s).unwrap();
         assert_eq!(load(&path), s);

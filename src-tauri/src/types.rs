@@ -481,6 +481,8 @@ pub enum DownloadSource {
     },
 }
 
+// Sent a few times per download, never stored: the size of the largest variant is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(
     tag = "event",

@@ -3,7 +3,6 @@
 
 mod common;
 #[path = "../../woolly-hub/tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::collections::VecDeque;

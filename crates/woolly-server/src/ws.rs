@@ -171,7 +171,7 @@ fn prompt_len(p: &Prepared) -> usize {
 }
 
 enum Action {
-    Start(Prepared),
+    Start(Box<Prepared>),
     Cancel,
 }
 
@@ -229,5 +229,5 @@ async fn handle(
             ))
         }
     };
-    Ok(Action::Start(prepared))
+    Ok(Action::Start(Box::new(prepared)))
 }

@@ -44,16 +44,13 @@ bench: build
 	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix bench --include=dev --omit=optional --ignore-scripts --no-audit --no-fund
 	python3 scripts/bench.py --model $(MODEL)
 
-# How closely Woolly's greedy tokens follow llama.cpp's reference outputs, next to those of
-# the llama.cpp build under bench/ and of candle (bench/candle) on the same cases.
-REFDATA ?= ../shared/refdata/smollm2-greedy.json
+# How closely Woolly's greedy tokens follow llama.cpp's reference outputs, next to the
+# llama.cpp build under bench/ and candle (bench/candle, its own Cargo project).
 agreement: setup
 	cargo build --release --workspace --examples
-	$(CARGO_TARGET_DIR)/release/examples/reference_check $(MODEL) $(REFDATA)
-	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix bench --include=dev --omit=optional --ignore-scripts --no-audit --no-fund
-	node bench/llama_agreement.mjs -m $(MODEL) -r $(REFDATA)
 	cargo build --release --manifest-path bench/candle/Cargo.toml
-	$(CARGO_TARGET_DIR)/release/candle-agreement $(MODEL) $(REFDATA)
+	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix bench --include=dev --omit=optional --ignore-scripts --no-audit --no-fund
+	python3 scripts/agreement.py --model $(MODEL)
 
 fmt:
 	cargo fmt --all

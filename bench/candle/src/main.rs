@@ -1,11 +1,11 @@
-//! candle's agreement with llama.cpp on `../shared/refdata`'s greedy cases, measured as
-//! Woolly's `reference_check` example measures it: the free-running agreement length, the
-//! steps whose argmax differs when every step is fed llama.cpp's previous token, and the
-//! first token's top-5 logits. `candle-agreement MODEL REFDATA_JSON`.
+//! candle's `quantized_llama` on `../shared/refdata`'s greedy cases, teacher-forced, printed
+//! as Woolly's `reference_check` example prints itself, for `scripts/agreement.py`
+//! (`make agreement`). `candle-agreement MODEL REFDATA_JSON`.
 
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;
+use serde_json::json;
 
 fn main() -> candle_core::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -22,9 +22,15 @@ fn main() -> candle_core::Result<()> {
             .collect()
     };
     let device = Device::Cpu;
-    let (mut lengths, mut mismatches, mut steps, mut worst_top5) = (Vec::new(), 0, 0, 0f32);
+    let mut cases = Vec::new();
     for case in reference["cases"].as_array().expect("cases") {
         let (prompt, expected) = (ids(&case["prompt_ids"]), ids(&case["gen_ids"]));
+        let top5: Vec<usize> = case["top5_first_token"]
+            .as_array()
+            .expect("top5_first_token")
+            .iter()
+            .map(|t| t["id"].as_u64().expect("a token id") as usize)
+            .collect();
         let mut file = std::fs::File::open(model)?;
         let content = gguf_file::Content::read(&mut file)?;
         let mut m = ModelWeights::from_gguf(content, &mut file, &device)?;
@@ -33,51 +39,18 @@ fn main() -> candle_core::Result<()> {
             m.forward(&input, at)?.squeeze(0)?.to_vec1()
         };
         let mut logits = forward(&prompt, 0)?;
-        let top5: Vec<f32> = case["top5_first_token"]
-            .as_array()
-            .expect("top5_first_token")
-            .iter()
-            .map(|t| {
-                logits[t["id"].as_u64().unwrap() as usize] - t["logit"].as_f64().unwrap() as f32
-            })
-            .collect();
-        worst_top5 = top5.iter().fold(worst_top5, |w, d| w.max(d.abs()));
-        let mut differs = Vec::new();
+        let top5: Vec<f32> = top5.iter().map(|&id| logits[id]).collect();
+        let mut steps = Vec::new();
         for (i, &want) in expected.iter().enumerate() {
-            let (best, max) = argmax(&logits);
-            if best != want {
-                differs.push((i, max - logits[want as usize]));
-            }
+            let best = (0..logits.len()).fold(0, |b, j| if logits[j] > logits[b] { j } else { b });
+            steps.push(json!([best, logits[best] - logits[want as usize]]));
             logits = forward(&[want], prompt.len() + i)?;
         }
-        let length = differs.first().map_or(expected.len(), |&(i, _)| i);
-        let listed: Vec<String> = differs
-            .iter()
-            .map(|(i, gap)| format!("{i} (by {gap:.3})"))
-            .collect();
-        println!(
-            "agrees for {length:2}; first-token top-5 differences {:?}; differs at {}",
-            top5.iter().map(|d| format!("{d:+.3}")).collect::<Vec<_>>(),
-            if listed.is_empty() {
-                "no step".into()
-            } else {
-                listed.join(", ")
-            }
-        );
-        (mismatches, steps) = (mismatches + differs.len(), steps + expected.len());
-        lengths.push(length);
+        cases.push(json!({ "top5": top5, "steps": steps }));
     }
     println!(
-        "candle: agreement lengths {lengths:?}; teacher-forced steps whose argmax differs: \
-         {mismatches} of {steps}; largest first-token top-5 difference {worst_top5:.3}"
+        "{}",
+        json!({ "engine": "candle 0.11 (quantized_llama, CPU)", "cases": cases })
     );
     Ok(())
-}
-
-/// The index of the largest logit, and the logit.
-fn argmax(logits: &[f32]) -> (u32, f32) {
-    logits.iter().enumerate().fold(
-        (0, f32::MIN),
-        |b, (j, &v)| if v > b.1 { (j as u32, v) } else { b },
-    )
 }

@@ -1,11 +1,11 @@
-//! How closely the CPU forward pass follows llama.cpp on `../shared/refdata`'s greedy
-//! cases. Besides the free-running agreement length, every step is also fed llama.cpp's
-//! own previous token (teacher forcing), so one early near-tie does not hide how the rest
-//! of the continuation compares: the count of steps whose argmax differs is a steadier
-//! measure than the agreement lengths.
+//! Woolly's CPU forward pass on `../shared/refdata`'s greedy cases, teacher-forced: every
+//! step is fed llama.cpp's previous token, so one early near-tie does not decide the rest.
+//! Prints one JSON object for `scripts/agreement.py` (`make agreement`), which compares it
+//! with llama.cpp's reference and with other engines:
+//! `{"engine", "cases": [{"top5": [our logits of the reference's top-5 ids],
+//!   "steps": [[our argmax, our max logit minus that of llama.cpp's token], ...]}]}`.
 //!
-//! `cargo build --release --workspace --examples`, then
-//! `$CARGO_TARGET_DIR/release/examples/reference_check MODEL REFDATA_JSON [f16|f32]`.
+//! `reference_check MODEL REFDATA_JSON [f16|f32]` (the KV cache type; f16 by default).
 
 use std::sync::Arc;
 use woolly_core::engine::KvCacheType;
@@ -32,59 +32,38 @@ fn main() {
             .map(|t| t.as_u64().expect("a token id") as u32)
             .collect()
     };
-    let (mut lengths, mut mismatches, mut steps, mut worst_top5) = (Vec::new(), 0, 0, 0f32);
+    let mut cases = Vec::new();
     for case in reference["cases"].as_array().expect("cases") {
         let (prompt, expected) = (ids(&case["prompt_ids"]), ids(&case["gen_ids"]));
+        let top5: Vec<u32> = case["top5_first_token"]
+            .as_array()
+            .expect("top5_first_token")
+            .iter()
+            .map(|t| t["id"].as_u64().expect("a token id") as u32)
+            .collect();
         let device = ComputeDevice::cpu();
         let mut m = Model::load(file.clone(), cfg.clone(), device, 512, kv, 1).expect("load");
         let mut logits = vec![0f32; cfg.vocab_size];
         m.forward(&prompt, 0, &mut logits).expect("forward");
-        let top5: Vec<f32> = case["top5_first_token"]
-            .as_array()
-            .expect("top5_first_token")
-            .iter()
-            .map(|t| {
-                logits[t["id"].as_u64().unwrap() as usize] - t["logit"].as_f64().unwrap() as f32
-            })
-            .collect();
-        worst_top5 = top5.iter().fold(worst_top5, |w, d| w.max(d.abs()));
-        // Steps where our argmax is not llama.cpp's token, with the logit gap between them.
-        let mut differs = Vec::new();
+        let top5: Vec<f32> = top5.iter().map(|&id| logits[id as usize]).collect();
+        let mut steps = Vec::new();
         for (i, &want) in expected.iter().enumerate() {
-            let (best, max) = argmax(&logits);
-            if best != want {
-                differs.push((i, max - logits[want as usize]));
-            }
+            let best = (0..logits.len()).fold(0, |b, j| if logits[j] > logits[b] { j } else { b });
+            steps.push(serde_json::json!([
+                best,
+                logits[best] - logits[want as usize]
+            ]));
             m.forward(&[want], prompt.len() + i, &mut logits)
                 .expect("forward");
         }
-        let length = differs.first().map_or(expected.len(), |&(i, _)| i);
-        let listed: Vec<String> = differs
-            .iter()
-            .map(|(i, gap)| format!("{i} (by {gap:.3})"))
-            .collect();
-        println!(
-            "agrees for {length:2}; first-token top-5 differences {:?}; differs at {}",
-            top5.iter().map(|d| format!("{d:+.3}")).collect::<Vec<_>>(),
-            if listed.is_empty() {
-                "no step".into()
-            } else {
-                listed.join(", ")
-            }
-        );
-        (mismatches, steps) = (mismatches + differs.len(), steps + expected.len());
-        lengths.push(length);
+        cases.push(serde_json::json!({ "top5": top5, "steps": steps }));
     }
-    println!(
-        "woolly: agreement lengths {lengths:?}; teacher-forced steps whose argmax differs: {mismatches} of \
-         {steps}; largest first-token top-5 difference {worst_top5:.3}"
+    let engine = format!(
+        "Woolly {} (CPU, {kv:?} KV cache)",
+        env!("CARGO_PKG_VERSION")
     );
-}
-
-/// The index of the largest logit, and the logit.
-fn argmax(logits: &[f32]) -> (u32, f32) {
-    logits.iter().enumerate().fold(
-        (0, f32::MIN),
-        |b, (j, &v)| if v > b.1 { (j as u32, v) } else { b },
-    )
+    println!(
+        "{}",
+        serde_json::json!({ "engine": engine, "cases": cases })
+    );
 }

@@ -16,6 +16,15 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// `GET path`, its response whatever the status.
+async fn get(
+    c: &reqwest::Client,
+    server: &woolly_server::ServerHandle,
+    path: &str,
+) -> reqwest::Response {
+    c.get(url(server, path)).send().await.unwrap()
+}
+
 fn assert_error_shape(body: &Value, kind: &str) {
     let error = &body["error"];
     assert!(error.is_object(), "no error object in {body}");
@@ -37,55 +46,25 @@ async fn health_and_models() {
     let server = start(engine, ServerConfig::default()).await;
     let c = client();
 
-    let health: Value = c
-        .get(url(&server, "/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = get(&c, &server, "/health").await.json().await.unwrap();
     assert_eq!(health["status"], "ok");
 
-    let models: Value = c
-        .get(url(&server, "/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = get(&c, &server, "/v1/models").await.json().await.unwrap();
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], id.as_str());
     assert_eq!(models["data"][0]["object"], "model");
 
-    let one = c
-        .get(url(&server, &format!("/v1/models/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let one = get(&c, &server, &format!("/v1/models/{id}")).await;
     assert_eq!(one.status(), 200);
-    let missing = c
-        .get(url(&server, "/v1/models/gpt-9"))
-        .send()
-        .await
-        .unwrap();
+    let missing = get(&c, &server, "/v1/models/gpt-9").await;
     assert_eq!(missing.status(), 404);
     assert_error_shape(&missing.json().await.unwrap(), "not_found_error");
 
-    let unknown = c
-        .get(url(&server, "/v1/nothing-here"))
-        .send()
-        .await
-        .unwrap();
+    let unknown = get(&c, &server, "/v1/nothing-here").await;
     assert_eq!(unknown.status(), 404);
     assert_error_shape(&unknown.json().await.unwrap(), "not_found_error");
 
-    let wrong_method = c
-        .get(url(&server, "/v1/chat/completions"))
-        .send()
-        .await
-        .unwrap();
+    let wrong_method = get(&c, &server, "/v1/chat/completions").await;
     assert_eq!(wrong_method.status(), 405);
     assert_error_shape(&wrong_method.json().await.unwrap(), "invalid_request_error");
     server.shutdown().await.unwrap();
@@ -186,7 +165,7 @@ async fn api_key_is_required_when_configured() {
     let server = start(shared_engine(), config).await;
     let c = client();
 
-    let r = c.get(url(&server, "/v1/models")).send().await.unwrap();
+    let r = get(&c, &server, "/v1/models").await;
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
     let body: Value = r.json().await.unwrap();
@@ -216,7 +195,7 @@ async fn api_key_is_required_when_configured() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let r = c.get(url(&server, "/health")).send().await.unwrap();
+    let r = get(&c, &server, "/health").await;
     assert_eq!(r.status(), 200, "health needs no key");
     server.shutdown().await.unwrap();
 }

@@ -24,6 +24,30 @@ async fn run(req: &DownloadRequest, events: &Events) -> woolly_hub::Result<wooll
         .await
 }
 
+/// A server sending `data` at /m.gguf in `chunk`-byte pieces, `every` apart.
+async fn trickling(data: &[u8], chunk: usize, every: Duration) -> TestServer {
+    let server = TestServer::start().await;
+    let faults = Faults {
+        trickle: Some((chunk, every)),
+        ..Faults::default()
+    };
+    server.serve("/m.gguf", data.to_vec(), faults);
+    server
+}
+
+/// Runs `req` in the background under `control`, its events going to `events`.
+fn spawn_download(
+    req: &DownloadRequest,
+    control: &DownloadControl,
+    events: &Events,
+) -> tokio::task::JoinHandle<woolly_hub::Result<woolly_hub::Downloaded>> {
+    let (req, control, mut sink) = (req.clone(), control.clone(), events.sink());
+    tokio::spawn(async move {
+        let dl = Downloader::new(fast_options()).unwrap();
+        dl.download(&req, &control, &mut sink).await
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_dropped_at_random_offsets_is_retried_to_a_verified_file() {
     let mut rng = Rng::new(seed());
@@ -187,12 +211,7 @@ async fn range_not_satisfiable_on_an_oversized_part_restarts_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_trickle_completes_and_reports_speed_and_eta() {
     let data = payload(160 * 1024, 5);
-    let server = TestServer::start().await;
-    let faults = Faults {
-        trickle: Some((4096, Duration::from_millis(10))),
-        ..Faults::default()
-    };
-    server.serve("/m.gguf", data.clone(), faults);
+    let server = trickling(&data, 4096, Duration::from_millis(10)).await;
     let dir = tempfile::tempdir().unwrap();
     let req = request(server.url("/m.gguf"), dir.path(), &data);
     let events = Events::default();
@@ -381,26 +400,12 @@ async fn resumes_a_part_left_by_an_earlier_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_keeps_the_part_and_resume_continues_it() {
     let data = payload(400 * 1024, 11);
-    let server = TestServer::start().await;
-    server.serve(
-        "/m.gguf",
-        data.clone(),
-        Faults {
-            trickle: Some((8192, Duration::from_millis(5))),
-            ..Faults::default()
-        },
-    );
+    let server = trickling(&data, 8192, Duration::from_millis(5)).await;
     let dir = tempfile::tempdir().unwrap();
     let req = request(server.url("/m.gguf"), dir.path(), &data);
     let control = DownloadControl::new();
     let events = Events::default();
-    let task = {
-        let (req, control, mut sink) = (req.clone(), control.clone(), events.sink());
-        tokio::spawn(async move {
-            let dl = Downloader::new(fast_options()).unwrap();
-            dl.download(&req, &control, &mut sink).await
-        })
-    };
+    let task = spawn_download(&req, &control, &events);
     let part = part_path(&req.dest);
     wait_for(|| downloaded(&events) > 50_000).await;
     control.pause();
@@ -433,26 +438,12 @@ async fn pause_keeps_the_part_and_resume_continues_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_and_deletes_the_part() {
     let data = payload(400 * 1024, 12);
-    let server = TestServer::start().await;
-    server.serve(
-        "/m.gguf",
-        data.clone(),
-        Faults {
-            trickle: Some((4096, Duration::from_millis(5))),
-            ..Faults::default()
-        },
-    );
+    let server = trickling(&data, 4096, Duration::from_millis(5)).await;
     let dir = tempfile::tempdir().unwrap();
     let req = request(server.url("/m.gguf"), dir.path(), &data);
     let control = DownloadControl::new();
     let events = Events::default();
-    let task = {
-        let (req, control, mut sink) = (req.clone(), control.clone(), events.sink());
-        tokio::spawn(async move {
-            let dl = Downloader::new(fast_options()).unwrap();
-            dl.download(&req, &control, &mut sink).await
-        })
-    };
+    let task = spawn_download(&req, &control, &events);
     wait_for(|| downloaded(&events) > 10_000).await;
     control.cancel();
 
@@ -479,27 +470,11 @@ async fn not_enough_disk_space_fails_before_any_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_writer_on_the_same_part_is_refused() {
     let data = payload(200 * 1024, 13);
-    let server = TestServer::start().await;
-    server.serve(
-        "/m.gguf",
-        data.clone(),
-        Faults {
-            trickle: Some((4096, Duration::from_millis(10))),
-            ..Faults::default()
-        },
-    );
+    let server = trickling(&data, 4096, Duration::from_millis(10)).await;
     let dir = tempfile::tempdir().unwrap();
     let req = request(server.url("/m.gguf"), dir.path(), &data);
     let control = DownloadControl::new();
-    let first = {
-        let (req, control) = (req.clone(), control.clone());
-        tokio::spawn(async move {
-            Downloader::new(fast_options())
-                .unwrap()
-                .download(&req, &control, &mut |_| {})
-                .await
-        })
-    };
+    let first = spawn_download(&req, &control, &Events::default());
     wait_for(|| part_path(&req.dest).exists()).await;
 
     let err = run(&req, &Events::default()).await.unwrap_err();

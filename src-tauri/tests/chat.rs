@@ -3,9 +3,9 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
-use support::{greedy, invoke_on, kinds, token_text, Harness};
+use support::{greedy, kinds, start_long_turn, token_count, token_text, Harness};
 use woolly_desktop::db::Db;
 
 fn new_chat(h: &Harness, max_tokens: u32) -> String {
@@ -160,17 +160,7 @@ fn stop_mid_stream_saves_the_partial_reply() {
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::open(dir.path());
     let id = new_chat(&h, 600);
-    let (ch_id, ch) = h.channel();
-    let window = h.window.clone();
-    let args = json!({ "conversationId": id, "content": "Write a very long story about a dragon who learns to bake bread.", "onEvent": ch });
-    let turn = std::thread::spawn(move || invoke_on(&window, "send_message", args));
-
-    let tokens = |e: &[Value]| e.iter().filter(|e| e["event"] == "token").count();
-    assert!(
-        h.wait_for(ch_id, Duration::from_secs(120), |e| tokens(e) >= 8),
-        "tokens never came: {:?}",
-        kinds(&h.events(ch_id))
-    );
+    let (ch_id, turn) = start_long_turn(&h, &id);
 
     // While it runs: the same conversation is busy, others answer.
     let (_, other) = h.channel();
@@ -185,7 +175,7 @@ fn stop_mid_stream_saves_the_partial_reply() {
 
     // The growing reply is already in the database (flushed while streaming).
     assert!(
-        h.wait_for(ch_id, Duration::from_secs(60), |e| tokens(e) >= 40),
+        h.wait_for(ch_id, Duration::from_secs(60), |e| token_count(e) >= 40),
         "slow stream"
     );
     let db = Db::open(&dir.path().join("data/woolly.db")).unwrap();
@@ -196,7 +186,7 @@ fn stop_mid_stream_saves_the_partial_reply() {
         "streamed text is saved before the turn ends"
     );
 
-    let before_stop = tokens(&h.events(ch_id));
+    let before_stop = token_count(&h.events(ch_id));
     assert_eq!(
         h.invoke("stop_generation", json!({ "conversationId": id }))
             .unwrap(),
@@ -205,9 +195,9 @@ fn stop_mid_stream_saves_the_partial_reply() {
     let result = turn.join().unwrap().expect("a stopped turn still resolves");
     let events = h.events(ch_id);
     assert!(
-        tokens(&events) <= before_stop + 2,
+        token_count(&events) <= before_stop + 2,
         "stopped within a token: {} after {before_stop}",
-        tokens(&events)
+        token_count(&events)
     );
     let last = events.last().unwrap();
     assert_eq!(last["event"], "finished");

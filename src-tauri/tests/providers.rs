@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{invoke_on, kinds, test_model, token_text, Harness};
+use support::{free_port, kinds, start_long_turn, test_model, token_text, Harness};
 use woolly_core::engine::{Engine, EngineConfig};
 
 const KEY: &str = "remote-secret-123";
@@ -91,14 +91,6 @@ impl Remote {
         let body: Value = serde_json::from_str(&text).unwrap();
         body["pending"].as_u64().unwrap()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A server that answers 200 with what is not the OpenAI API: HTML for the model list, a
@@ -271,16 +263,7 @@ fn chat_streams_through_a_remote_openai_compatible_server() {
     // Stop cancels the HTTP stream: the partial reply is saved and the remote server is
     // free again (it saw the client go away).
     let long = remote_chat(&h, &pid, 600);
-    let (ch_id, ch) = h.channel();
-    let window = h.window.clone();
-    let args = json!({ "conversationId": long, "content": "Write a very long story about a dragon who learns to bake bread.", "onEvent": ch });
-    let turn = std::thread::spawn(move || invoke_on(&window, "send_message", args));
-    let tokens = |e: &[Value]| e.iter().filter(|e| e["event"] == "token").count();
-    assert!(
-        h.wait_for(ch_id, Duration::from_secs(120), |e| tokens(e) >= 8),
-        "tokens never came: {:?}",
-        kinds(&h.events(ch_id))
-    );
+    let (ch_id, turn) = start_long_turn(&h, &long);
     assert_eq!(remote.pending(), 1);
     assert_eq!(
         h.invoke("stop_generation", json!({ "conversationId": long }))

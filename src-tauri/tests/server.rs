@@ -6,19 +6,11 @@ mod support;
 
 use serde_json::{json, Value};
 use std::sync::Arc;
-use support::Harness;
+use support::{free_port, Harness};
 use woolly_desktop::secrets::{SecretError, SecretStore};
 use woolly_desktop::server_host::API_KEY_SECRET;
 
 const MODEL_ID: &str = "SmolLM2-135M-Instruct.Q4_1";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Http {
     rt: tokio::runtime::Runtime,

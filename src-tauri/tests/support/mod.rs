@@ -150,6 +150,38 @@ pub fn kinds(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
+pub fn token_count(events: &[Value]) -> usize {
+    events.iter().filter(|e| e["event"] == "token").count()
+}
+
+/// Starts a long reply in `conversation_id` on another thread and returns once 8 tokens
+/// have streamed: the channel's id and the thread, whose result is `send_message`'s.
+pub fn start_long_turn(
+    h: &Harness,
+    conversation_id: &str,
+) -> (u32, std::thread::JoinHandle<Result<Value, Value>>) {
+    let (ch_id, ch) = h.channel();
+    let window = h.window.clone();
+    let content = "Write a very long story about a dragon who learns to bake bread.";
+    let args = json!({ "conversationId": conversation_id, "content": content, "onEvent": ch });
+    let turn = std::thread::spawn(move || invoke_on(&window, "send_message", args));
+    assert!(
+        h.wait_for(ch_id, Duration::from_secs(120), |e| token_count(e) >= 8),
+        "tokens never came: {:?}",
+        kinds(&h.events(ch_id))
+    );
+    (ch_id, turn)
+}
+
+/// A loopback port nothing listens on (just released by the OS).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn token_text(events: &[Value]) -> String {
     events
         .iter()

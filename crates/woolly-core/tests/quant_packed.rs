@@ -26,6 +26,14 @@ fn outputs(
     got
 }
 
+/// `n` random activation rows of `cols`, and the same quantized.
+fn activations(rng: &mut Rng, n: usize, cols: usize) -> (Vec<f32>, Vec<Q8Block>) {
+    let x: Vec<f32> = (0..n * cols).map(|_| rng.unit() * 3.0).collect();
+    let mut xq = vec![Q8Block::default(); n * cols / Q8_BLOCK];
+    quantize_q8(&x, &mut xq);
+    (x, xq)
+}
+
 /// Every output against the row-by-row reference kernel, within float rounding.
 fn check_against_rows(
     ty: GgmlType,
@@ -67,9 +75,7 @@ fn packed_gemm_matches_row_kernels() {
             let w = random_blocks(ty, rows * nb, &mut rng, 1.0, 1.0 / 32.0);
             let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable");
             for n in 1..=6 {
-                let x: Vec<f32> = (0..n * cols).map(|_| rng.unit() * 3.0).collect();
-                let mut xq = vec![Q8Block::default(); n * nb];
-                quantize_q8(&x, &mut xq);
+                let (x, xq) = activations(&mut rng, n, cols);
                 for isa in Isa::all_available() {
                     let got = outputs(rows, n, |emit| {
                         packed.gemm(isa, 0..packed.groups(), &xq, n, emit)
@@ -106,9 +112,7 @@ fn amx_gemm_matches_row_kernels() {
             let w = random_blocks(ty, rows * nb, &mut rng, 1.0, 1.0 / 32.0);
             let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable");
             for n in [1, 16, 37, 9, 70] {
-                let x: Vec<f32> = (0..n * cols).map(|_| rng.unit() * 3.0).collect();
-                let mut xq = vec![Q8Block::default(); n * nb];
-                quantize_q8(&x, &mut xq);
+                let (x, xq) = activations(&mut rng, n, cols);
                 tiles.fill(&xq, n, nb);
                 let mut seen = 0;
                 let got = outputs(rows, n, |emit| {

@@ -37,12 +37,14 @@ run: build
 chat: build
 	$(WOOLLY) chat -m $(MODEL)
 
-# Woolly against llama.cpp (node-llama-cpp, dev-only under bench/), same model and threads.
+# Woolly against llama.cpp (node-llama-cpp, dev-only under bench/), same models and threads:
+# the test model and synthetic 1B and 3B Q4_K_M models (written into models/synth/ by
+# `woolly synth` when missing); BIG=1 adds the 8B; MODEL=path benches that model alone.
 # llama.cpp's prebuilt CPU binary ships in @node-llama-cpp/linux-x64: skip the postinstall
 # (it may download or compile llama.cpp) and the optional CUDA/Vulkan builds.
 bench: build
 	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix bench --include=dev --omit=optional --ignore-scripts --no-audit --no-fund
-	python3 scripts/bench.py --model $(MODEL)
+	python3 scripts/bench.py $(if $(filter file,$(origin MODEL)),,--model $(MODEL)) $(if $(BIG),--big)
 
 # How closely Woolly's greedy tokens follow llama.cpp's reference outputs, next to the
 # llama.cpp build under bench/ and candle (bench/candle, its own Cargo project).

@@ -28,6 +28,10 @@ enum Command {
     Info(commands::info::Args),
     /// Serve the OpenAI-compatible HTTP + WebSocket API.
     Serve(commands::serve::Args),
+    /// Developer: write a model of a real architecture's shape with random weights.
+    Synth(commands::synth::Args),
+    /// Developer: measure this machine's memory read bandwidth.
+    Membw(commands::membw::Args),
 }
 
 fn main() {
@@ -40,6 +44,8 @@ fn main() {
         Command::Pull(args) => commands::pull::run(args),
         Command::Info(args) => commands::info::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Synth(args) => commands::synth::run(args),
+        Command::Membw(args) => commands::membw::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

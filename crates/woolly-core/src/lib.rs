@@ -7,4 +7,5 @@ pub mod gguf;
 pub mod model;
 pub mod quant;
 pub mod sampling;
+pub mod synth;
 pub mod tokenizer;

@@ -1,7 +1,9 @@
 use super::common::{peak_rss_mb, ModelArgs};
 use serde_json::json;
 use woolly_core::engine::{GenerateRequest, Prompt};
+use woolly_core::gguf::GgufFile;
 use woolly_core::sampling::SamplingParams;
+use woolly_core::synth;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -43,6 +45,11 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let s = out.stats;
     let load_ms = engine.info().load_ms;
     let rss = peak_rss_mb();
+    // Read after the peak: what decoding one token reads of the weights, for the bandwidth
+    // bound (`make bench` divides it by `woolly membw`'s GB/s).
+    let weight_bytes = GgufFile::open(&args.model.model)
+        .map(|f| synth::decode_weight_bytes(&f))
+        .unwrap_or(0);
     if args.json {
         println!(
             "{}",
@@ -56,6 +63,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
                 "n_gen": s.generated_tokens,
                 "threads": args.model.threads,
                 "device": engine.info().device,
+                "weight_bytes_per_token": weight_bytes,
             })
         );
     } else {
@@ -72,6 +80,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         println!("first tok  {:>8.1} ms", s.time_to_first_token_ms);
         println!("load       {:>8} ms", load_ms);
         println!("peak RSS   {:>8.1} MB", rss);
+        println!(
+            "weights    {:>8.1} MB read per decoded token",
+            weight_bytes as f64 / 1e6
+        );
     }
     Ok(())
 }

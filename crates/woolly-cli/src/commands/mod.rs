@@ -3,6 +3,8 @@ pub mod chat;
 pub mod common;
 pub mod generate;
 pub mod info;
+pub mod membw;
 pub mod pull;
 pub mod serve;
+pub mod synth;
 pub mod tokenize;

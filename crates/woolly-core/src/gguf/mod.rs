@@ -13,7 +13,7 @@ mod writer;
 
 pub use error::{GgufError, GgufErrorKind};
 pub use value::{Value, ValueType};
-pub use writer::GgufWriter;
+pub use writer::{GgufWriter, TensorProducer};
 
 use crate::quant::GgmlType;
 use std::collections::HashMap;

@@ -12,28 +12,20 @@ fn main() {
     if std::env::args().any(|a| a == "--prefill") {
         return;
     }
-    let cols = 576;
-    for ty in [GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::Q8_0] {
-        let row_bytes = cols / 32 * ty.type_size();
+    // A 1B model's width, a multiple of the K-quants' 256.
+    let cols = 2048;
+    for ty in TYPES {
+        let row_bytes = cols / ty.block_size() * ty.type_size();
         let rows = (96 << 20) / row_bytes / 4 * 4;
-        let mut w = vec![0u8; rows * row_bytes];
-        for (i, b) in w.iter_mut().enumerate() {
-            *b = (i * 7 + i / 13) as u8;
-        }
-        for block in w.chunks_exact_mut(ty.type_size()) {
-            block[0..2].copy_from_slice(&half::f16::from_f32(0.01).to_le_bytes());
-            if ty == GgmlType::Q4_1 {
-                block[2..4].copy_from_slice(&half::f16::from_f32(-0.02).to_le_bytes());
-            }
-        }
+        let w = weights(ty, rows * row_bytes);
         let x: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.37).sin()).collect();
         let mut xq = vec![Q8Block::default(); cols / Q8_BLOCK];
         quantize_q8(&x, &mut xq);
         let report = |what: &str, best: f64, sink: f32| {
             println!(
-                "{ty} {what:>22}: {:5.1} GB/s, {:.2} ns/block ({sink:.1})",
+                "{ty} {what:>22}: {:5.1} GB/s, {:.2} ns/32 values ({sink:.1})",
                 w.len() as f64 / best / 1e9,
-                best * 1e9 / (w.len() / ty.type_size()) as f64
+                best * 1e9 * 32.0 / (w.len() / ty.type_size() * ty.block_size()) as f64
             )
         };
         let (mut best, mut sink) = (f64::MAX, 0.0);
@@ -45,8 +37,6 @@ fn main() {
             best = best.min(t.elapsed().as_secs_f64());
         }
         report("rows", best, sink);
-        let row_total = w.len();
-        let _ = row_total;
         let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable type");
         drop(w);
         for isa in Isa::all_available() {
@@ -60,38 +50,56 @@ fn main() {
             }
             let w_len = rows * row_bytes;
             println!(
-                "{ty} {:>22}: {:5.1} GB/s, {:.2} ns/block ({sink:.1})",
+                "{ty} {:>22}: {:5.1} GB/s, {:.2} ns/32 values ({sink:.1})",
                 format!("packed {}", isa.name()),
                 w_len as f64 / best / 1e9,
-                best * 1e9 / (w_len / ty.type_size()) as f64
+                best * 1e9 * 32.0 / (w_len / ty.type_size() * ty.block_size()) as f64
             );
         }
     }
 }
 
-/// A prefill chunk (64 tokens) through a 1536 x 576 matrix, per kernel: GMAC/s.
+/// The formats with packed kernels.
+const TYPES: [GgmlType; 6] = [
+    GgmlType::Q4_1,
+    GgmlType::Q4_0,
+    GgmlType::Q8_0,
+    GgmlType::Q4K,
+    GgmlType::Q5K,
+    GgmlType::Q6K,
+];
+
+/// `len` bytes of `ty` blocks: arbitrary quants, small finite f16 scales.
+fn weights(ty: GgmlType, len: usize) -> Vec<u8> {
+    let mut w: Vec<u8> = (0..len).map(|i| (i * 7 + i / 13) as u8).collect();
+    let f16_fields: &[(usize, f32)] = match ty {
+        GgmlType::Q4_1 => &[(0, 0.01), (2, -0.02)],
+        GgmlType::Q4K | GgmlType::Q5K => &[(0, 0.001), (2, 0.002)],
+        GgmlType::Q6K => &[(208, 0.001)],
+        _ => &[(0, 0.01)],
+    };
+    for block in w.chunks_exact_mut(ty.type_size()) {
+        for &(at, v) in f16_fields {
+            block[at..at + 2].copy_from_slice(&half::f16::from_f32(v).to_le_bytes());
+        }
+    }
+    w
+}
+
+/// A prefill chunk (64 tokens) through a 2048 x 2048 matrix, per kernel: GMAC/s.
 fn prefill() {
     use woolly_core::quant::packed::{amx_available, TokenTiles};
-    let (rows, cols, n) = (1536, 576, 64);
+    let (rows, cols, n) = (2048, 2048, 64);
     let nb = cols / Q8_BLOCK;
-    for ty in [GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::Q8_0] {
-        let mut w = vec![0u8; rows * nb * ty.type_size()];
-        for (i, b) in w.iter_mut().enumerate() {
-            *b = (i * 7 + i / 13) as u8;
-        }
-        for block in w.chunks_exact_mut(ty.type_size()) {
-            block[0..2].copy_from_slice(&half::f16::from_f32(0.01).to_le_bytes());
-            if ty == GgmlType::Q4_1 {
-                block[2..4].copy_from_slice(&half::f16::from_f32(-0.02).to_le_bytes());
-            }
-        }
+    for ty in TYPES {
+        let w = weights(ty, rows * cols / ty.block_size() * ty.type_size());
         let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable type");
         let x: Vec<f32> = (0..n * cols).map(|i| (i as f32 * 0.37).sin()).collect();
         let mut xq = vec![Q8Block::default(); n * nb];
         quantize_q8(&x, &mut xq);
         let time = |run: &mut dyn FnMut() -> f32| {
             let (mut best, mut sink) = (f64::MAX, 0.0);
-            for _ in 0..200 {
+            for _ in 0..50 {
                 let t = Instant::now();
                 sink += run();
                 best = best.min(t.elapsed().as_secs_f64());
@@ -115,7 +123,7 @@ fn prefill() {
                 }),
             );
         }
-        if amx_available() {
+        if amx_available() && !packed.kind.is_k_quant() {
             let mut tiles = TokenTiles::default();
             report(
                 "AMX",

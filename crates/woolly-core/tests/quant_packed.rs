@@ -7,7 +7,26 @@ use common::{random_blocks, Rng};
 use woolly_core::quant::packed::{amx_available, Isa, PackedMatrix, TokenTiles};
 use woolly_core::quant::{dequantize, quantize_q8, vec_dot_portable, GgmlType, Q8Block, Q8_BLOCK};
 
-const TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
+const TYPES: [GgmlType; 6] = [
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q8_0,
+    GgmlType::Q4K,
+    GgmlType::Q5K,
+    GgmlType::Q6K,
+];
+
+/// The formats with AMX kernels.
+const AMX_TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
+
+/// A row width of a few blocks of `ty`: 3 blocks, or 2 super-blocks for the K-quants.
+fn cols_for(ty: GgmlType) -> usize {
+    if ty.block_size() == Q8_BLOCK {
+        96
+    } else {
+        2 * ty.block_size()
+    }
+}
 
 /// The `n x rows` outputs a kernel emits as `(token, first row, 4 values)`.
 fn outputs(
@@ -45,7 +64,7 @@ fn check_against_rows(
     what: &str,
 ) {
     let nb = cols / Q8_BLOCK;
-    let row_bytes = nb * ty.type_size();
+    let row_bytes = cols / ty.block_size() * ty.type_size();
     let (rows, n) = (w.len() / row_bytes, x.len() / cols);
     for t in 0..n {
         for r in 0..rows {
@@ -67,12 +86,11 @@ fn check_against_rows(
 #[test]
 fn packed_gemm_matches_row_kernels() {
     let mut rng = Rng(11);
-    let cols = 96;
-    let nb = cols / Q8_BLOCK;
     for ty in TYPES {
-        // 13 rows: the last group is padded.
-        for rows in [12, 13] {
-            let w = random_blocks(ty, rows * nb, &mut rng, 1.0, 1.0 / 32.0);
+        let cols = cols_for(ty);
+        // 13 and 6 rows: the last group is padded.
+        for rows in [12, 13, 6] {
+            let w = random_blocks(ty, rows * cols / ty.block_size(), &mut rng, 1.0, 1.0 / 32.0);
             let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable");
             for n in 1..=6 {
                 let (x, xq) = activations(&mut rng, n, cols);
@@ -107,7 +125,7 @@ fn amx_gemm_matches_row_kernels() {
     let cols = 128;
     let nb = cols / Q8_BLOCK;
     let mut tiles = TokenTiles::default();
-    for ty in TYPES {
+    for ty in AMX_TYPES {
         for rows in [13, 40] {
             let w = random_blocks(ty, rows * nb, &mut rng, 1.0, 1.0 / 32.0);
             let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable");
@@ -153,16 +171,44 @@ fn amx_gemm_matches_row_kernels() {
 #[test]
 fn packed_rows_dequantize_exactly() {
     let mut rng = Rng(5);
-    let (rows, cols) = (7, 64);
+    let rows = 7;
     for ty in TYPES {
-        let w = random_blocks(ty, rows * cols / Q8_BLOCK, &mut rng, 1.0, 1.0 / 32.0);
+        let cols = cols_for(ty);
+        let w = random_blocks(ty, rows * cols / ty.block_size(), &mut rng, 1.0, 1.0 / 32.0);
         let packed = PackedMatrix::pack(ty, &w, rows, cols).unwrap();
-        let row_bytes = cols / Q8_BLOCK * ty.type_size();
+        let row_bytes = cols / ty.block_size() * ty.type_size();
         for r in 0..rows {
             let (mut want, mut got) = (vec![0f32; cols], vec![0f32; cols]);
             dequantize(ty, &w[r * row_bytes..(r + 1) * row_bytes], &mut want).unwrap();
             packed.dequantize_row(r, &mut got);
             assert_eq!(got, want, "{ty} row {r}");
+        }
+    }
+}
+
+/// A batch gives each token the bits it gets alone, on every instruction set: a prompt's
+/// logits do not depend on how it was split into prefill chunks and decode steps.
+#[test]
+fn batched_gemm_equals_one_token_at_a_time_bit_for_bit() {
+    let mut rng = Rng(31);
+    for ty in TYPES {
+        let (cols, rows, n) = (cols_for(ty), 9, 7);
+        let w = random_blocks(ty, rows * cols / ty.block_size(), &mut rng, 1.0, 1.0 / 32.0);
+        let packed = PackedMatrix::pack(ty, &w, rows, cols).unwrap();
+        let (_, xq) = activations(&mut rng, n, cols);
+        let nb = cols / Q8_BLOCK;
+        for isa in Isa::all_available() {
+            let batch = outputs(rows, n, |emit| {
+                packed.gemm(isa, 0..packed.groups(), &xq, n, emit)
+            });
+            let single = outputs(rows, n, |emit| {
+                for t in 0..n {
+                    let x = &xq[t * nb..(t + 1) * nb];
+                    packed.gemm(isa, 0..packed.groups(), x, 1, |_, r, v| emit(t, r, v));
+                }
+            });
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&batch), bits(&single), "{ty} {isa:?}");
         }
     }
 }

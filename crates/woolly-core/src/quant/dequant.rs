@@ -225,7 +225,7 @@ fn q3_k(b: &[u8], y: &mut [f32]) {
 }
 
 /// Scale and min number `j` (6 bits each) of the twelve packed bytes of Q4_K and Q5_K.
-fn k4_scale_min(j: usize, q: &[u8]) -> (u8, u8) {
+pub(crate) fn k4_scale_min(j: usize, q: &[u8]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
     } else {

@@ -5,7 +5,7 @@
 //! llama.cpp does, and the dot product runs on integers; the numbers then match
 //! llama.cpp's to rounding. The other formats are dotted against f32 activations.
 
-use super::dequant::{dequantize, half};
+use super::dequant::{dequantize, half, k4_scale_min};
 use super::{GgmlType, QK_K};
 
 /// Values per 8-bit activation block.
@@ -105,7 +105,14 @@ fn quantize_q8_body(x: &[f32], out: &mut [Q8Block]) {
 pub fn uses_q8(ty: GgmlType) -> bool {
     matches!(
         ty,
-        GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0
+        GgmlType::Q4_0
+            | GgmlType::Q4_1
+            | GgmlType::Q5_0
+            | GgmlType::Q5_1
+            | GgmlType::Q8_0
+            | GgmlType::Q4K
+            | GgmlType::Q5K
+            | GgmlType::Q6K
     )
 }
 
@@ -135,6 +142,9 @@ pub fn vec_dot_portable(ty: GgmlType, row: &[u8], x: &[f32], xq: &[Q8Block]) -> 
         GgmlType::Q5_0 => dot_q5_0(row, xq),
         GgmlType::Q5_1 => dot_q5_1(row, xq),
         GgmlType::Q8_0 => dot_q8_0(row, xq),
+        GgmlType::Q4K => dot_q4_k(row, xq, false),
+        GgmlType::Q5K => dot_q4_k(row, xq, true),
+        GgmlType::Q6K => dot_q6_k(row, xq),
         GgmlType::F32 => row
             .chunks_exact(4)
             .zip(x)
@@ -256,6 +266,74 @@ fn dot_q8_0(row: &[u8], xq: &[Q8Block]) -> f32 {
             half(b, 0) * y.d * idot(w, &y.qs) as f32
         })
         .sum()
+}
+
+/// Q4_K (or Q5_K with `five`) against 8-bit activation blocks: each 32-value sub-block
+/// is `d * sc * q - dmin * m`, so it contributes `d sc d_x sum(q x) - dmin m sum(x)`.
+fn dot_q4_k(row: &[u8], xq: &[Q8Block], five: bool) -> f32 {
+    let ts = if five { 176 } else { 144 };
+    let (mut sum, mut mins) = (0.0, 0.0);
+    for (b, ys) in row.chunks_exact(ts).zip(xq.chunks_exact(QK_K / Q8_BLOCK)) {
+        let (d, dmin) = (half(b, 0), half(b, 2));
+        let (qh, qs) = if five {
+            (&b[16..48], &b[48..176])
+        } else {
+            (&b[0..0], &b[16..144])
+        };
+        for (j, y) in ys.iter().enumerate() {
+            let (sc, m) = k4_scale_min(j, &b[4..16]);
+            let q = &qs[32 * (j / 2)..][..32];
+            let dot: i32 = (0..32)
+                .map(|l| {
+                    let mut v = if j % 2 == 0 { q[l] & 0x0F } else { q[l] >> 4 };
+                    if five {
+                        v |= ((qh[l] >> j) & 1) << 4;
+                    }
+                    v as i32 * y.qs[l] as i32
+                })
+                .sum();
+            sum += d * sc as f32 * y.d * dot as f32;
+            mins += dmin * m as f32 * y.sx;
+        }
+    }
+    sum - mins
+}
+
+/// Q6_K against 8-bit activation blocks: a scale per 16 values, so each 32-value block
+/// sums its two halves' integer products times their scales before the float step.
+fn dot_q6_k(row: &[u8], xq: &[Q8Block]) -> f32 {
+    let mut sum = 0.0;
+    for (b, ys) in row.chunks_exact(210).zip(xq.chunks_exact(QK_K / Q8_BLOCK)) {
+        let w = q6_k_values(b);
+        let d = half(b, 208);
+        for (j, y) in ys.iter().enumerate() {
+            let half_dot = |h: usize| -> i32 {
+                let at = 32 * j + 16 * h;
+                (0..16)
+                    .map(|l| (w[at + l] as i32 - 32) * y.qs[16 * h + l] as i32)
+                    .sum()
+            };
+            let sc = |h: usize| b[192 + 2 * j + h] as i8 as i32;
+            sum += d * y.d * (sc(0) * half_dot(0) + sc(1) * half_dot(1)) as f32;
+        }
+    }
+    sum
+}
+
+/// The 256 unsigned 6-bit values (stored value + 32) of a Q6_K block, in order.
+pub(crate) fn q6_k_values(b: &[u8]) -> [u8; QK_K] {
+    let mut v = [0u8; QK_K];
+    for n in 0..QK_K / 128 {
+        let (ql, qh) = (&b[64 * n..], &b[128 + 32 * n..]);
+        for l in 0..32 {
+            let at = 128 * n + l;
+            v[at] = (ql[l] & 0x0F) | ((qh[l] & 3) << 4);
+            v[at + 32] = (ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4);
+            v[at + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+            v[at + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+        }
+    }
+    v
 }
 
 fn bytemuck_i8(b: &[u8]) -> &[i8; 32] {

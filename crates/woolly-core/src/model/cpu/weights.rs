@@ -33,10 +33,16 @@ impl Weight {
         }
     }
 
+    /// Whether a batch with AMX tiles runs on them (the other formats take the vector
+    /// kernels).
+    fn on_amx(&self, amx: bool) -> bool {
+        matches!(self, Weight::Packed(p) if amx && !p.kind.is_k_quant())
+    }
+
     /// Units of work for the pool: 16-row tiles on AMX, 4-row groups otherwise.
     fn units(&self, amx: bool) -> usize {
         match self {
-            Weight::Packed(p) if amx => p.row_tiles(),
+            Weight::Packed(p) if self.on_amx(amx) => p.row_tiles(),
             _ => self.rows().div_ceil(GROUP),
         }
     }
@@ -62,8 +68,8 @@ impl Weight {
         };
         match self {
             Weight::Packed(p) => match input.tiles {
-                Some(tiles) => p.gemm_amx(units, tiles, emit),
-                None => p.gemm(isa, units, input.xq, input.n, emit),
+                Some(tiles) if self.on_amx(true) => p.gemm_amx(units, tiles, emit),
+                _ => p.gemm(isa, units, input.xq, input.n, emit),
             },
             Weight::Rows(m) => {
                 let (cols, nb) = (m.cols, m.cols / Q8_BLOCK);

@@ -303,7 +303,8 @@ unsafe fn unpack(
                         _mm512_store_si512(dst[1].0.as_mut_ptr() as *mut _, r23);
                     }
                 }
-                PackedKind::Q8_0 => dst.copy_from_slice(&qs[col * 2..col * 2 + 2]),
+                // Q8_0: `gemm_amx` never passes the K-quants.
+                _ => dst.copy_from_slice(&qs[col * 2..col * 2 + 2]),
             }
             // SAFETY: a block column has 4 (Q4_0, Q8_0) or 8 (Q4_1) scales.
             unsafe {

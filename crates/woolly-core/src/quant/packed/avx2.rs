@@ -16,6 +16,55 @@ fn to_array(v: __m128) -> [f32; GROUP] {
     out
 }
 
+/// The low and the high nibbles of 32 bytes.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn nibbles(w: __m256i) -> (__m256i, __m256i) {
+    let mask = _mm256_set1_epi8(0x0F);
+    (
+        _mm256_and_si256(w, mask),
+        _mm256_and_si256(_mm256_srli_epi16::<4>(w), mask),
+    )
+}
+
+/// `lo * xl + hi * xh` summed per 4 bytes, as floats: unsigned weights below 64 times
+/// signed bytes stay within i16 in pairs (2 * 63 * 127 < 2^15).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn dot_pairs(lo: __m256i, hi: __m256i, xl: __m256i, xh: __m256i) -> __m256 {
+    let p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh));
+    _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)))
+}
+
+/// Four rows' values spread to the lanes of two row-pair vectors: `[d0 x4, d1 x4]`,
+/// `[d2 x4, d3 x4]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn spread(d4: __m128) -> (__m256, __m256) {
+    let d = _mm256_castps128_ps256(d4);
+    (
+        _mm256_permutevar8x32_ps(d, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1)),
+        _mm256_permutevar8x32_ps(d, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3)),
+    )
+}
+
+/// Each row's total from the row-pair accumulators (four partial sums per row), plus
+/// `extra`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn finish(acc01: __m256, acc23: __m256, extra: __m128) -> [f32; GROUP] {
+    let (r0, r1) = (
+        _mm256_castps256_ps128(acc01),
+        _mm256_extractf128_ps::<1>(acc01),
+    );
+    let (r2, r3) = (
+        _mm256_castps256_ps128(acc23),
+        _mm256_extractf128_ps::<1>(acc23),
+    );
+    let sums = _mm_hadd_ps(_mm_hadd_ps(r0, r1), _mm_hadd_ps(r2, r3));
+    to_array(_mm_add_ps(sums, extra))
+}
+
 /// # Safety
 /// The CPU must pass [`available`]; `qs` holds `nb` lines, `sc` their scales (8 halves per
 /// line when `OFF == 0`, else 4) and every `ys[t]` at least `nb` blocks.
@@ -27,10 +76,6 @@ pub unsafe fn q4<const OFF: i32, const T: usize>(
 ) -> [[f32; GROUP]; T] {
     let per_col = if OFF == 0 { 2 * GROUP } else { GROUP };
     assert!(sc.len() >= qs.len() * per_col && ys.iter().all(|y| y.len() >= qs.len()));
-    let mask = _mm256_set1_epi8(0x0F);
-    let ones = _mm256_set1_epi16(1);
-    let spread01 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
-    let spread23 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
     let mut acc01 = [_mm256_setzero_ps(); T];
     let mut acc23 = [_mm256_setzero_ps(); T];
     let mut mins = [_mm_setzero_ps(); T];
@@ -38,13 +83,8 @@ pub unsafe fn q4<const OFF: i32, const T: usize>(
         // SAFETY: lines are 64-byte aligned; the bounds were asserted above.
         unsafe {
             super::avx512::prefetch(line.0.as_ptr(), sc.as_ptr().add(b * per_col));
-            let w01 = _mm256_load_si256(line.0.as_ptr() as *const _);
-            let w23 = _mm256_load_si256(line.0.as_ptr().add(32) as *const _);
-            let nibbles = |w| {
-                let lo = _mm256_and_si256(w, mask);
-                (lo, _mm256_and_si256(_mm256_srli_epi16::<4>(w), mask))
-            };
-            let ((lo01, hi01), (lo23, hi23)) = (nibbles(w01), nibbles(w23));
+            let (lo01, hi01) = nibbles(_mm256_load_si256(line.0.as_ptr() as *const _));
+            let (lo23, hi23) = nibbles(_mm256_load_si256(line.0.as_ptr().add(32) as *const _));
             let sp = sc.as_ptr().add(b * per_col) as *const __m128i;
             let (d4, m4) = if OFF == 0 {
                 let dm = _mm256_cvtph_ps(_mm_loadu_si128(sp));
@@ -53,39 +93,34 @@ pub unsafe fn q4<const OFF: i32, const T: usize>(
                 let d = _mm_cvtph_ps(_mm_loadl_epi64(sp));
                 (d, _mm_mul_ps(d, _mm_set1_ps(-(OFF as f32))))
             };
-            let d = _mm256_castps128_ps256(d4);
-            let (d01, d23) = (
-                _mm256_permutevar8x32_ps(d, spread01),
-                _mm256_permutevar8x32_ps(d, spread23),
-            );
+            let (d01, d23) = spread(d4);
             for t in 0..T {
                 let y = ys[t].get_unchecked(b);
-                let q = y.qs.as_ptr() as *const __m128i;
-                let xl = _mm256_broadcastsi128_si256(_mm_load_si128(q));
-                let xh = _mm256_broadcastsi128_si256(_mm_load_si128(q.add(1)));
-                // Nibble x byte pairs stay within i16 (2 * 2 * 15 * 128 < 2^15).
-                let dot = |lo, hi| {
-                    let p = _mm256_add_epi16(
-                        _mm256_maddubs_epi16(lo, xl),
-                        _mm256_maddubs_epi16(hi, xh),
-                    );
-                    _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones))
-                };
+                let (xl, xh) = halves(y);
                 let yd = _mm256_set1_ps(y.d);
-                acc01[t] = _mm256_fmadd_ps(dot(lo01, hi01), _mm256_mul_ps(d01, yd), acc01[t]);
-                acc23[t] = _mm256_fmadd_ps(dot(lo23, hi23), _mm256_mul_ps(d23, yd), acc23[t]);
+                let (p01, p23) = (dot_pairs(lo01, hi01, xl, xh), dot_pairs(lo23, hi23, xl, xh));
+                acc01[t] = _mm256_fmadd_ps(p01, _mm256_mul_ps(d01, yd), acc01[t]);
+                acc23[t] = _mm256_fmadd_ps(p23, _mm256_mul_ps(d23, yd), acc23[t]);
                 let s = if OFF == 0 { y.s } else { y.sx };
                 mins[t] = _mm_fmadd_ps(m4, _mm_set1_ps(s), mins[t]);
             }
         }
     }
-    std::array::from_fn(|t| {
-        let (a, b) = (acc01[t], acc23[t]);
-        let (r0, r1) = (_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
-        let (r2, r3) = (_mm256_castps256_ps128(b), _mm256_extractf128_ps::<1>(b));
-        let sums = _mm_hadd_ps(_mm_hadd_ps(r0, r1), _mm_hadd_ps(r2, r3));
-        to_array(_mm_add_ps(sums, mins[t]))
-    })
+    std::array::from_fn(|t| finish(acc01[t], acc23[t], mins[t]))
+}
+
+/// A block's first and second 16 activations, each in both 128-bit lanes.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn halves(y: &Q8Block) -> (__m256i, __m256i) {
+    let q = y.qs.as_ptr() as *const __m128i;
+    // SAFETY: `qs` is 32 bytes, 16-byte aligned (`Q8Block` is `align(16)`, `qs` at 16).
+    unsafe {
+        (
+            _mm256_broadcastsi128_si256(_mm_load_si128(q)),
+            _mm256_broadcastsi128_si256(_mm_load_si128(q.add(1))),
+        )
+    }
 }
 
 /// # Safety

@@ -10,20 +10,32 @@
 //!   kernels multiply unsigned weights by signed activations and fold `-128 * d * sum(x)`
 //!   into the offset term.
 //!
+//! - K-quants: per 256-value super-block, the rows' f16 `d` (and `dmin`: Q4_K, Q5_K),
+//!   their 6-bit sub-block scales (and mins) decoded to bytes in `subs` (8 per block
+//!   column: rows 0..3's first, then their second), and the low 4 bits of every value in
+//!   nibble lines as Q4_0's; the fifth bits (Q5_K: one line per 4 block columns) and the
+//!   fifth and sixth bits (Q6_K: one line per 2) follow in lines of their own.
+//!
 //! Every kernel computes `d_w * d_x * sum(u * q) + m_w * s_x` per block, where `u` are the
-//! unsigned stored weights and `m_w` is Q4_1's min, or `-8 d` (Q4_0) / `-128 d` (Q8_0).
+//! unsigned stored weights and `m_w` is Q4_1's min, or `-8 d` (Q4_0) / `-128 d` (Q8_0). A
+//! K-quant block's `d_w` is `d * sc` and its `m_w` is `-dmin * m` (Q4_K, Q5_K); Q6_K's two
+//! 16-value halves are scaled as integers, `sc_a * sum_a(u q) + sc_b * sum_b(u q)` with
+//! `u - 32` in place of `u`, before the one float step `d * d_x * (...)`.
 
 #[cfg(target_arch = "x86_64")]
 mod amx;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
+mod avx2_k;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
+mod pack;
 mod portable;
 mod tiles;
 
 use super::dot::{Q8Block, Q8_BLOCK};
-use super::GgmlType;
+use super::{GgmlType, QK_K};
 use std::ops::Range;
 use std::sync::OnceLock;
 pub use tiles::{TokenTiles, TILE};
@@ -49,6 +61,9 @@ pub enum PackedKind {
     Q4_0,
     Q4_1,
     Q8_0,
+    Q4K,
+    Q5K,
+    Q6K,
 }
 
 impl PackedKind {
@@ -57,24 +72,49 @@ impl PackedKind {
             GgmlType::Q4_0 => Some(Self::Q4_0),
             GgmlType::Q4_1 => Some(Self::Q4_1),
             GgmlType::Q8_0 => Some(Self::Q8_0),
+            GgmlType::Q4K => Some(Self::Q4K),
+            GgmlType::Q5K => Some(Self::Q5K),
+            GgmlType::Q6K => Some(Self::Q6K),
             _ => None,
         }
     }
 
-    /// f16 scales per block column of a group.
+    /// Values per unit of the layout: a block, or a K-quant super-block.
+    fn unit(self) -> usize {
+        self.ggml().block_size()
+    }
+
+    /// f16 scales per unit of a group.
     fn scales(self) -> usize {
         match self {
-            Self::Q4_1 => 2 * GROUP,
-            Self::Q4_0 | Self::Q8_0 => GROUP,
+            Self::Q4_1 | Self::Q4K | Self::Q5K => 2 * GROUP,
+            Self::Q4_0 | Self::Q8_0 | Self::Q6K => GROUP,
         }
     }
 
-    /// 64-byte lines per block column of a group.
+    /// Bytes of sub-block scales per unit of a group (K-quants: 8 per 32 values).
+    fn subs(self) -> usize {
+        match self {
+            Self::Q4K | Self::Q5K | Self::Q6K => 2 * GROUP * QK_K / Q8_BLOCK,
+            Self::Q4_0 | Self::Q4_1 | Self::Q8_0 => 0,
+        }
+    }
+
+    /// 64-byte lines per unit of a group.
     fn lines(self) -> usize {
         match self {
             Self::Q4_0 | Self::Q4_1 => 1,
             Self::Q8_0 => 2,
+            Self::Q4K => 8,
+            Self::Q5K => 10,
+            Self::Q6K => 12,
         }
+    }
+
+    /// The K-quants run on the AVX2 kernels on AVX-512 CPUs too, and have no AMX kernels:
+    /// their prefill runs on the vector kernels.
+    pub fn is_k_quant(self) -> bool {
+        matches!(self, Self::Q4K | Self::Q5K | Self::Q6K)
     }
 
     fn ggml(self) -> GgmlType {
@@ -82,6 +122,9 @@ impl PackedKind {
             Self::Q4_0 => GgmlType::Q4_0,
             Self::Q4_1 => GgmlType::Q4_1,
             Self::Q8_0 => GgmlType::Q8_0,
+            Self::Q4K => GgmlType::Q4K,
+            Self::Q5K => GgmlType::Q5K,
+            Self::Q6K => GgmlType::Q6K,
         }
     }
 }
@@ -141,9 +184,13 @@ pub struct PackedMatrix {
     pub kind: PackedKind,
     pub rows: usize,
     pub cols: usize,
-    /// Blocks per row.
+    /// 32-value blocks per row.
     nb: usize,
+    /// Units ([`PackedKind::unit`]) per row.
+    units: usize,
     scales: Vec<u16>,
+    /// The K-quants' sub-block scales (and mins), decoded to a byte each.
+    subs: Vec<u8>,
     quants: Vec<Line>,
 }
 
@@ -158,113 +205,18 @@ impl std::fmt::Debug for PackedMatrix {
 }
 
 impl PackedMatrix {
-    /// Repacks `rows` rows of GGUF blocks (`data`, row after row). Returns `None` for types
-    /// without a packed layout. Rows past the last multiple of 4 are padded with zeros.
-    pub fn pack(ty: GgmlType, data: &[u8], rows: usize, cols: usize) -> Option<Self> {
-        Self::pack_with(ty, data, rows, cols, |_| {})
-    }
-
-    /// [`Self::pack`], telling `consumed(n)` as it goes that the first `n` bytes of `data`
-    /// have been copied (so a caller can hand their pages back while packing continues).
-    pub fn pack_with(
-        ty: GgmlType,
-        data: &[u8],
-        rows: usize,
-        cols: usize,
-        mut consumed: impl FnMut(usize),
-    ) -> Option<Self> {
-        let kind = PackedKind::of(ty)?;
-        if !cols.is_multiple_of(Q8_BLOCK) || data.len() != rows * cols / Q8_BLOCK * ty.type_size() {
-            return None;
-        }
-        let nb = cols / Q8_BLOCK;
-        let groups = rows.div_ceil(GROUP);
-        let mut scales = vec![0u16; groups * nb * kind.scales()];
-        let mut quants = vec![Line([0; 64]); groups * nb * kind.lines()];
-        let ts = ty.type_size();
-        let report_every = (1 << 20) / (nb * ts).max(1) + 1;
-        for r in 0..rows {
-            if r > 0 && r % report_every == 0 {
-                consumed(r * nb * ts);
-            }
-            let (g, lane) = (r / GROUP, r % GROUP);
-            let row = &data[r * nb * ts..(r + 1) * nb * ts];
-            for (b, block) in row.chunks_exact(ts).enumerate() {
-                let col = g * nb + b;
-                let sc = &mut scales[col * kind.scales()..(col + 1) * kind.scales()];
-                let lines = &mut quants[col * kind.lines()..(col + 1) * kind.lines()];
-                let half = |at: usize| u16::from_le_bytes([block[at], block[at + 1]]);
-                sc[lane] = half(0);
-                match kind {
-                    PackedKind::Q4_0 => {
-                        lines[0].0[lane * 16..][..16].copy_from_slice(&block[2..18])
-                    }
-                    PackedKind::Q4_1 => {
-                        sc[GROUP + lane] = half(2);
-                        lines[0].0[lane * 16..][..16].copy_from_slice(&block[4..20]);
-                    }
-                    PackedKind::Q8_0 => {
-                        let dst = &mut lines[lane / 2].0[(lane % 2) * 32..][..32];
-                        for (d, &w) in dst.iter_mut().zip(&block[2..34]) {
-                            *d = w ^ 0x80;
-                        }
-                    }
-                }
-            }
-        }
-        consumed(data.len());
-        Some(Self {
-            kind,
-            rows,
-            cols,
-            nb,
-            scales,
-            quants,
-        })
-    }
-
     pub fn groups(&self) -> usize {
         self.rows.div_ceil(GROUP)
     }
 
     /// Bytes held by the packed weights.
     pub fn bytes(&self) -> usize {
-        self.scales.len() * 2 + self.quants.len() * 64
+        self.scales.len() * 2 + self.subs.len() + self.quants.len() * 64
     }
 
     /// The original GGUF type.
     pub fn ggml_type(&self) -> GgmlType {
         self.kind.ggml()
-    }
-
-    /// Dequantizes row `r` into `out` (`cols` long), e.g. for an embedding lookup.
-    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
-        let (g, lane) = (r / GROUP, r % GROUP);
-        for (b, y) in out.chunks_exact_mut(Q8_BLOCK).enumerate() {
-            let col = g * self.nb + b;
-            let sc = &self.scales[col * self.kind.scales()..];
-            let d = half::f16::from_bits(sc[lane]).to_f32();
-            let lines = &self.quants[col * self.kind.lines()..];
-            match self.kind {
-                PackedKind::Q4_0 | PackedKind::Q4_1 => {
-                    let (scale, offset) = match self.kind {
-                        PackedKind::Q4_1 => (d, half::f16::from_bits(sc[GROUP + lane]).to_f32()),
-                        _ => (d, -8.0 * d),
-                    };
-                    let qs = &lines[0].0[lane * 16..][..16];
-                    for j in 0..16 {
-                        y[j] = (qs[j] & 0x0F) as f32 * scale + offset;
-                        y[j + 16] = (qs[j] >> 4) as f32 * scale + offset;
-                    }
-                }
-                PackedKind::Q8_0 => {
-                    let qs = &lines[lane / 2].0[(lane % 2) * 32..][..32];
-                    for (v, &u) in y.iter_mut().zip(qs) {
-                        *v = ((u ^ 0x80) as i8) as f32 * d;
-                    }
-                }
-            }
-        }
     }
 
     /// `W · x` for the rows of `groups` and `n` activation rows `xq` (`n` rows of `cols / 32`
@@ -312,12 +264,20 @@ impl PackedMatrix {
         mut emit: impl FnMut(usize, usize, [f32; GROUP]),
     ) {
         assert!(amx_available(), "AMX kernels called on a CPU without AMX");
+        assert!(
+            !self.kind.is_k_quant(),
+            "no AMX kernels for {:?}",
+            self.kind
+        );
         assert!(tiles.end <= self.row_tiles(), "tile range out of bounds");
         #[cfg(target_arch = "x86_64")]
         for tile in tiles {
             let per = TILE / GROUP;
             let (g0, g1) = (tile * per, ((tile + 1) * per).min(self.groups()));
-            let (ns, nl) = (self.nb * self.kind.scales(), self.nb * self.kind.lines());
+            let (ns, nl) = (
+                self.units * self.kind.scales(),
+                self.units * self.kind.lines(),
+            );
             let sc = &self.scales[g0 * ns..g1 * ns];
             let qs = &self.quants[g0 * nl..g1 * nl];
             // SAFETY: AMX is available (asserted); the slices hold `g1 - g0` groups.
@@ -340,38 +300,46 @@ impl PackedMatrix {
         xq: &[Q8Block],
         t0: usize,
     ) -> [[f32; GROUP]; T] {
-        let nb = self.nb;
+        let (nb, kind) = (self.nb, self.kind);
         let ys: [&[Q8Block]; T] = std::array::from_fn(|i| &xq[(t0 + i) * nb..(t0 + i + 1) * nb]);
-        let sc = &self.scales[g * nb * self.kind.scales()..(g + 1) * nb * self.kind.scales()];
-        let qs = &self.quants[g * nb * self.kind.lines()..(g + 1) * nb * self.kind.lines()];
+        let (at, units) = (g * self.units, self.units);
+        let sc = &self.scales[at * kind.scales()..][..units * kind.scales()];
+        let subs = &self.subs[at * kind.subs()..][..units * kind.subs()];
+        let qs = &self.quants[at * kind.lines()..][..units * kind.lines()];
         match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512Vnni if avx512::available() => {
+            Isa::Avx512Vnni if avx512::available() && !kind.is_k_quant() => {
                 // SAFETY: the CPU has the features `avx512::available` checks; the slices
                 // hold exactly `nb` block columns for every kernel.
                 unsafe {
-                    match self.kind {
+                    match kind {
                         PackedKind::Q4_0 => avx512::q4::<8, T>(sc, qs, ys),
                         PackedKind::Q4_1 => avx512::q4::<0, T>(sc, qs, ys),
-                        PackedKind::Q8_0 => avx512::q8::<T>(sc, qs, ys),
+                        _ => avx512::q8::<T>(sc, qs, ys),
                     }
                 }
             }
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 | Isa::Avx512Vnni if avx2::available() => {
-                // SAFETY: as above, for AVX2.
+                // SAFETY: as above, for AVX2; the K-quant slices hold `units` super-blocks.
                 unsafe {
-                    match self.kind {
+                    match kind {
                         PackedKind::Q4_0 => avx2::q4::<8, T>(sc, qs, ys),
                         PackedKind::Q4_1 => avx2::q4::<0, T>(sc, qs, ys),
                         PackedKind::Q8_0 => avx2::q8::<T>(sc, qs, ys),
+                        PackedKind::Q4K => avx2_k::q4k::<false, T>(sc, subs, qs, ys),
+                        PackedKind::Q5K => avx2_k::q4k::<true, T>(sc, subs, qs, ys),
+                        PackedKind::Q6K => avx2_k::q6k::<T>(sc, subs, qs, ys),
                     }
                 }
             }
-            _ => match self.kind {
+            _ => match kind {
                 PackedKind::Q4_0 => portable::q4::<8, T>(sc, qs, ys),
                 PackedKind::Q4_1 => portable::q4::<0, T>(sc, qs, ys),
                 PackedKind::Q8_0 => portable::q8::<T>(sc, qs, ys),
+                PackedKind::Q4K => portable::q4k::<false, T>(sc, subs, qs, ys),
+                PackedKind::Q5K => portable::q4k::<true, T>(sc, subs, qs, ys),
+                PackedKind::Q6K => portable::q6k::<T>(sc, subs, qs, ys),
             },
         }
     }

@@ -4,6 +4,9 @@
 
 use super::{Line, Q8Block, GROUP};
 
+/// Blocks per K-quant super-block.
+const SUB: usize = 8;
+
 fn f16(bits: u16) -> f32 {
     half::f16::from_bits(bits).to_f32()
 }
@@ -55,6 +58,85 @@ pub fn q8<const T: usize>(sc: &[u16], qs: &[Line], ys: [&[Q8Block]; T]) -> [[f32
                     .map(|(&u, &x)| (u as i32 - 128) * x as i32)
                     .sum();
                 out[t][r] += d * y.d * dot as f32;
+            }
+        }
+    }
+    out
+}
+
+/// Q4_K, or Q5_K with `FIVE` (fifth bits: one line after every 4 nibble lines).
+pub fn q4k<const FIVE: bool, const T: usize>(
+    sc: &[u16],
+    subs: &[u8],
+    qs: &[Line],
+    ys: [&[Q8Block]; T],
+) -> [[f32; GROUP]; T] {
+    let per = if FIVE { 10 } else { 8 };
+    let mut out = [[0f32; GROUP]; T];
+    for (u, sc) in sc.chunks_exact(2 * GROUP).enumerate() {
+        let lines = &qs[u * per..(u + 1) * per];
+        for j in 0..SUB {
+            let b = u * SUB + j;
+            let sub = &subs[b * 2 * GROUP..(b + 1) * 2 * GROUP];
+            let (nib, high) = if FIVE {
+                (&lines[j / 4 * 5 + j % 4].0, Some(&lines[j / 4 * 5 + 4].0))
+            } else {
+                (&lines[j].0, None)
+            };
+            for r in 0..GROUP {
+                let d = f16(sc[r]) * sub[r] as f32;
+                let m = f16(sc[GROUP + r]) * sub[GROUP + r] as f32;
+                for (t, y) in ys.iter().enumerate() {
+                    let y = &y[b];
+                    let dot: i32 = (0..16)
+                        .map(|k| {
+                            let q = nib[r * 16 + k];
+                            let (mut lo, mut hi) = (q & 0x0F, q >> 4);
+                            if let Some(high) = high {
+                                let h = high[r * 16 + k] >> (2 * (j % 4));
+                                lo |= (h & 1) << 4;
+                                hi |= ((h >> 1) & 1) << 4;
+                            }
+                            lo as i32 * y.qs[k] as i32 + hi as i32 * y.qs[k + 16] as i32
+                        })
+                        .sum();
+                    out[t][r] += d * y.d * dot as f32 - m * y.sx;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Q6_K: nibble lines in pairs, each pair followed by a line of their top bit pairs.
+pub fn q6k<const T: usize>(
+    sc: &[u16],
+    subs: &[u8],
+    qs: &[Line],
+    ys: [&[Q8Block]; T],
+) -> [[f32; GROUP]; T] {
+    let mut out = [[0f32; GROUP]; T];
+    for (u, sc) in sc.chunks_exact(GROUP).enumerate() {
+        let lines = &qs[u * 12..(u + 1) * 12];
+        for j in 0..SUB {
+            let (b, pair, c) = (u * SUB + j, j / 2, j % 2);
+            let sub = &subs[b * 2 * GROUP..(b + 1) * 2 * GROUP];
+            let (nib, high) = (&lines[pair * 3 + c].0, &lines[pair * 3 + 2].0);
+            for r in 0..GROUP {
+                let d = f16(sc[r]);
+                for (t, y) in ys.iter().enumerate() {
+                    let y = &y[b];
+                    let (mut a, mut z) = (0i32, 0i32);
+                    for k in 0..16 {
+                        let (q, h) = (nib[r * 16 + k], high[r * 16 + k] >> (4 * c));
+                        let lo = ((q & 0x0F) | (h & 3) << 4) as i32 - 32;
+                        let hi = ((q >> 4) | ((h >> 2) & 3) << 4) as i32 - 32;
+                        a += lo * y.qs[k] as i32;
+                        z += hi * y.qs[k + 16] as i32;
+                    }
+                    let (sa, sz) = (sub[r] as i8 as i32, sub[GROUP + r] as i8 as i32);
+                    out[t][r] += d * y.d * (sa * a + sz * z) as f32;
+                }
             }
         }
     }

@@ -1,0 +1,228 @@
+//! AVX2 kernels for the packed K-quants (see [`super`] for the layout). They also serve
+//! AVX-512 CPUs, for decode and prefill alike, so the two agree to the bit there too.
+
+use super::avx2::{dot_pairs, finish, halves, nibbles, spread};
+use super::{Line, Q8Block, GROUP};
+use std::arch::x86_64::*;
+
+/// Blocks per super-block.
+const SUB: usize = 8;
+
+/// Touches the quants and sub-scales one stride ahead (prefetches never fault).
+#[inline(always)]
+fn prefetch(quants: *const Line, subs: *const u8) {
+    // SAFETY: a hint only; wrapping_add keeps the pointer arithmetic defined.
+    unsafe {
+        let ahead = super::avx512::PREFETCH_AHEAD;
+        _mm_prefetch::<_MM_HINT_T0>((quants as *const i8).wrapping_add(ahead));
+        _mm_prefetch::<_MM_HINT_T0>((subs as *const i8).wrapping_add(ahead / 8));
+    }
+}
+
+/// Rows 0-1 and rows 2-3 of a line.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn load_pairs(line: *const Line) -> (__m256i, __m256i) {
+    // SAFETY: the caller passes a line in bounds; lines are 64-byte aligned.
+    unsafe {
+        let p = line as *const __m256i;
+        (_mm256_load_si256(p), _mm256_load_si256(p.add(1)))
+    }
+}
+
+/// Q4_K, or Q5_K with `FIVE`: per block `d sc * d_x * sum(u q)`, and `dmin m * sum(x)`
+/// subtracted at the end.
+///
+/// # Safety
+/// The CPU must pass [`super::avx2::available`]; for `units` super-blocks (`sc.len() / 8`),
+/// `subs` holds 64 bytes, `qs` 8 (10 with `FIVE`) lines and every `ys[t]` 8 blocks each.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn q4k<const FIVE: bool, const T: usize>(
+    sc: &[u16],
+    subs: &[u8],
+    qs: &[Line],
+    ys: [&[Q8Block]; T],
+) -> [[f32; GROUP]; T] {
+    let units = sc.len() / (2 * GROUP);
+    let per = if FIVE { 10 } else { 8 };
+    assert!(subs.len() >= units * SUB * 2 * GROUP && qs.len() >= units * per);
+    assert!(ys.iter().all(|y| y.len() >= units * SUB));
+    let fifth = _mm256_set1_epi8(0x10);
+    let mut acc01 = [_mm256_setzero_ps(); T];
+    let mut acc23 = [_mm256_setzero_ps(); T];
+    let mut mins = [_mm_setzero_ps(); T];
+    for u in 0..units {
+        // SAFETY: every pointer below stays within the bounds asserted above.
+        unsafe {
+            // [d0..d3, dmin0..dmin3] of the super-block.
+            let dm = _mm256_cvtph_ps(_mm_loadu_si128(sc.as_ptr().add(u * 8) as *const _));
+            let lines = qs.as_ptr().add(u * per);
+            for j in 0..SUB {
+                let b = u * SUB + j;
+                let line = if FIVE {
+                    lines.add(j / 4 * 5 + j % 4)
+                } else {
+                    lines.add(j)
+                };
+                let sub = subs.as_ptr().add(b * 2 * GROUP);
+                prefetch(line, sub);
+                let (w01, w23) = load_pairs(line);
+                let ((mut lo01, mut hi01), (mut lo23, mut hi23)) = (nibbles(w01), nibbles(w23));
+                if FIVE {
+                    // Bits 2c and 2c + 1 of block c's byte give values k and k + 16 their
+                    // fifth bit.
+                    let (h01, h23) = load_pairs(lines.add(j / 4 * 5 + 4));
+                    let shift = _mm_cvtsi32_si128(2 * (j % 4) as i32);
+                    let fifth_of = |h: __m256i| {
+                        let h = _mm256_srl_epi16(h, shift);
+                        (
+                            _mm256_and_si256(_mm256_slli_epi16::<4>(h), fifth),
+                            _mm256_and_si256(_mm256_slli_epi16::<3>(h), fifth),
+                        )
+                    };
+                    let ((l01, u01), (l23, u23)) = (fifth_of(h01), fifth_of(h23));
+                    lo01 = _mm256_or_si256(lo01, l01);
+                    hi01 = _mm256_or_si256(hi01, u01);
+                    lo23 = _mm256_or_si256(lo23, l23);
+                    hi23 = _mm256_or_si256(hi23, u23);
+                }
+                // [sc0..sc3, m0..m3] times [d, dmin]: the rows' block scales and mins.
+                let s8 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(sub as *const _));
+                let dmb = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(s8));
+                let m4 = _mm256_extractf128_ps::<1>(dmb);
+                let (d01, d23) = spread(_mm256_castps256_ps128(dmb));
+                for t in 0..T {
+                    let y = ys[t].get_unchecked(b);
+                    let (xl, xh) = halves(y);
+                    let yd = _mm256_set1_ps(y.d);
+                    let (p01, p23) = (dot_pairs(lo01, hi01, xl, xh), dot_pairs(lo23, hi23, xl, xh));
+                    acc01[t] = _mm256_fmadd_ps(p01, _mm256_mul_ps(d01, yd), acc01[t]);
+                    acc23[t] = _mm256_fmadd_ps(p23, _mm256_mul_ps(d23, yd), acc23[t]);
+                    mins[t] = _mm_fmadd_ps(m4, _mm_set1_ps(y.sx), mins[t]);
+                }
+            }
+        }
+    }
+    std::array::from_fn(|t| finish(acc01[t], acc23[t], _mm_sub_ps(_mm_setzero_ps(), mins[t])))
+}
+
+/// Q6_K: each block's two 16-value halves are summed as integers, `(u - 32) q` times their
+/// own scale, then scaled once by `d * d_x`.
+///
+/// # Safety
+/// The CPU must pass [`super::avx2::available`]; for `units` super-blocks (`sc.len() / 4`),
+/// `subs` holds 64 bytes, `qs` 12 lines and every `ys[t]` 8 blocks each.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn q6k<const T: usize>(
+    sc: &[u16],
+    subs: &[u8],
+    qs: &[Line],
+    ys: [&[Q8Block]; T],
+) -> [[f32; GROUP]; T] {
+    let units = sc.len() / GROUP;
+    assert!(subs.len() >= units * SUB * 2 * GROUP && qs.len() >= units * 12);
+    assert!(ys.iter().all(|y| y.len() >= units * SUB));
+    let top = _mm256_set1_epi8(0x30);
+    let thirty_two = _mm256_set1_epi8(32);
+    // i16 scale `k` of 8 in every i16 of lane 0, scale `k + 1` in lane 1.
+    let pick = |k: i8| {
+        let (a, b) = (2 * k, 2 * k + 2);
+        _mm256_setr_epi8(
+            a,
+            a + 1,
+            a,
+            a + 1,
+            a,
+            a + 1,
+            a,
+            a + 1,
+            a,
+            a + 1,
+            a,
+            a + 1,
+            a,
+            a + 1,
+            a,
+            a + 1,
+            b,
+            b + 1,
+            b,
+            b + 1,
+            b,
+            b + 1,
+            b,
+            b + 1,
+            b,
+            b + 1,
+            b,
+            b + 1,
+            b,
+            b + 1,
+            b,
+            b + 1,
+        )
+    };
+    // Sub-scales are [a0 a1 a2 a3 b0 b1 b2 b3]: first halves, then second halves.
+    let (pa01, pa23, pb01, pb23) = (pick(0), pick(2), pick(4), pick(6));
+    let mut acc01 = [_mm256_setzero_ps(); T];
+    let mut acc23 = [_mm256_setzero_ps(); T];
+    for u in 0..units {
+        // SAFETY: every pointer below stays within the bounds asserted above.
+        unsafe {
+            let d4 = _mm_cvtph_ps(_mm_loadl_epi64(sc.as_ptr().add(u * GROUP) as *const _));
+            let (d01, d23) = spread(d4);
+            let lines = qs.as_ptr().add(u * 12);
+            for j in 0..SUB {
+                let (b, pair, c) = (u * SUB + j, j / 2, j % 2);
+                let line = lines.add(pair * 3 + c);
+                let sub = subs.as_ptr().add(b * 2 * GROUP);
+                prefetch(line, sub);
+                let (w01, w23) = load_pairs(line);
+                let (h01, h23) = load_pairs(lines.add(pair * 3 + 2));
+                // This block's bit pairs sit in the low (c = 0) or high half of each byte.
+                let six = |w: __m256i, h: __m256i| {
+                    let h = if c == 0 { h } else { _mm256_srli_epi16::<4>(h) };
+                    let (lo, hi) = nibbles(w);
+                    (
+                        _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16::<4>(h), top)),
+                        _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16::<2>(h), top)),
+                    )
+                };
+                let ((lo01, hi01), (lo23, hi23)) = (six(w01, h01), six(w23, h23));
+                let s16 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64(
+                    sub as *const _,
+                )));
+                let (sa01, sa23) = (
+                    _mm256_shuffle_epi8(s16, pa01),
+                    _mm256_shuffle_epi8(s16, pa23),
+                );
+                let (sb01, sb23) = (
+                    _mm256_shuffle_epi8(s16, pb01),
+                    _mm256_shuffle_epi8(s16, pb23),
+                );
+                for t in 0..T {
+                    let y = ys[t].get_unchecked(b);
+                    let (xl, xh) = halves(y);
+                    let (ol, oh) = (
+                        _mm256_maddubs_epi16(thirty_two, xl),
+                        _mm256_maddubs_epi16(thirty_two, xh),
+                    );
+                    // (u - 32) x in i16 pairs, times the half's scale, summed in i32.
+                    let dot = |lo, hi, sa, sb| {
+                        let a = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, xl), ol);
+                        let b = _mm256_sub_epi16(_mm256_maddubs_epi16(hi, xh), oh);
+                        _mm256_cvtepi32_ps(_mm256_add_epi32(
+                            _mm256_madd_epi16(a, sa),
+                            _mm256_madd_epi16(b, sb),
+                        ))
+                    };
+                    let yd = _mm256_set1_ps(y.d);
+                    let (p01, p23) = (dot(lo01, hi01, sa01, sb01), dot(lo23, hi23, sa23, sb23));
+                    acc01[t] = _mm256_fmadd_ps(p01, _mm256_mul_ps(d01, yd), acc01[t]);
+                    acc23[t] = _mm256_fmadd_ps(p23, _mm256_mul_ps(d23, yd), acc23[t]);
+                }
+            }
+        }
+    }
+    std::array::from_fn(|t| finish(acc01[t], acc23[t], _mm_setzero_ps()))
+}

@@ -1,0 +1,245 @@
+//! Repacking GGUF rows into the interleaved layout, and reading a row back out.
+//!
+//! Each row's units are decoded once at load into the pieces the kernels stream: f16
+//! scales, the K-quants' 6-bit sub-block scales as bytes, and 4-bit lines in the Q4_0
+//! nibble order (byte `j` of a row's 16 holds value `j` low and value `j + 16` high).
+
+use super::{Line, PackedKind, PackedMatrix, GROUP};
+use crate::quant::dequant::k4_scale_min;
+use crate::quant::dot::{q6_k_values, Q8_BLOCK};
+use crate::quant::{GgmlType, QK_K};
+
+/// 32-value blocks per K-quant super-block.
+const SUB: usize = QK_K / Q8_BLOCK;
+
+/// Where one row's unit goes: its lane's f16 scales, its group's sub-scale bytes and
+/// lines for the unit.
+struct Dst<'a> {
+    lane: usize,
+    scales: &'a mut [u16],
+    subs: &'a mut [u8],
+    lines: &'a mut [Line],
+}
+
+impl Dst<'_> {
+    /// Writes 32 small values (`< 16`) as the lane's 16 nibble bytes of `line`.
+    fn nibbles(&mut self, line: usize, v: &[u8]) {
+        let dst = &mut self.lines[line].0[self.lane * 16..][..16];
+        for (j, d) in dst.iter_mut().enumerate() {
+            *d = (v[j] & 0x0F) | (v[j + 16] & 0x0F) << 4;
+        }
+    }
+
+    /// Block `j`'s two sub-scale bytes of this lane: `a` at `j * 8 + lane`, `b` four on.
+    fn sub(&mut self, j: usize, a: u8, b: u8) {
+        self.subs[j * 2 * GROUP + self.lane] = a;
+        self.subs[j * 2 * GROUP + GROUP + self.lane] = b;
+    }
+}
+
+fn f16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+/// Q4_K / Q5_K value `l` of 32-value block `j` (5 bits when `qh` is not empty).
+fn k4_value(qs: &[u8], qh: &[u8], j: usize, l: usize) -> u8 {
+    let q = qs[32 * (j / 2) + l];
+    let v = if j % 2 == 0 { q & 0x0F } else { q >> 4 };
+    match qh.get(l) {
+        Some(h) => v | ((h >> j) & 1) << 4,
+        None => v,
+    }
+}
+
+/// Spreads one unit of a GGUF row into its group's layout.
+fn pack_unit(kind: PackedKind, block: &[u8], mut dst: Dst) {
+    let lane = dst.lane;
+    match kind {
+        PackedKind::Q4_0 => {
+            dst.scales[lane] = f16_at(block, 0);
+            dst.lines[0].0[lane * 16..][..16].copy_from_slice(&block[2..18]);
+        }
+        PackedKind::Q4_1 => {
+            dst.scales[lane] = f16_at(block, 0);
+            dst.scales[GROUP + lane] = f16_at(block, 2);
+            dst.lines[0].0[lane * 16..][..16].copy_from_slice(&block[4..20]);
+        }
+        PackedKind::Q8_0 => {
+            dst.scales[lane] = f16_at(block, 0);
+            let out = &mut dst.lines[lane / 2].0[(lane % 2) * 32..][..32];
+            for (d, &w) in out.iter_mut().zip(&block[2..34]) {
+                *d = w ^ 0x80;
+            }
+        }
+        PackedKind::Q4K | PackedKind::Q5K => {
+            dst.scales[lane] = f16_at(block, 0);
+            dst.scales[GROUP + lane] = f16_at(block, 2);
+            let five = kind == PackedKind::Q5K;
+            let (qh, qs) = if five {
+                (&block[16..48], &block[48..176])
+            } else {
+                (&block[0..0], &block[16..144])
+            };
+            for j in 0..SUB {
+                let (sc, m) = k4_scale_min(j, &block[4..16]);
+                dst.sub(j, sc, m);
+                let v: [u8; 32] = std::array::from_fn(|l| k4_value(qs, qh, j, l));
+                if five {
+                    // Four nibble lines, then one of fifth bits: byte `k` of a lane holds
+                    // bits `2c` (value `k`) and `2c + 1` (value `k + 16`) of block `c`.
+                    let (quad, c) = (j / 4, j % 4);
+                    dst.nibbles(quad * 5 + c, &v);
+                    let high = &mut dst.lines[quad * 5 + 4].0[lane * 16..][..16];
+                    for (k, h) in high.iter_mut().enumerate() {
+                        *h |= ((v[k] >> 4) | (v[k + 16] >> 4) << 1) << (2 * c);
+                    }
+                } else {
+                    dst.nibbles(j, &v);
+                }
+            }
+        }
+        PackedKind::Q6K => {
+            dst.scales[lane] = f16_at(block, 208);
+            let v = q6_k_values(block);
+            for j in 0..SUB {
+                dst.sub(j, block[192 + 2 * j], block[192 + 2 * j + 1]);
+                // Pairs of blocks: two nibble lines, then one of high bit pairs: byte `k`
+                // of a lane holds bits 4-5 of values `k`, `k + 16` of the first block in
+                // bits 0-3, and of the second block in bits 4-7.
+                let v = &v[32 * j..][..32];
+                let (pair, c) = (j / 2, j % 2);
+                dst.nibbles(pair * 3 + c, v);
+                let high = &mut dst.lines[pair * 3 + 2].0[lane * 16..][..16];
+                for (k, h) in high.iter_mut().enumerate() {
+                    *h |= ((v[k] >> 4) | (v[k + 16] >> 4) << 2) << (4 * c);
+                }
+            }
+        }
+    }
+}
+
+impl PackedMatrix {
+    /// Repacks `rows` rows of GGUF blocks (`data`, row after row). Returns `None` for types
+    /// without a packed layout. Rows past the last multiple of 4 are padded with zeros.
+    pub fn pack(ty: GgmlType, data: &[u8], rows: usize, cols: usize) -> Option<Self> {
+        Self::pack_with(ty, data, rows, cols, |_| {})
+    }
+
+    /// [`Self::pack`], telling `consumed(n)` as it goes that the first `n` bytes of `data`
+    /// have been copied (so a caller can hand their pages back while packing continues).
+    pub fn pack_with(
+        ty: GgmlType,
+        data: &[u8],
+        rows: usize,
+        cols: usize,
+        mut consumed: impl FnMut(usize),
+    ) -> Option<Self> {
+        let kind = PackedKind::of(ty)?;
+        let (unit, ts) = (kind.unit(), ty.type_size());
+        if !cols.is_multiple_of(unit) || data.len() != rows * cols / unit * ts {
+            return None;
+        }
+        let units = cols / unit;
+        let groups = rows.div_ceil(GROUP);
+        let mut scales = vec![0u16; groups * units * kind.scales()];
+        let mut subs = vec![0u8; groups * units * kind.subs()];
+        let mut quants = vec![Line([0; 64]); groups * units * kind.lines()];
+        let report_every = (1 << 20) / (units * ts).max(1) + 1;
+        for r in 0..rows {
+            if r > 0 && r % report_every == 0 {
+                consumed(r * units * ts);
+            }
+            let (g, lane) = (r / GROUP, r % GROUP);
+            let row = &data[r * units * ts..(r + 1) * units * ts];
+            for (u, block) in row.chunks_exact(ts).enumerate() {
+                let at = g * units + u;
+                let dst = Dst {
+                    lane,
+                    scales: &mut scales[at * kind.scales()..][..kind.scales()],
+                    subs: &mut subs[at * kind.subs()..][..kind.subs()],
+                    lines: &mut quants[at * kind.lines()..][..kind.lines()],
+                };
+                pack_unit(kind, block, dst);
+            }
+        }
+        consumed(data.len());
+        Some(Self {
+            kind,
+            rows,
+            cols,
+            nb: cols / Q8_BLOCK,
+            units,
+            scales,
+            subs,
+            quants,
+        })
+    }
+
+    /// Dequantizes row `r` into `out` (`cols` long), e.g. for an embedding lookup.
+    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
+        let (g, lane) = (r / GROUP, r % GROUP);
+        let kind = self.kind;
+        let f16 = |bits: u16| half::f16::from_bits(bits).to_f32();
+        for (u, y) in out.chunks_exact_mut(kind.unit()).enumerate() {
+            let at = g * self.units + u;
+            let sc = &self.scales[at * kind.scales()..][..kind.scales()];
+            let subs = &self.subs[at * kind.subs()..][..kind.subs()];
+            let lines = &self.quants[at * kind.lines()..][..kind.lines()];
+            let d = f16(sc[lane]);
+            // Value `i` of a lane's 32 in the nibble order.
+            let nibble = |line: usize, i: usize| {
+                let q = lines[line].0[lane * 16 + i % 16];
+                if i < 16 {
+                    q & 0x0F
+                } else {
+                    q >> 4
+                }
+            };
+            let sub = |j: usize, second: usize| subs[j * 2 * GROUP + second * GROUP + lane];
+            match kind {
+                PackedKind::Q4_0 | PackedKind::Q4_1 => {
+                    let offset = match kind {
+                        PackedKind::Q4_1 => f16(sc[GROUP + lane]),
+                        _ => -8.0 * d,
+                    };
+                    for (i, v) in y.iter_mut().enumerate() {
+                        *v = nibble(0, i) as f32 * d + offset;
+                    }
+                }
+                PackedKind::Q8_0 => {
+                    let qs = &lines[lane / 2].0[(lane % 2) * 32..][..32];
+                    for (v, &u) in y.iter_mut().zip(qs) {
+                        *v = ((u ^ 0x80) as i8) as f32 * d;
+                    }
+                }
+                PackedKind::Q4K | PackedKind::Q5K => {
+                    let dmin = f16(sc[GROUP + lane]);
+                    for (j, y) in y.chunks_exact_mut(Q8_BLOCK).enumerate() {
+                        let (scale, min) = (d * sub(j, 0) as f32, dmin * sub(j, 1) as f32);
+                        for (i, v) in y.iter_mut().enumerate() {
+                            let q = if kind == PackedKind::Q5K {
+                                let (quad, c) = (j / 4, j % 4);
+                                let h = lines[quad * 5 + 4].0[lane * 16 + i % 16] >> (2 * c);
+                                nibble(quad * 5 + c, i) | ((h >> (i / 16)) & 1) << 4
+                            } else {
+                                nibble(j, i)
+                            };
+                            *v = scale * q as f32 - min;
+                        }
+                    }
+                }
+                PackedKind::Q6K => {
+                    for (j, y) in y.chunks_exact_mut(Q8_BLOCK).enumerate() {
+                        let (pair, c) = (j / 2, j % 2);
+                        for (i, v) in y.iter_mut().enumerate() {
+                            let h = lines[pair * 3 + 2].0[lane * 16 + i % 16] >> (4 * c);
+                            let q = nibble(pair * 3 + c, i) | ((h >> (2 * (i / 16))) & 3) << 4;
+                            let scale = sub(j, i / 16) as i8 as f32;
+                            *v = d * scale * (q as i32 - 32) as f32;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -21,6 +21,16 @@ fn avx512() -> bool {
     })
 }
 
+#[cfg(target_arch = "x86_64")]
+fn avx2() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c")
+    })
+}
+
 /// `e^x` to about 2e-7 relative, branch-free so loops over it vectorize: `2^(x log2 e)`
 /// split into an integer power (built in the exponent bits) and a polynomial fraction.
 #[inline(always)]
@@ -84,12 +94,29 @@ fn swiglu_avx512(gate: &mut [f32], up: &[f32]) {
     swiglu_body(gate, up)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn softmax_avx2(x: &mut [f32]) {
+    softmax_body(x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn swiglu_avx2(gate: &mut [f32], up: &[f32]) {
+    swiglu_body(gate, up)
+}
+
 /// In-place softmax.
 pub fn softmax(x: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if avx512() {
         // SAFETY: the CPU has AVX-512F.
         return unsafe { softmax_avx512(x) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { softmax_avx2(x) };
     }
     softmax_body(x)
 }
@@ -100,6 +127,11 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     if avx512() {
         // SAFETY: the CPU has AVX-512F.
         return unsafe { swiglu_avx512(gate, up) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { swiglu_avx2(gate, up) };
     }
     swiglu_body(gate, up)
 }
@@ -120,6 +152,12 @@ pub trait KvElem: Copy + Send + Sync + 'static {
     /// `p` must be valid for 16 reads; the CPU must have AVX-512F and F16C.
     #[cfg(target_arch = "x86_64")]
     unsafe fn load16(p: *const Self) -> __m512;
+    /// 8 values from `p` as f32 lanes.
+    ///
+    /// # Safety
+    /// `p` must be valid for 8 reads; the CPU must have AVX and F16C.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load8(p: *const Self) -> __m256;
 }
 
 impl KvElem for f32 {
@@ -136,6 +174,12 @@ impl KvElem for f32 {
         // SAFETY: the caller's promise.
         unsafe { _mm512_loadu_ps(p) }
     }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const Self) -> __m256 {
+        // SAFETY: the caller's promise.
+        unsafe { _mm256_loadu_ps(p) }
+    }
 }
 
 impl KvElem for u16 {
@@ -151,6 +195,12 @@ impl KvElem for u16 {
     unsafe fn load16(p: *const Self) -> __m512 {
         // SAFETY: the caller's promise.
         unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p as *const __m256i)) }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const Self) -> __m256 {
+        // SAFETY: the caller's promise.
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)) }
     }
 }
 
@@ -206,6 +256,20 @@ pub fn attend_queries<E: KvElem>(
                 (_, 2) => attend_avx512::<E, 8, 2>(queries, kt, v, scale, scores, stride),
                 (_, 3) => attend_avx512::<E, 8, 3>(queries, kt, v, scale, scores, stride),
                 (_, _) => attend_avx512::<E, 8, 4>(queries, kt, v, scale, scores, stride),
+            }
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2() && hd.is_multiple_of(8) && hd <= MAX_HEAD_DIM {
+        // SAFETY: the CPU has AVX2, FMA and F16C; the lengths were checked above.
+        unsafe {
+            match nq {
+                0 => {}
+                1 => attend_avx2::<E, 1>(queries, hd, kt, v, scale, scores, stride),
+                2 => attend_avx2::<E, 2>(queries, hd, kt, v, scale, scores, stride),
+                3 => attend_avx2::<E, 3>(queries, hd, kt, v, scale, scores, stride),
+                _ => attend_avx2::<E, 4>(queries, hd, kt, v, scale, scores, stride),
             }
         }
         return;
@@ -322,6 +386,81 @@ unsafe fn attend_avx512<E: KvElem, const L: usize, const Q: usize>(
                     [outs[2], outs[3]],
                 ),
                 _ => {}
+            }
+        }
+    }
+}
+
+/// The widest head the AVX2 kernel takes.
+const MAX_HEAD_DIM: usize = 256;
+
+/// [`attend_queries`] in 8-lane AVX2 registers: per dimension the 16 keys of a block feed
+/// `2 Q` multiply-adds; the weighted sum of values runs 64 dimensions of one query at a
+/// time. Every score and output lane sees the same multiply-adds in the same order as in
+/// the AVX-512 kernel, so both give the same bits.
+///
+/// # Safety
+/// AVX2, FMA and F16C; the lengths [`attend_queries`] checks, and `hd` a multiple of 8 up
+/// to [`MAX_HEAD_DIM`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn attend_avx2<E: KvElem, const Q: usize>(
+    queries: &mut [Query],
+    hd: usize,
+    kt: &[E],
+    v: &[E],
+    scale: f32,
+    scores: &mut [f32],
+    stride: usize,
+) {
+    let lens: [usize; Q] = std::array::from_fn(|i| queries[i].len);
+    let max_len = lens.iter().copied().max().unwrap_or(0);
+    // SAFETY: the bounds are the caller's promise, checked by `attend_queries`.
+    unsafe {
+        let mut rounded = [[0f32; MAX_HEAD_DIM]; Q];
+        for (r, query) in rounded.iter_mut().zip(queries.iter()) {
+            for (d, &x) in r.iter_mut().zip(query.q) {
+                *d = round_as::<E>(x);
+            }
+        }
+        let sp = scores.as_mut_ptr();
+        let scale_v = _mm256_set1_ps(scale);
+        for j0 in (0..max_len).step_by(KEY_BLOCK) {
+            let kp = kt.as_ptr().add(j0 * hd);
+            let mut a0 = [_mm256_setzero_ps(); Q];
+            let mut a1 = [_mm256_setzero_ps(); Q];
+            for d in 0..hd {
+                let k0 = E::load8(kp.add(d * KEY_BLOCK));
+                let k1 = E::load8(kp.add(d * KEY_BLOCK + 8));
+                for i in 0..Q {
+                    let qd = _mm256_set1_ps(rounded[i][d]);
+                    a0[i] = _mm256_fmadd_ps(qd, k0, a0[i]);
+                    a1[i] = _mm256_fmadd_ps(qd, k1, a1[i]);
+                }
+            }
+            // Scores past a query's length are never read: its row is cut at `len` below.
+            for i in 0..Q {
+                let row = sp.add(i * stride + j0);
+                _mm256_storeu_ps(row, _mm256_mul_ps(a0[i], scale_v));
+                _mm256_storeu_ps(row.add(8), _mm256_mul_ps(a1[i], scale_v));
+            }
+        }
+        for (i, query) in queries.iter_mut().enumerate() {
+            let row = std::slice::from_raw_parts_mut(sp.add(i * stride), max_len);
+            softmax_body(&mut row[..lens[i]]);
+            let out = query.out.as_mut_ptr();
+            for c0 in (0..hd).step_by(64) {
+                let width = (hd - c0).min(64) / 8;
+                let mut o = [_mm256_setzero_ps(); 8];
+                for (j, &p) in row[..lens[i]].iter().enumerate() {
+                    let (pj, vr) = (_mm256_set1_ps(p), v.as_ptr().add(j * hd + c0));
+                    for (c, oc) in o.iter_mut().enumerate().take(width) {
+                        *oc = _mm256_fmadd_ps(pj, E::load8(vr.add(8 * c)), *oc);
+                    }
+                }
+                for (c, oc) in o.iter().enumerate().take(width) {
+                    _mm256_storeu_ps(out.add(c0 + 8 * c), *oc);
+                }
             }
         }
     }

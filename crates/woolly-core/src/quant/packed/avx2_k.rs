@@ -1,7 +1,7 @@
 //! AVX2 kernels for the packed K-quants (see [`super`] for the layout). They also serve
 //! AVX-512 CPUs, for decode and prefill alike, so the two agree to the bit there too.
 
-use super::avx2::{dot_pairs, finish, halves, nibbles, spread};
+use super::avx2::{halves, nibbles};
 use super::{Line, Q8Block, GROUP};
 use std::arch::x86_64::*;
 
@@ -30,6 +30,46 @@ unsafe fn load_pairs(line: *const Line) -> (__m256i, __m256i) {
     }
 }
 
+// The kernels keep one accumulator per token: the integer sums of rows 0-1 and 2-3 are
+// paired up by one horizontal add into lanes `[r0 r0 r2 r2 | r1 r1 r3 r3]` before the
+// float step, so a 4-token tile fits the 16 registers without spilling.
+
+/// Lanes `[v0 v0 v2 v2 | v1 v1 v3 v3]` of four row values, the accumulators' layout.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn interleave(v: __m128) -> __m256 {
+    _mm256_permutevar8x32_ps(
+        _mm256_castps128_ps256(v),
+        _mm256_setr_epi32(0, 0, 2, 2, 1, 1, 3, 3),
+    )
+}
+
+/// The four rows' totals of an accumulator.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn rows(acc: __m256) -> [f32; GROUP] {
+    let s = _mm_hadd_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
+    let mut out = [0f32; GROUP];
+    // SAFETY: `out` is 4 f32 long; the store is unaligned.
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), _mm_shuffle_ps::<0b11_01_10_00>(s, s)) };
+    out
+}
+
+/// Per-row integer sums `[r0 r0 r2 r2 | r1 r1 r3 r3]` of rows 0-1 and 2-3's 4-lane sums.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn pair_up(i01: __m256i, i23: __m256i) -> __m256 {
+    _mm256_cvtepi32_ps(_mm256_hadd_epi32(i01, i23))
+}
+
+/// `lo * xl + hi * xh` summed per 4 bytes (unsigned weights below 64: no i16 overflow).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn idot(lo: __m256i, hi: __m256i, xl: __m256i, xh: __m256i) -> __m256i {
+    let p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh));
+    _mm256_madd_epi16(p, _mm256_set1_epi16(1))
+}
+
 /// Q4_K, or Q5_K with `FIVE`: per block `d sc * d_x * sum(u q)`, and `dmin m * sum(x)`
 /// subtracted at the end.
 ///
@@ -48,9 +88,7 @@ pub unsafe fn q4k<const FIVE: bool, const T: usize>(
     assert!(subs.len() >= units * SUB * 2 * GROUP && qs.len() >= units * per);
     assert!(ys.iter().all(|y| y.len() >= units * SUB));
     let fifth = _mm256_set1_epi8(0x10);
-    let mut acc01 = [_mm256_setzero_ps(); T];
-    let mut acc23 = [_mm256_setzero_ps(); T];
-    let mut mins = [_mm_setzero_ps(); T];
+    let mut acc = [_mm256_setzero_ps(); T];
     for u in 0..units {
         // SAFETY: every pointer below stays within the bounds asserted above.
         unsafe {
@@ -89,21 +127,23 @@ pub unsafe fn q4k<const FIVE: bool, const T: usize>(
                 // [sc0..sc3, m0..m3] times [d, dmin]: the rows' block scales and mins.
                 let s8 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(sub as *const _));
                 let dmb = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(s8));
-                let m4 = _mm256_extractf128_ps::<1>(dmb);
-                let (d01, d23) = spread(_mm256_castps256_ps128(dmb));
+                let d = interleave(_mm256_castps256_ps128(dmb));
+                // The mins once per row: in the first of each row's two lanes.
+                let m = _mm256_blend_ps::<0b0101_0101>(
+                    _mm256_setzero_ps(),
+                    interleave(_mm256_extractf128_ps::<1>(dmb)),
+                );
                 for t in 0..T {
                     let y = ys[t].get_unchecked(b);
                     let (xl, xh) = halves(y);
-                    let yd = _mm256_set1_ps(y.d);
-                    let (p01, p23) = (dot_pairs(lo01, hi01, xl, xh), dot_pairs(lo23, hi23, xl, xh));
-                    acc01[t] = _mm256_fmadd_ps(p01, _mm256_mul_ps(d01, yd), acc01[t]);
-                    acc23[t] = _mm256_fmadd_ps(p23, _mm256_mul_ps(d23, yd), acc23[t]);
-                    mins[t] = _mm_fmadd_ps(m4, _mm_set1_ps(y.sx), mins[t]);
+                    let p = pair_up(idot(lo01, hi01, xl, xh), idot(lo23, hi23, xl, xh));
+                    acc[t] = _mm256_fmadd_ps(p, _mm256_mul_ps(d, _mm256_set1_ps(y.d)), acc[t]);
+                    acc[t] = _mm256_fnmadd_ps(m, _mm256_set1_ps(y.sx), acc[t]);
                 }
             }
         }
     }
-    std::array::from_fn(|t| finish(acc01[t], acc23[t], _mm_sub_ps(_mm_setzero_ps(), mins[t])))
+    std::array::from_fn(|t| rows(acc[t]))
 }
 
 /// Q6_K: each block's two 16-value halves are summed as integers, `(u - 32) q` times their
@@ -164,13 +204,12 @@ pub unsafe fn q6k<const T: usize>(
     };
     // Sub-scales are [a0 a1 a2 a3 b0 b1 b2 b3]: first halves, then second halves.
     let (pa01, pa23, pb01, pb23) = (pick(0), pick(2), pick(4), pick(6));
-    let mut acc01 = [_mm256_setzero_ps(); T];
-    let mut acc23 = [_mm256_setzero_ps(); T];
+    let mut acc = [_mm256_setzero_ps(); T];
     for u in 0..units {
         // SAFETY: every pointer below stays within the bounds asserted above.
         unsafe {
             let d4 = _mm_cvtph_ps(_mm_loadl_epi64(sc.as_ptr().add(u * GROUP) as *const _));
-            let (d01, d23) = spread(d4);
+            let d = interleave(d4);
             let lines = qs.as_ptr().add(u * 12);
             for j in 0..SUB {
                 let (b, pair, c) = (u * SUB + j, j / 2, j % 2);
@@ -211,18 +250,13 @@ pub unsafe fn q6k<const T: usize>(
                     let dot = |lo, hi, sa, sb| {
                         let a = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, xl), ol);
                         let b = _mm256_sub_epi16(_mm256_maddubs_epi16(hi, xh), oh);
-                        _mm256_cvtepi32_ps(_mm256_add_epi32(
-                            _mm256_madd_epi16(a, sa),
-                            _mm256_madd_epi16(b, sb),
-                        ))
+                        _mm256_add_epi32(_mm256_madd_epi16(a, sa), _mm256_madd_epi16(b, sb))
                     };
-                    let yd = _mm256_set1_ps(y.d);
-                    let (p01, p23) = (dot(lo01, hi01, sa01, sb01), dot(lo23, hi23, sa23, sb23));
-                    acc01[t] = _mm256_fmadd_ps(p01, _mm256_mul_ps(d01, yd), acc01[t]);
-                    acc23[t] = _mm256_fmadd_ps(p23, _mm256_mul_ps(d23, yd), acc23[t]);
+                    let p = pair_up(dot(lo01, hi01, sa01, sb01), dot(lo23, hi23, sa23, sb23));
+                    acc[t] = _mm256_fmadd_ps(p, _mm256_mul_ps(d, _mm256_set1_ps(y.d)), acc[t]);
                 }
             }
         }
     }
-    std::array::from_fn(|t| finish(acc01[t], acc23[t], _mm_setzero_ps()))
+    std::array::from_fn(|t| rows(acc[t]))
 }

@@ -321,7 +321,7 @@ fn dot_q6_k(row: &[u8], xq: &[Q8Block]) -> f32 {
 }
 
 /// The 256 unsigned 6-bit values (stored value + 32) of a Q6_K block, in order.
-pub(crate) fn q6_k_values(b: &[u8]) -> [u8; QK_K] {
+fn q6_k_values(b: &[u8]) -> [u8; QK_K] {
     let mut v = [0u8; QK_K];
     for n in 0..QK_K / 128 {
         let (ql, qh) = (&b[64 * n..], &b[128 + 32 * n..]);

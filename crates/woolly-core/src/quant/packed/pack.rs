@@ -6,7 +6,7 @@
 
 use super::{Line, PackedKind, PackedMatrix, GROUP};
 use crate::quant::dequant::k4_scale_min;
-use crate::quant::dot::{q6_k_values, Q8_BLOCK};
+use crate::quant::dot::Q8_BLOCK;
 use crate::quant::{GgmlType, QK_K};
 
 /// 32-value blocks per K-quant super-block.
@@ -22,11 +22,17 @@ struct Dst<'a> {
 }
 
 impl Dst<'_> {
-    /// Writes 32 small values (`< 16`) as the lane's 16 nibble bytes of `line`.
-    fn nibbles(&mut self, line: usize, v: &[u8]) {
-        let dst = &mut self.lines[line].0[self.lane * 16..][..16];
-        for (j, d) in dst.iter_mut().enumerate() {
-            *d = (v[j] & 0x0F) | (v[j + 16] & 0x0F) << 4;
+    /// The lane's 16 bytes of line `line`.
+    fn lane(&mut self, line: usize) -> &mut [u8] {
+        &mut self.lines[line].0[self.lane * 16..][..16]
+    }
+
+    /// Writes 32 nibbles as the lane's 16 bytes of `line`: value `k` is nibble `shift / 4`
+    /// of `src[k]` (values `k + 16` likewise of `src[k + 16]`).
+    fn nibbles(&mut self, line: usize, src: &[u8], shift: u32) {
+        let src = &src[..32];
+        for (k, d) in self.lane(line).iter_mut().enumerate() {
+            *d = ((src[k] >> shift) & 0x0F) | ((src[k + 16] >> shift) & 0x0F) << 4;
         }
     }
 
@@ -39,16 +45,6 @@ impl Dst<'_> {
 
 fn f16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-/// Q4_K / Q5_K value `l` of 32-value block `j` (5 bits when `qh` is not empty).
-fn k4_value(qs: &[u8], qh: &[u8], j: usize, l: usize) -> u8 {
-    let q = qs[32 * (j / 2) + l];
-    let v = if j % 2 == 0 { q & 0x0F } else { q >> 4 };
-    match qh.get(l) {
-        Some(h) => v | ((h >> j) & 1) << 4,
-        None => v,
-    }
 }
 
 /// Spreads one unit of a GGUF row into its group's layout.
@@ -83,35 +79,40 @@ fn pack_unit(kind: PackedKind, block: &[u8], mut dst: Dst) {
             for j in 0..SUB {
                 let (sc, m) = k4_scale_min(j, &block[4..16]);
                 dst.sub(j, sc, m);
-                let v: [u8; 32] = std::array::from_fn(|l| k4_value(qs, qh, j, l));
+                // Blocks 2i and 2i + 1 are the low and high nibbles of 32 bytes.
+                let src = &qs[32 * (j / 2)..];
+                let shift = 4 * (j as u32 % 2);
                 if five {
                     // Four nibble lines, then one of fifth bits: byte `k` of a lane holds
                     // bits `2c` (value `k`) and `2c + 1` (value `k + 16`) of block `c`.
                     let (quad, c) = (j / 4, j % 4);
-                    dst.nibbles(quad * 5 + c, &v);
-                    let high = &mut dst.lines[quad * 5 + 4].0[lane * 16..][..16];
-                    for (k, h) in high.iter_mut().enumerate() {
-                        *h |= ((v[k] >> 4) | (v[k + 16] >> 4) << 1) << (2 * c);
+                    dst.nibbles(quad * 5 + c, src, shift);
+                    for (k, h) in dst.lane(quad * 5 + 4).iter_mut().enumerate() {
+                        let bit = |l: usize| (qh[l] >> j) & 1;
+                        *h |= (bit(k) | bit(k + 16) << 1) << (2 * c);
                     }
                 } else {
-                    dst.nibbles(j, &v);
+                    dst.nibbles(j, src, shift);
                 }
             }
         }
         PackedKind::Q6K => {
             dst.scales[lane] = f16_at(block, 208);
-            let v = q6_k_values(block);
+            let (ql, qh) = (&block[..128], &block[128..192]);
             for j in 0..SUB {
                 dst.sub(j, block[192 + 2 * j], block[192 + 2 * j + 1]);
-                // Pairs of blocks: two nibble lines, then one of high bit pairs: byte `k`
-                // of a lane holds bits 4-5 of values `k`, `k + 16` of the first block in
-                // bits 0-3, and of the second block in bits 4-7.
-                let v = &v[32 * j..][..32];
+                // Value 32 q + l of 128-value half n: nibble `q / 2` of byte
+                // `64 n + 32 (q % 2) + l` of ql, top bits `2 q` of byte `32 n + l` of qh.
+                let (n, q) = (j / 4, j % 4);
+                let high = &qh[32 * n..][..32];
+                // Pairs of blocks: two nibble lines, then one of top bit pairs: byte `k` of a
+                // lane holds those of values `k`, `k + 16` of the first block in bits 0-3,
+                // of the second block in bits 4-7.
                 let (pair, c) = (j / 2, j % 2);
-                dst.nibbles(pair * 3 + c, v);
-                let high = &mut dst.lines[pair * 3 + 2].0[lane * 16..][..16];
-                for (k, h) in high.iter_mut().enumerate() {
-                    *h |= ((v[k] >> 4) | (v[k + 16] >> 4) << 2) << (4 * c);
+                dst.nibbles(pair * 3 + c, &ql[64 * n + 32 * (q % 2)..], 4 * (q as u32 / 2));
+                for (k, h) in dst.lane(pair * 3 + 2).iter_mut().enumerate() {
+                    let top = |l: usize| (high[l] >> (2 * q)) & 3;
+                    *h |= (top(k) | top(k + 16) << 2) << (4 * c);
                 }
             }
         }

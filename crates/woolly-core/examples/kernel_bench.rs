@@ -60,13 +60,15 @@ fn main() {
 }
 
 /// The formats with packed kernels.
-const TYPES: [GgmlType; 6] = [
+const TYPES: [GgmlType; 8] = [
     GgmlType::Q4_1,
     GgmlType::Q4_0,
     GgmlType::Q8_0,
     GgmlType::Q4K,
     GgmlType::Q5K,
     GgmlType::Q6K,
+    GgmlType::IQ4NL,
+    GgmlType::IQ4XS,
 ];
 
 /// `len` bytes of `ty` blocks: arbitrary quants, small finite f16 scales.
@@ -76,6 +78,7 @@ fn weights(ty: GgmlType, len: usize) -> Vec<u8> {
         GgmlType::Q4_1 => &[(0, 0.01), (2, -0.02)],
         GgmlType::Q4K | GgmlType::Q5K => &[(0, 0.001), (2, 0.002)],
         GgmlType::Q6K => &[(208, 0.001)],
+        GgmlType::IQ4XS => &[(0, 0.001)],
         _ => &[(0, 0.01)],
     };
     for block in w.chunks_exact_mut(ty.type_size()) {
@@ -123,7 +126,7 @@ fn prefill() {
                 }),
             );
         }
-        if amx_available() && !packed.kind.is_k_quant() {
+        if amx_available() && packed.kind.has_avx512() {
             let mut tiles = TokenTiles::default();
             report(
                 "AMX",

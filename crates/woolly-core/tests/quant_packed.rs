@@ -7,13 +7,15 @@ use common::{random_blocks, Rng};
 use woolly_core::quant::packed::{amx_available, Isa, PackedMatrix, TokenTiles};
 use woolly_core::quant::{dequantize, quantize_q8, vec_dot_portable, GgmlType, Q8Block, Q8_BLOCK};
 
-const TYPES: [GgmlType; 6] = [
+const TYPES: [GgmlType; 8] = [
     GgmlType::Q4_0,
     GgmlType::Q4_1,
     GgmlType::Q8_0,
     GgmlType::Q4K,
     GgmlType::Q5K,
     GgmlType::Q6K,
+    GgmlType::IQ4NL,
+    GgmlType::IQ4XS,
 ];
 
 /// The formats with AMX kernels.

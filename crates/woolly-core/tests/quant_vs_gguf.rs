@@ -69,7 +69,7 @@ fn synthetic_blocks_match_gguf_for_every_type() {
     // Every type the issue lists must have been compared, not skipped.
     use GgmlType::*;
     for ty in [
-        F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2K, Q3K, Q4K, Q5K, Q6K,
+        F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2K, Q3K, Q4K, Q5K, Q6K, IQ4NL, IQ4XS,
     ] {
         assert!(compared.contains(&ty), "{ty} was not compared against gguf");
     }

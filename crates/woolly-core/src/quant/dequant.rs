@@ -59,6 +59,8 @@ pub fn dequantize(ty: GgmlType, data: &[u8], out: &mut [f32]) -> Result<(), Quan
         GgmlType::Q5K => q5_k,
         GgmlType::Q6K => q6_k,
         GgmlType::Q8K => q8_k,
+        GgmlType::IQ4NL => iq4_nl,
+        GgmlType::IQ4XS => iq4_xs,
     };
     for (block, y) in data.chunks_exact(ts).zip(out.chunks_exact_mut(bs)) {
         block_fn(block, y);
@@ -307,5 +309,43 @@ fn q8_k(b: &[u8], y: &mut [f32]) {
     let d = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     for (y, &q) in y.iter_mut().zip(&b[4..4 + QK_K]) {
         *y = q as i8 as f32 * d;
+    }
+}
+
+/// The 16 values of the IQ4 formats' non-linear 4-bit grid.
+pub(crate) const IQ4_VALUES: [i8; 16] = [
+    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+];
+
+/// Block `ib`'s 6-bit scale of an IQ4_XS super-block, less its offset of 32.
+pub(crate) fn iq4_xs_scale(b: &[u8], ib: usize) -> i32 {
+    let high = u16::from_le_bytes([b[2], b[3]]);
+    let low = (b[4 + ib / 2] >> (4 * (ib % 2))) & 0x0F;
+    (low as i32 | (((high >> (2 * ib)) & 3) as i32) << 4) - 32
+}
+
+/// d: f16, qs: 16 bytes of grid indices (value j low, value j + 16 high).
+fn iq4_nl(b: &[u8], y: &mut [f32]) {
+    let d = half(b, 0);
+    for (j, &q) in b[2..18].iter().enumerate() {
+        y[j] = d * IQ4_VALUES[(q & 0x0F) as usize] as f32;
+        y[j + 16] = d * IQ4_VALUES[(q >> 4) as usize] as f32;
+    }
+}
+
+/// d: f16, scales_h: u16, scales_l: 4 bytes (eight 6-bit scales), qs: 128 bytes, laid out
+/// per 32 values as IQ4_NL's.
+fn iq4_xs(b: &[u8], y: &mut [f32]) {
+    let d = half(b, 0);
+    for (ib, (q, y)) in b[8..136]
+        .chunks_exact(16)
+        .zip(y.chunks_exact_mut(32))
+        .enumerate()
+    {
+        let dl = d * iq4_xs_scale(b, ib) as f32;
+        for (j, &q) in q.iter().enumerate() {
+            y[j] = dl * IQ4_VALUES[(q & 0x0F) as usize] as f32;
+            y[j + 16] = dl * IQ4_VALUES[(q >> 4) as usize] as f32;
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! llama.cpp does, and the dot product runs on integers; the numbers then match
 //! llama.cpp's to rounding. The other formats are dotted against f32 activations.
 
-use super::dequant::{dequantize, half, k4_scale_min};
+use super::dequant::{dequantize, half, iq4_xs_scale, k4_scale_min, IQ4_VALUES};
 use super::{GgmlType, QK_K};
 
 /// Values per 8-bit activation block.
@@ -113,6 +113,8 @@ pub fn uses_q8(ty: GgmlType) -> bool {
             | GgmlType::Q4K
             | GgmlType::Q5K
             | GgmlType::Q6K
+            | GgmlType::IQ4NL
+            | GgmlType::IQ4XS
     )
 }
 
@@ -145,6 +147,24 @@ pub fn vec_dot_portable(ty: GgmlType, row: &[u8], x: &[f32], xq: &[Q8Block]) -> 
         GgmlType::Q4K => dot_q4_k(row, xq, false),
         GgmlType::Q5K => dot_q4_k(row, xq, true),
         GgmlType::Q6K => dot_q6_k(row, xq),
+        GgmlType::IQ4NL => row
+            .chunks_exact(18)
+            .zip(xq)
+            .map(|(b, y)| half(b, 0) * y.d * idot(&iq4_grid(&b[2..18]), &y.qs) as f32)
+            .sum(),
+        GgmlType::IQ4XS => row
+            .chunks_exact(136)
+            .zip(xq.chunks_exact(QK_K / Q8_BLOCK))
+            .map(|(b, ys)| {
+                (0..QK_K / Q8_BLOCK)
+                    .map(|ib| {
+                        let w = iq4_grid(&b[8 + 16 * ib..8 + 16 * (ib + 1)]);
+                        let dl = half(b, 0) * iq4_xs_scale(b, ib) as f32;
+                        dl * ys[ib].d * idot(&w, &ys[ib].qs) as f32
+                    })
+                    .sum::<f32>()
+            })
+            .sum(),
         GgmlType::F32 => row
             .chunks_exact(4)
             .zip(x)
@@ -204,6 +224,17 @@ fn nibbles(qs: &[u8], offset: i8) -> [i8; 32] {
     for j in 0..16 {
         w[j] = (qs[j] & 0x0F) as i8 - offset;
         w[j + 16] = (qs[j] >> 4) as i8 - offset;
+    }
+    w
+}
+
+/// 32 grid values of the IQ4 formats from 16 bytes of indices.
+#[inline(always)]
+fn iq4_grid(qs: &[u8]) -> [i8; 32] {
+    let mut w = [0i8; 32];
+    for j in 0..16 {
+        w[j] = IQ4_VALUES[(qs[j] & 0x0F) as usize];
+        w[j + 16] = IQ4_VALUES[(qs[j] >> 4) as usize];
     }
     w
 }

@@ -18,6 +18,8 @@ pub enum GgmlType {
     Q5K = 13,
     Q6K = 14,
     Q8K = 15,
+    IQ4NL = 20,
+    IQ4XS = 23,
     BF16 = 30,
 }
 
@@ -26,7 +28,7 @@ pub const QK_K: usize = 256;
 
 impl GgmlType {
     /// Every type this engine can read.
-    pub const ALL: [GgmlType; 15] = [
+    pub const ALL: [GgmlType; 17] = [
         Self::F32,
         Self::F16,
         Self::Q4_0,
@@ -41,6 +43,8 @@ impl GgmlType {
         Self::Q5K,
         Self::Q6K,
         Self::Q8K,
+        Self::IQ4NL,
+        Self::IQ4XS,
         Self::BF16,
     ];
 
@@ -53,8 +57,16 @@ impl GgmlType {
     pub fn block_size(self) -> usize {
         match self {
             Self::F32 | Self::F16 | Self::BF16 => 1,
-            Self::Q4_0 | Self::Q4_1 | Self::Q5_0 | Self::Q5_1 | Self::Q8_0 | Self::Q8_1 => 32,
-            Self::Q2K | Self::Q3K | Self::Q4K | Self::Q5K | Self::Q6K | Self::Q8K => QK_K,
+            Self::Q4_0
+            | Self::Q4_1
+            | Self::Q5_0
+            | Self::Q5_1
+            | Self::Q8_0
+            | Self::Q8_1
+            | Self::IQ4NL => 32,
+            Self::Q2K | Self::Q3K | Self::Q4K | Self::Q5K | Self::Q6K | Self::Q8K | Self::IQ4XS => {
+                QK_K
+            }
         }
     }
 
@@ -75,6 +87,8 @@ impl GgmlType {
             Self::Q5K => 2 + 2 + 12 + QK_K / 8 + QK_K / 2,
             Self::Q6K => QK_K / 2 + QK_K / 4 + QK_K / 16 + 2,
             Self::Q8K => 4 + QK_K + QK_K / 16 * 2,
+            Self::IQ4NL => 2 + 16,
+            Self::IQ4XS => 2 + 2 + QK_K / 64 + QK_K / 2,
         }
     }
 
@@ -105,6 +119,8 @@ impl GgmlType {
             Self::Q5K => "Q5_K",
             Self::Q6K => "Q6_K",
             Self::Q8K => "Q8_K",
+            Self::IQ4NL => "IQ4_NL",
+            Self::IQ4XS => "IQ4_XS",
         }
     }
 }

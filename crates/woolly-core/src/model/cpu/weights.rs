@@ -36,7 +36,7 @@ impl Weight {
     /// Whether a batch with AMX tiles runs on them (the other formats take the vector
     /// kernels).
     fn on_amx(&self, amx: bool) -> bool {
-        matches!(self, Weight::Packed(p) if amx && !p.kind.is_k_quant())
+        matches!(self, Weight::Packed(p) if amx && p.kind.has_avx512())
     }
 
     /// Units of work for the pool: 16-row tiles on AMX, 4-row groups otherwise.

@@ -3,6 +3,7 @@
 
 use super::avx2::{halves, nibbles};
 use super::{Line, Q8Block, GROUP};
+use crate::quant::dequant::IQ4_VALUES;
 use std::arch::x86_64::*;
 
 /// Blocks per super-block.
@@ -255,6 +256,67 @@ pub unsafe fn q6k<const T: usize>(
                     let p = pair_up(dot(lo01, hi01, sa01, sb01), dot(lo23, hi23, sa23, sb23));
                     acc[t] = _mm256_fmadd_ps(p, _mm256_mul_ps(d, _mm256_set1_ps(y.d)), acc[t]);
                 }
+            }
+        }
+    }
+    std::array::from_fn(|t| rows(acc[t]))
+}
+
+/// IQ4_NL, or IQ4_XS with `XS`: nibbles looked up in the grid by one byte shuffle, signed
+/// weights times signed activations as `|w| * (x * sign w)`, `d (* scale)` per block.
+///
+/// # Safety
+/// The CPU must pass [`super::avx2::available`]; for `nb` blocks (`qs.len()`), `sc` holds 4
+/// halves per block (per 8 blocks with `XS`), `subs` 4 bytes per block with `XS`, and
+/// every `ys[t]` `nb` blocks.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn iq4<const XS: bool, const T: usize>(
+    sc: &[u16],
+    subs: &[u8],
+    qs: &[Line],
+    ys: [&[Q8Block]; T],
+) -> [[f32; GROUP]; T] {
+    let nb = qs.len();
+    let units = if XS { nb / SUB } else { nb };
+    assert!(sc.len() >= units * GROUP && (!XS || subs.len() >= nb * GROUP));
+    assert!(ys.iter().all(|y| y.len() >= nb));
+    // SAFETY: the grid is 16 bytes.
+    let grid = unsafe { _mm_loadu_si128(IQ4_VALUES.as_ptr() as *const __m128i) };
+    let grid = _mm256_broadcastsi128_si256(grid);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [_mm256_setzero_ps(); T];
+    for b in 0..nb {
+        // SAFETY: every pointer below stays within the bounds asserted above.
+        unsafe {
+            let line = qs.as_ptr().add(b);
+            prefetch(line, subs.as_ptr().wrapping_add(b * GROUP));
+            let look = |w: __m256i| {
+                let (lo, hi) = nibbles(w);
+                let (lo, hi) = (_mm256_shuffle_epi8(grid, lo), _mm256_shuffle_epi8(grid, hi));
+                (lo, _mm256_sign_epi8(lo, lo), hi, _mm256_sign_epi8(hi, hi))
+            };
+            let (w01, w23) = load_pairs(line);
+            let (l01, al01, h01, ah01) = look(w01);
+            let (l23, al23, h23, ah23) = look(w23);
+            let d4 = if XS {
+                let d = _mm_cvtph_ps(_mm_loadl_epi64(sc.as_ptr().add(b / SUB * GROUP) as *const _));
+                let s = (subs.as_ptr().add(b * GROUP) as *const i32).read_unaligned();
+                _mm_mul_ps(d, _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(s))))
+            } else {
+                _mm_cvtph_ps(_mm_loadl_epi64(sc.as_ptr().add(b * GROUP) as *const _))
+            };
+            let d = interleave(d4);
+            for t in 0..T {
+                let y = ys[t].get_unchecked(b);
+                let (xl, xh) = halves(y);
+                // |w| |x| <= 127 * 127: a pair fits i16, two pairs may not.
+                let dot = |l, al, h, ah| {
+                    let a = _mm256_maddubs_epi16(al, _mm256_sign_epi8(xl, l));
+                    let z = _mm256_maddubs_epi16(ah, _mm256_sign_epi8(xh, h));
+                    _mm256_add_epi32(_mm256_madd_epi16(a, ones), _mm256_madd_epi16(z, ones))
+                };
+                let p = pair_up(dot(l01, al01, h01, ah01), dot(l23, al23, h23, ah23));
+                acc[t] = _mm256_fmadd_ps(p, _mm256_mul_ps(d, _mm256_set1_ps(y.d)), acc[t]);
             }
         }
     }

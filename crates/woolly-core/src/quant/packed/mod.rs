@@ -15,6 +15,8 @@
 //!   column: rows 0..3's first, then their second), and the low 4 bits of every value in
 //!   nibble lines as Q4_0's; the fifth bits (Q5_K: one line per 4 block columns) and the
 //!   fifth and sixth bits (Q6_K: one line per 2) follow in lines of their own.
+//! - IQ4_NL / IQ4_XS: Q4_0's layout with the nibbles indexing the non-linear grid; IQ4_XS
+//!   adds one signed byte per block column and row in `subs`, its scale less 32.
 //!
 //! Every kernel computes `d_w * d_x * sum(u * q) + m_w * s_x` per block, where `u` are the
 //! unsigned stored weights and `m_w` is Q4_1's min, or `-8 d` (Q4_0) / `-128 d` (Q8_0). A
@@ -64,6 +66,8 @@ pub enum PackedKind {
     Q4K,
     Q5K,
     Q6K,
+    IQ4NL,
+    IQ4XS,
 }
 
 impl PackedKind {
@@ -75,6 +79,8 @@ impl PackedKind {
             GgmlType::Q4K => Some(Self::Q4K),
             GgmlType::Q5K => Some(Self::Q5K),
             GgmlType::Q6K => Some(Self::Q6K),
+            GgmlType::IQ4NL => Some(Self::IQ4NL),
+            GgmlType::IQ4XS => Some(Self::IQ4XS),
             _ => None,
         }
     }
@@ -88,33 +94,35 @@ impl PackedKind {
     fn scales(self) -> usize {
         match self {
             Self::Q4_1 | Self::Q4K | Self::Q5K => 2 * GROUP,
-            Self::Q4_0 | Self::Q8_0 | Self::Q6K => GROUP,
+            Self::Q4_0 | Self::Q8_0 | Self::Q6K | Self::IQ4NL | Self::IQ4XS => GROUP,
         }
     }
 
-    /// Bytes of sub-block scales per unit of a group (K-quants: 8 per 32 values).
+    /// Bytes of sub-block scales per unit of a group (K-quants: 8 per 32 values, IQ4_XS:
+    /// 4).
     fn subs(self) -> usize {
         match self {
             Self::Q4K | Self::Q5K | Self::Q6K => 2 * GROUP * QK_K / Q8_BLOCK,
-            Self::Q4_0 | Self::Q4_1 | Self::Q8_0 => 0,
+            Self::IQ4XS => GROUP * QK_K / Q8_BLOCK,
+            Self::Q4_0 | Self::Q4_1 | Self::Q8_0 | Self::IQ4NL => 0,
         }
     }
 
     /// 64-byte lines per unit of a group.
     fn lines(self) -> usize {
         match self {
-            Self::Q4_0 | Self::Q4_1 => 1,
+            Self::Q4_0 | Self::Q4_1 | Self::IQ4NL => 1,
             Self::Q8_0 => 2,
-            Self::Q4K => 8,
+            Self::Q4K | Self::IQ4XS => 8,
             Self::Q5K => 10,
             Self::Q6K => 12,
         }
     }
 
-    /// The K-quants run on the AVX2 kernels on AVX-512 CPUs too, and have no AMX kernels:
-    /// their prefill runs on the vector kernels.
-    pub fn is_k_quant(self) -> bool {
-        matches!(self, Self::Q4K | Self::Q5K | Self::Q6K)
+    /// Whether this layout has AVX-512 and AMX kernels. The others run their AVX2 kernels
+    /// on AVX-512 CPUs too, prefill included.
+    pub fn has_avx512(self) -> bool {
+        matches!(self, Self::Q4_0 | Self::Q4_1 | Self::Q8_0)
     }
 
     fn ggml(self) -> GgmlType {
@@ -125,6 +133,8 @@ impl PackedKind {
             Self::Q4K => GgmlType::Q4K,
             Self::Q5K => GgmlType::Q5K,
             Self::Q6K => GgmlType::Q6K,
+            Self::IQ4NL => GgmlType::IQ4NL,
+            Self::IQ4XS => GgmlType::IQ4XS,
         }
     }
 }
@@ -264,11 +274,7 @@ impl PackedMatrix {
         mut emit: impl FnMut(usize, usize, [f32; GROUP]),
     ) {
         assert!(amx_available(), "AMX kernels called on a CPU without AMX");
-        assert!(
-            !self.kind.is_k_quant(),
-            "no AMX kernels for {:?}",
-            self.kind
-        );
+        assert!(self.kind.has_avx512(), "no AMX kernels for {:?}", self.kind);
         assert!(tiles.end <= self.row_tiles(), "tile range out of bounds");
         #[cfg(target_arch = "x86_64")]
         for tile in tiles {
@@ -308,7 +314,7 @@ impl PackedMatrix {
         let qs = &self.quants[at * kind.lines()..][..units * kind.lines()];
         match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512Vnni if avx512::available() && !kind.is_k_quant() => {
+            Isa::Avx512Vnni if avx512::available() && kind.has_avx512() => {
                 // SAFETY: the CPU has the features `avx512::available` checks; the slices
                 // hold exactly `nb` block columns for every kernel.
                 unsafe {
@@ -330,6 +336,8 @@ impl PackedMatrix {
                         PackedKind::Q4K => avx2_k::q4k::<false, T>(sc, subs, qs, ys),
                         PackedKind::Q5K => avx2_k::q4k::<true, T>(sc, subs, qs, ys),
                         PackedKind::Q6K => avx2_k::q6k::<T>(sc, subs, qs, ys),
+                        PackedKind::IQ4NL => avx2_k::iq4::<false, T>(sc, subs, qs, ys),
+                        PackedKind::IQ4XS => avx2_k::iq4::<true, T>(sc, subs, qs, ys),
                     }
                 }
             }
@@ -340,6 +348,8 @@ impl PackedMatrix {
                 PackedKind::Q4K => portable::q4k::<false, T>(sc, subs, qs, ys),
                 PackedKind::Q5K => portable::q4k::<true, T>(sc, subs, qs, ys),
                 PackedKind::Q6K => portable::q6k::<T>(sc, subs, qs, ys),
+                PackedKind::IQ4NL => portable::iq4::<false, T>(sc, subs, qs, ys),
+                PackedKind::IQ4XS => portable::iq4::<true, T>(sc, subs, qs, ys),
             },
         }
     }

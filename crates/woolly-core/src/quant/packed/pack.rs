@@ -5,7 +5,7 @@
 //! nibble order (byte `j` of a row's 16 holds value `j` low and value `j + 16` high).
 
 use super::{Line, PackedKind, PackedMatrix, GROUP};
-use crate::quant::dequant::k4_scale_min;
+use crate::quant::dequant::{iq4_xs_scale, k4_scale_min, IQ4_VALUES};
 use crate::quant::dot::Q8_BLOCK;
 use crate::quant::{GgmlType, QK_K};
 
@@ -54,6 +54,18 @@ fn pack_unit(kind: PackedKind, block: &[u8], mut dst: Dst) {
         PackedKind::Q4_0 => {
             dst.scales[lane] = f16_at(block, 0);
             dst.lines[0].0[lane * 16..][..16].copy_from_slice(&block[2..18]);
+        }
+        PackedKind::IQ4NL => {
+            dst.scales[lane] = f16_at(block, 0);
+            dst.lines[0].0[lane * 16..][..16].copy_from_slice(&block[2..18]);
+        }
+        PackedKind::IQ4XS => {
+            dst.scales[lane] = f16_at(block, 0);
+            for j in 0..SUB {
+                dst.subs[j * GROUP + lane] = iq4_xs_scale(block, j) as i8 as u8;
+                dst.lane(j)
+                    .copy_from_slice(&block[8 + 16 * j..8 + 16 * (j + 1)]);
+            }
         }
         PackedKind::Q4_1 => {
             dst.scales[lane] = f16_at(block, 0);
@@ -109,7 +121,11 @@ fn pack_unit(kind: PackedKind, block: &[u8], mut dst: Dst) {
                 // lane holds those of values `k`, `k + 16` of the first block in bits 0-3,
                 // of the second block in bits 4-7.
                 let (pair, c) = (j / 2, j % 2);
-                dst.nibbles(pair * 3 + c, &ql[64 * n + 32 * (q % 2)..], 4 * (q as u32 / 2));
+                dst.nibbles(
+                    pair * 3 + c,
+                    &ql[64 * n + 32 * (q % 2)..],
+                    4 * (q as u32 / 2),
+                );
                 for (k, h) in dst.lane(pair * 3 + 2).iter_mut().enumerate() {
                     let top = |l: usize| (high[l] >> (2 * q)) & 3;
                     *h |= (top(k) | top(k + 16) << 2) << (4 * c);
@@ -211,6 +227,17 @@ impl PackedMatrix {
                     let qs = &lines[lane / 2].0[(lane % 2) * 32..][..32];
                     for (v, &u) in y.iter_mut().zip(qs) {
                         *v = ((u ^ 0x80) as i8) as f32 * d;
+                    }
+                }
+                PackedKind::IQ4NL | PackedKind::IQ4XS => {
+                    for (j, y) in y.chunks_exact_mut(Q8_BLOCK).enumerate() {
+                        let dl = match kind {
+                            PackedKind::IQ4XS => d * subs[j * GROUP + lane] as i8 as f32,
+                            _ => d,
+                        };
+                        for (i, v) in y.iter_mut().enumerate() {
+                            *v = dl * IQ4_VALUES[nibble(j, i) as usize] as f32;
+                        }
                     }
                 }
                 PackedKind::Q4K | PackedKind::Q5K => {

@@ -3,6 +3,7 @@
 //! when the group stores its own mins (Q4_1).
 
 use super::{Line, Q8Block, GROUP};
+use crate::quant::dequant::IQ4_VALUES;
 
 /// Blocks per K-quant super-block.
 const SUB: usize = 8;
@@ -137,6 +138,40 @@ pub fn q6k<const T: usize>(
                     let (sa, sz) = (sub[r] as i8 as i32, sub[GROUP + r] as i8 as i32);
                     out[t][r] += d * y.d * (sa * a + sz * z) as f32;
                 }
+            }
+        }
+    }
+    out
+}
+
+/// IQ4_NL, or IQ4_XS with `XS` (a signed scale byte per block and row in `subs`): grid
+/// values times the activations, `d (* scale)` per block.
+pub fn iq4<const XS: bool, const T: usize>(
+    sc: &[u16],
+    subs: &[u8],
+    qs: &[Line],
+    ys: [&[Q8Block]; T],
+) -> [[f32; GROUP]; T] {
+    let mut out = [[0f32; GROUP]; T];
+    for (b, line) in qs.iter().enumerate() {
+        let u = if XS { b / SUB } else { b };
+        for r in 0..GROUP {
+            let mut d = f16(sc[u * GROUP + r]);
+            if XS {
+                d *= subs[b * GROUP + r] as i8 as f32;
+            }
+            let q = &line.0[r * 16..(r + 1) * 16];
+            for (t, y) in ys.iter().enumerate() {
+                let y = &y[b];
+                let dot: i32 = q
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &w)| {
+                        IQ4_VALUES[(w & 0x0F) as usize] as i32 * y.qs[k] as i32
+                            + IQ4_VALUES[(w >> 4) as usize] as i32 * y.qs[k + 16] as i32
+                    })
+                    .sum();
+                out[t][r] += d * y.d * dot as f32;
             }
         }
     }

@@ -2,7 +2,7 @@
 """How closely greedy decoding follows llama.cpp's reference outputs: `make agreement`.
 
 Runs Woolly's `reference_check` example, llama.cpp's build under bench/ and candle
-(bench/candle) on ../shared/refdata/smollm2-greedy.json, each teacher-forced (every step is
+(bench/candle) on tests/refdata/smollm2-greedy.json, each teacher-forced (every step is
 fed the reference's previous token), and prints one Markdown table:
 - agreement lengths: how long the free-running greedy continuation matches (48 = all);
 - teacher-forced steps whose argmax is not the reference's token;
@@ -50,7 +50,7 @@ def report(result, reference):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="models/SmolLM2-135M-Instruct.Q4_1.gguf")
-    p.add_argument("--refdata", default="../shared/refdata/smollm2-greedy.json")
+    p.add_argument("--refdata", default=str(ROOT / "tests/refdata/smollm2-greedy.json"))
     a = p.parse_args()
     reference = json.loads(Path(a.refdata).read_text())
     engines = [

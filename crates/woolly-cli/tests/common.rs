@@ -12,7 +12,7 @@ pub use test_model::test_model;
 pub fn refdata(name: &str) -> serde_json::Value {
     let path = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/refdata"
+        "/../../tests/refdata"
     ))
     .join(name);
     let bytes =

@@ -1,4 +1,4 @@
-//! Woolly's CPU forward pass on `../shared/refdata`'s greedy cases, teacher-forced: every
+//! Woolly's CPU forward pass on `tests/refdata`'s greedy cases, teacher-forced: every
 //! step is fed llama.cpp's previous token, so one early near-tie does not decide the rest.
 //! Prints one JSON object for `scripts/agreement.py` (`make agreement`), which compares it
 //! with llama.cpp's reference and with other engines:

@@ -7,11 +7,11 @@ mod test_model;
 #[allow(unused_imports)]
 pub use test_model::test_model;
 
-/// `../shared/refdata/NAME` next to the repository.
+/// `tests/refdata/NAME`: llama.cpp's outputs for the test model, kept in the repository.
 pub fn refdata(name: &str) -> PathBuf {
     let path = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/refdata"
+        "/../../tests/refdata"
     ))
     .join(name);
     assert!(

@@ -1,4 +1,4 @@
-//! candle's `quantized_llama` on `../shared/refdata`'s greedy cases, teacher-forced, printed
+//! candle's `quantized_llama` on `tests/refdata`'s greedy cases, teacher-forced, printed
 //! as Woolly's `reference_check` example prints itself, for `scripts/agreement.py`
 //! (`make agreement`). `candle-agreement MODEL REFDATA_JSON`.
 

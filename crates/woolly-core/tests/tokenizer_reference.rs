@@ -1,5 +1,5 @@
 //! Token ids must match llama.cpp's exactly for SmolLM2 (byte-level BPE, `smollm` pre-tokenizer).
-//! Reference: `shared/refdata/smollm2-tokenize.json`, produced with `llama-tokenize`.
+//! Reference: `tests/refdata/smollm2-tokenize.json`, produced with `llama-tokenize`.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -15,7 +15,7 @@ const MODEL: &str = concat!(
 );
 const REFDATA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/refdata/smollm2-tokenize.json"
+    "/../../tests/refdata/smollm2-tokenize.json"
 );
 
 struct Case {

@@ -527,23 +527,19 @@ fn random_row(ty: GgmlType, row: &mut [u8], std: f32, rng: &mut Rng) {
                 b[2..4].copy_from_slice(&m);
             }
         }
-        // d·sc·q - dmin·m: sub-block scale sc = 8 and min m = 15 with dmin = 4·d, so the min
-        // (60·d) is the mean of 8·d·q for q uniform in 0..16; variance 64·21.25·d².
-        Q4K => {
-            let d = f16::from_f32(std / (8.0 * 21.25f32.sqrt()));
-            let dmin = f16::from_f32(d.to_f32() * 4.0);
-            let scales = pack_k4_scales(&[8; 8], &[15; 8]);
-            for b in row.chunks_exact_mut(ts) {
-                b[..2].copy_from_slice(&d.to_le_bytes());
-                b[2..4].copy_from_slice(&dmin.to_le_bytes());
-                b[4..16].copy_from_slice(&scales);
-            }
-        }
-        // As Q4_K with q in 0..32: sc = 4, m = 31, dmin = 2·d (4·15.5 = 2·31).
-        Q5K => {
-            let d = f16::from_f32(std / (4.0 * 85.25f32.sqrt()));
-            let dmin = f16::from_f32(d.to_f32() * 2.0);
-            let scales = pack_k4_scales(&[4; 8], &[31; 8]);
+        // d·sc·q - dmin·m with one sub-block scale and min throughout, the min equal to the
+        // mean of d·sc·q. Q4_K: q uniform in 0..16, sc = 8, m = 15, dmin = 4·d (60·d = 8·d·7.5),
+        // variance 64·21.25·d². Q5_K: q in 0..32, sc = 4, m = 31, dmin = 2·d, variance
+        // 16·85.25·d².
+        Q4K | Q5K => {
+            let (sc, m, dmin_per_d, var) = if ty == Q4K {
+                (8u8, 15u8, 4.0, 21.25f32)
+            } else {
+                (4, 31, 2.0, 85.25)
+            };
+            let d = f16::from_f32(std / (sc as f32 * var.sqrt()));
+            let dmin = f16::from_f32(d.to_f32() * dmin_per_d);
+            let scales = pack_k4_scales(&[sc; 8], &[m; 8]);
             for b in row.chunks_exact_mut(ts) {
                 b[..2].copy_from_slice(&d.to_le_bytes());
                 b[2..4].copy_from_slice(&dmin.to_le_bytes());

@@ -10,11 +10,8 @@ mod test_model;
 pub use test_model::test_model;
 
 pub fn refdata(name: &str) -> serde_json::Value {
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/refdata"
-    ))
-    .join(name);
+    let path =
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/refdata")).join(name);
     let bytes =
         std::fs::read(&path).unwrap_or_else(|e| panic!("reference data {}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap()

@@ -9,11 +9,8 @@ pub use test_model::test_model;
 
 /// `tests/refdata/NAME`: llama.cpp's outputs for the test model, kept in the repository.
 pub fn refdata(name: &str) -> PathBuf {
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/refdata"
-    ))
-    .join(name);
+    let path =
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/refdata")).join(name);
     assert!(
         path.exists(),
         "reference data missing at {}",

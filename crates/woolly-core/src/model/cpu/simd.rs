@@ -423,6 +423,7 @@ unsafe fn attend_avx2<E: KvElem, const Q: usize>(
                 *d = round_as::<E>(x);
             }
         }
+        let qp: [*const f32; Q] = std::array::from_fn(|i| rounded[i].as_ptr());
         let sp = scores.as_mut_ptr();
         let scale_v = _mm256_set1_ps(scale);
         for j0 in (0..max_len).step_by(KEY_BLOCK) {
@@ -433,7 +434,7 @@ unsafe fn attend_avx2<E: KvElem, const Q: usize>(
                 let k0 = E::load8(kp.add(d * KEY_BLOCK));
                 let k1 = E::load8(kp.add(d * KEY_BLOCK + 8));
                 for i in 0..Q {
-                    let qd = _mm256_set1_ps(rounded[i][d]);
+                    let qd = _mm256_set1_ps(*qp[i].add(d));
                     a0[i] = _mm256_fmadd_ps(qd, k0, a0[i]);
                     a1[i] = _mm256_fmadd_ps(qd, k1, a1[i]);
                 }

@@ -27,20 +27,20 @@ pub(super) fn nibbles(w: __m256i) -> (__m256i, __m256i) {
     )
 }
 
-/// `lo * xl + hi * xh` summed per 4 bytes, as floats: unsigned weights below 64 times
-/// signed bytes stay within i16 in pairs (2 * 63 * 127 < 2^15).
+/// `lo * xl + hi * xh` summed per 4 bytes: unsigned weights below 64 times signed bytes
+/// stay within i16 in pairs (2 * 63 * 127 < 2^15).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn dot_pairs(lo: __m256i, hi: __m256i, xl: __m256i, xh: __m256i) -> __m256 {
+pub(super) fn idot(lo: __m256i, hi: __m256i, xl: __m256i, xh: __m256i) -> __m256i {
     let p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh));
-    _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)))
+    _mm256_madd_epi16(p, _mm256_set1_epi16(1))
 }
 
 /// Four rows' values spread to the lanes of two row-pair vectors: `[d0 x4, d1 x4]`,
 /// `[d2 x4, d3 x4]`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn spread(d4: __m128) -> (__m256, __m256) {
+fn spread(d4: __m128) -> (__m256, __m256) {
     let d = _mm256_castps128_ps256(d4);
     (
         _mm256_permutevar8x32_ps(d, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1)),
@@ -52,7 +52,7 @@ pub(super) fn spread(d4: __m128) -> (__m256, __m256) {
 /// `extra`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn finish(acc01: __m256, acc23: __m256, extra: __m128) -> [f32; GROUP] {
+fn finish(acc01: __m256, acc23: __m256, extra: __m128) -> [f32; GROUP] {
     let (r0, r1) = (
         _mm256_castps256_ps128(acc01),
         _mm256_extractf128_ps::<1>(acc01),
@@ -98,7 +98,8 @@ pub unsafe fn q4<const OFF: i32, const T: usize>(
                 let y = ys[t].get_unchecked(b);
                 let (xl, xh) = halves(y);
                 let yd = _mm256_set1_ps(y.d);
-                let (p01, p23) = (dot_pairs(lo01, hi01, xl, xh), dot_pairs(lo23, hi23, xl, xh));
+                let (p01, p23) = (idot(lo01, hi01, xl, xh), idot(lo23, hi23, xl, xh));
+                let (p01, p23) = (_mm256_cvtepi32_ps(p01), _mm256_cvtepi32_ps(p23));
                 acc01[t] = _mm256_fmadd_ps(p01, _mm256_mul_ps(d01, yd), acc01[t]);
                 acc23[t] = _mm256_fmadd_ps(p23, _mm256_mul_ps(d23, yd), acc23[t]);
                 let s = if OFF == 0 { y.s } else { y.sx };

@@ -1,7 +1,7 @@
 //! AVX2 kernels for the packed K-quants (see [`super`] for the layout). They also serve
 //! AVX-512 CPUs, for decode and prefill alike, so the two agree to the bit there too.
 
-use super::avx2::{halves, nibbles};
+use super::avx2::{halves, idot, nibbles};
 use super::{Line, Q8Block, GROUP};
 use crate::quant::dequant::IQ4_VALUES;
 use std::arch::x86_64::*;
@@ -61,14 +61,6 @@ fn rows(acc: __m256) -> [f32; GROUP] {
 #[inline]
 fn pair_up(i01: __m256i, i23: __m256i) -> __m256 {
     _mm256_cvtepi32_ps(_mm256_hadd_epi32(i01, i23))
-}
-
-/// `lo * xl + hi * xh` summed per 4 bytes (unsigned weights below 64: no i16 overflow).
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn idot(lo: __m256i, hi: __m256i, xl: __m256i, xh: __m256i) -> __m256i {
-    let p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh));
-    _mm256_madd_epi16(p, _mm256_set1_epi16(1))
 }
 
 /// Q4_K, or Q5_K with `FIVE`: per block `d sc * d_x * sum(u q)`, and `dmin m * sum(x)`

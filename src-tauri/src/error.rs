@@ -111,7 +111,7 @@ impl From<woolly_core::engine::EngineError> for AppError {
             E::InsufficientMemory { .. } => ErrorCode::InsufficientMemory,
             E::Gguf(_) | E::Config(_) | E::Tokenizer(_) | E::Model(_) => ErrorCode::ModelLoadFailed,
             E::PromptTooLong { .. } | E::EmptyPrompt => ErrorCode::InvalidArgument,
-            E::Chat(_) | E::Internal(_) => ErrorCode::GenerationFailed,
+            E::Chat(_) | E::Internal(_) | E::GpuFailed(_) => ErrorCode::GenerationFailed,
         };
         Self::new(code, e.to_string())
     }

@@ -1,10 +1,12 @@
 //! Each architecture variant on tiny random models written as GGUF by the test, comparing
-//! the burn forward pass (with its KV cache) against a plain f32 reference written here.
+//! the CPU and GPU forward passes (with their KV caches) against a plain f32 reference
+//! written here. The GPU path runs on whatever adapter wgpu finds (lavapipe in `make test`);
+//! `WOOLLY_GPU_TESTS=skip` skips it where there is none.
 
 use std::sync::Arc;
 use woolly_core::engine::KvCacheType;
 use woolly_core::gguf::{GgufFile, GgufWriter, Value};
-use woolly_core::model::{BurnTransformer, ComputeDevice, Model, ModelConfig};
+use woolly_core::model::{ComputeDevice, Model, ModelConfig};
 use woolly_core::quant::{self, GgmlType};
 
 struct Variant {
@@ -327,8 +329,7 @@ impl Reference {
     }
 }
 
-/// Every forward pass: the CPU one on 1 and 2 threads with both cache types, and burn's
-/// (the GPU path, here on its CPU backend).
+/// Every forward pass: the CPU one on 1 and 2 threads with both cache types, and the GPU's.
 fn check(v: Variant) {
     check_path(&v, Some((1, KvCacheType::F32)));
     check_path(&v, Some((2, KvCacheType::F16)));
@@ -343,18 +344,17 @@ fn check_path(v: &Variant, cpu: Option<(usize, KvCacheType)>) {
         Some((threads, kv)) => {
             Model::load(file, cfg.clone(), ComputeDevice::cpu(), 64, kv, threads)
         }
-        None => BurnTransformer::load(
-            file,
-            cfg.clone(),
-            ComputeDevice::cpu(),
-            64,
-            KvCacheType::F32,
-            1,
-        )
-        .map(|m| Model::Burn(Box::new(m))),
+        None => match ComputeDevice::gpu() {
+            Ok(gpu) => Model::load(file, cfg.clone(), gpu, 64, KvCacheType::F16, 1),
+            Err(e) if std::env::var("WOOLLY_GPU_TESTS").as_deref() == Ok("skip") => {
+                eprintln!("skipping the GPU path: {e}");
+                return;
+            }
+            Err(e) => panic!("{e} (install mesa-vulkan-drivers, or set WOOLLY_GPU_TESTS=skip)"),
+        },
     }
     .unwrap();
-    let what = format!("{} {}", v.arch, if cpu.is_some() { "cpu" } else { "burn" });
+    let what = format!("{} {}", v.arch, if cpu.is_some() { "cpu" } else { "gpu" });
     let mut reference = Reference {
         f: GgufFile::from_bytes(bytes, "ref.gguf").unwrap(),
         cfg,

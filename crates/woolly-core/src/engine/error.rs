@@ -29,6 +29,9 @@ pub enum EngineError {
     },
     #[error("the prompt is empty")]
     EmptyPrompt,
+    /// The GPU failed during a reply; the model now runs on the CPU.
+    #[error("{0}")]
+    GpuFailed(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

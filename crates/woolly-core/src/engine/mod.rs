@@ -23,7 +23,8 @@ pub use types::*;
 
 use crate::chat::ChatTemplate;
 use crate::gguf::GgufFile;
-use crate::model::{ComputeDevice, Model, ModelConfig, ModelError};
+use crate::model::gpu::Adapter;
+use crate::model::{ComputeDevice, DeviceKind, Model, ModelConfig, ModelError};
 use crate::tokenizer::Tokenizer;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -44,7 +45,12 @@ pub struct ModelInfo {
     pub file_size: u64,
     pub context_length: usize,
     pub train_context_length: usize,
+    /// Where the model runs: `"cpu (AVX2, 2 threads)"`, `"gpu: NVIDIA RTX 4070 (Vulkan)"`.
     pub device: String,
+    /// Why `auto` chose that device, or why the GPU was left.
+    pub device_reason: Option<String>,
+    /// The GPU adapter, when the model runs on one.
+    pub gpu: Option<Adapter>,
     pub memory: MemoryEstimate,
     pub load_ms: u64,
 }
@@ -53,10 +59,43 @@ pub struct ModelInfo {
 /// one at a time (others wait their turn).
 pub struct Engine {
     info: ModelInfo,
+    /// Where the model runs now: `info`'s device until a GPU failure moves it to the CPU.
+    device: Mutex<DeviceStatus>,
+    reload: Reload,
     tokenizer: Tokenizer,
     template: ChatTemplate,
     session: Mutex<Session>,
     subscribers: Mutex<Vec<Sender<EngineEvent>>>,
+}
+
+/// Where a model runs, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceStatus {
+    pub device: String,
+    pub reason: Option<String>,
+    pub gpu: Option<Adapter>,
+}
+
+/// What it takes to load the model again on the CPU after a GPU failure.
+struct Reload {
+    file: Arc<GgufFile>,
+    config: ModelConfig,
+    ctx: usize,
+    kv: KvCacheType,
+    threads: usize,
+}
+
+impl Reload {
+    fn on_cpu(&self) -> Result<Model, ModelError> {
+        Model::load(
+            self.file.clone(),
+            self.config.clone(),
+            ComputeDevice::cpu(),
+            self.ctx,
+            self.kv,
+            self.threads,
+        )
+    }
 }
 
 /// The mutable part: the model with its KV cache and the tokens the cache holds.
@@ -96,19 +135,16 @@ impl Engine {
                 });
             }
         }
-        let device = match (config.device, ComputeDevice::select(config.device)) {
-            (_, Ok(device)) => device,
-            (DevicePreference::Auto, Err(_)) => ComputeDevice::cpu(),
-            (_, Err(why)) => return Err(ModelError::Device(why).into()),
-        };
-        let model = Model::load(
-            file.clone(),
-            model_config.clone(),
-            device,
+        let device =
+            ComputeDevice::select(config.device, memory.total()).map_err(ModelError::Device)?;
+        let reload = Reload {
+            file: file.clone(),
+            config: model_config.clone(),
             ctx,
-            config.kv_cache,
-            config.effective_threads(),
-        )?;
+            kv: config.kv_cache,
+            threads: config.effective_threads(),
+        };
+        let model = load_model(&reload, device)?;
         return_freed_memory();
         let load_ms = start.elapsed().as_millis() as u64;
         let info = ModelInfo {
@@ -123,11 +159,19 @@ impl Engine {
             context_length: ctx,
             train_context_length: model_config.train_ctx,
             device: model.device().name.clone(),
+            device_reason: model.device().reason.clone(),
+            gpu: model.device().gpu.as_ref().map(|g| g.adapter.clone()),
             memory,
             load_ms,
         };
         let logits = vec![0.0; model_config.vocab_size];
         Ok(Self {
+            device: Mutex::new(DeviceStatus {
+                device: info.device.clone(),
+                reason: info.device_reason.clone(),
+                gpu: info.gpu.clone(),
+            }),
+            reload,
             info,
             tokenizer,
             template,
@@ -142,6 +186,11 @@ impl Engine {
 
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// Where the model runs now (the CPU after a GPU failure, whatever `info` says).
+    pub fn device(&self) -> DeviceStatus {
+        lock(&self.device).clone()
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -186,10 +235,19 @@ impl Engine {
         request: &GenerateRequest,
         on_token: impl FnMut(&TokenEvent),
     ) -> Result<Generation, EngineError> {
-        let result = catch_panics(|| {
-            let mut session = lock(&self.session);
-            generate::run(self, &mut session, request, on_token)
-        });
+        let mut session = lock(&self.session);
+        let mut result = catch_panics(|| generate::run(self, &mut session, request, on_token));
+        if session.model.device().kind == DeviceKind::Gpu {
+            if let Err(e) = &result {
+                if matches!(
+                    e,
+                    EngineError::Model(ModelError::Device(_)) | EngineError::Internal(_)
+                ) {
+                    result = Err(self.leave_gpu(&mut session, e.to_string()));
+                }
+            }
+        }
+        drop(session);
         match &result {
             Ok(g) => self.emit(EngineEvent::GenerationComplete {
                 text: g.text.clone(),
@@ -200,6 +258,64 @@ impl Engine {
             }),
         }
         result
+    }
+}
+
+impl Engine {
+    /// After the GPU failed mid-reply: the model moves to the CPU (the conversation is
+    /// kept by the caller and its prompt recomputed), and the reply ends with this error.
+    fn leave_gpu(&self, session: &mut Session, failure: String) -> EngineError {
+        let reason = format!("the GPU failed ({failure}); running on the CPU");
+        match catch_panics(|| Ok(self.reload.on_cpu()?)) {
+            Ok(model) => {
+                *lock(&self.device) = DeviceStatus {
+                    device: model.device().name.clone(),
+                    reason: Some(reason.clone()),
+                    gpu: None,
+                };
+                session.model = model;
+                session.cached.clear();
+                EngineError::GpuFailed(reason)
+            }
+            Err(e) => EngineError::GpuFailed(format!(
+                "the GPU failed ({failure}) and the model could not be loaded on the CPU: {e}"
+            )),
+        }
+    }
+}
+
+/// Loads on `device`; a GPU that fails while loading (an error or a panic in the driver)
+/// leaves the model on the CPU, with the reason.
+fn load_model(reload: &Reload, device: ComputeDevice) -> Result<Model, EngineError> {
+    if device.kind == DeviceKind::Cpu {
+        return Ok(Model::load(
+            reload.file.clone(),
+            reload.config.clone(),
+            device,
+            reload.ctx,
+            reload.kv,
+            reload.threads,
+        )?);
+    }
+    let attempt = catch_panics(|| {
+        Ok(Model::load(
+            reload.file.clone(),
+            reload.config.clone(),
+            device,
+            reload.ctx,
+            reload.kv,
+            reload.threads,
+        )?)
+    });
+    match attempt {
+        Ok(model) => Ok(model),
+        Err(e) => {
+            let mut model = reload.on_cpu()?;
+            model.set_device_reason(format!(
+                "the GPU failed while loading ({e}); running on the CPU"
+            ));
+            Ok(model)
+        }
     }
 }
 

@@ -1,19 +1,17 @@
 //! LLaMA-family transformers with weights in their GGUF block formats: on the CPU a
-//! forward pass over packed quantized kernels, on a GPU the same decoder as burn ops.
+//! forward pass over packed quantized kernels, on a GPU one over our CubeCL kernels.
 
 mod config;
 mod cpu;
 mod device;
-mod linear;
-mod norm;
+pub mod gpu;
 mod rope;
-mod transformer;
 mod weights;
 
 pub use config::{Arch, ConfigError, ModelConfig, RopeLayout, RopeScaling, SUPPORTED_ARCHS};
 pub use cpu::CpuTransformer;
 pub use device::{ComputeDevice, DeviceKind};
-pub use transformer::{Transformer as BurnTransformer, PREFILL_CHUNK};
+pub use gpu::GpuTransformer;
 pub use weights::QMatrix;
 
 use crate::engine::KvCacheType;
@@ -23,11 +21,11 @@ use std::sync::Arc;
 /// A loaded model with its KV cache, on the device it was loaded for.
 pub enum Model {
     Cpu(Box<CpuTransformer>),
-    Burn(Box<BurnTransformer>),
+    Gpu(Box<GpuTransformer>),
 }
 
 impl Model {
-    /// The CPU path for a CPU device, burn's for a GPU.
+    /// The CPU path for a CPU device, the GPU path for a GPU.
     pub fn load(
         file: Arc<GgufFile>,
         cfg: ModelConfig,
@@ -40,30 +38,38 @@ impl Model {
             DeviceKind::Cpu => Model::Cpu(Box::new(CpuTransformer::load(
                 file, cfg, device, ctx, kv, threads,
             )?)),
-            DeviceKind::Gpu => Model::Burn(Box::new(BurnTransformer::load(
-                file, cfg, device, ctx, kv, threads,
-            )?)),
+            DeviceKind::Gpu => {
+                Model::Gpu(Box::new(GpuTransformer::load(file, cfg, device, ctx, kv)?))
+            }
         })
     }
 
     pub fn config(&self) -> &ModelConfig {
         match self {
             Model::Cpu(m) => m.config(),
-            Model::Burn(m) => m.config(),
+            Model::Gpu(m) => m.config(),
         }
     }
 
     pub fn context_length(&self) -> usize {
         match self {
             Model::Cpu(m) => m.context_length(),
-            Model::Burn(m) => m.context_length(),
+            Model::Gpu(m) => m.context_length(),
+        }
+    }
+
+    /// Notes why the model runs where it does.
+    pub fn set_device_reason(&mut self, reason: String) {
+        match self {
+            Model::Cpu(m) => m.device_mut().reason = Some(reason),
+            Model::Gpu(m) => m.device_mut().reason = Some(reason),
         }
     }
 
     pub fn device(&self) -> &ComputeDevice {
         match self {
             Model::Cpu(m) => m.device(),
-            Model::Burn(m) => m.device(),
+            Model::Gpu(m) => m.device(),
         }
     }
 
@@ -97,7 +103,7 @@ impl Model {
         }
         match self {
             Model::Cpu(m) => m.forward(tokens, start, logits),
-            Model::Burn(m) => m.forward(tokens, start, logits),
+            Model::Gpu(m) => m.forward(tokens, start, logits),
         }
     }
 }

@@ -1,0 +1,373 @@
+//! The LLaMA-family decoder on the GPU: the same maths as `model/cpu`, each step a chain
+//! of kernel launches on device buffers with a single readback, the logits, at the end.
+
+use super::device::{Gpu, GpuError};
+use super::ops::{AttentionArgs, Buf, Kernels};
+use super::weights::{upload_f32, DeviceMatrix};
+use crate::engine::KvCacheType;
+use crate::gguf::GgufFile;
+use crate::model::config::{Arch, ModelConfig, RopeLayout};
+use crate::model::device::ComputeDevice;
+use crate::model::weights::{load_vec, QMatrix};
+use crate::model::ModelError;
+use crate::quant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Tokens per prompt chunk: bounds the activation buffers.
+const CHUNK: usize = 64;
+
+struct Linear {
+    weight: DeviceMatrix,
+    bias: Option<Buf>,
+}
+
+struct Layer {
+    attn_norm: Buf,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
+    q_norm: Option<Buf>,
+    k_norm: Option<Buf>,
+    ffn_norm: Buf,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+    k_cache: Buf,
+    v_cache: Buf,
+}
+
+/// Activations of one chunk, allocated once.
+struct Scratch {
+    xn: Buf,
+    q: Buf,
+    k: Buf,
+    v: Buf,
+    att: Buf,
+    gate: Buf,
+    up: Buf,
+    last: Buf,
+    /// The input of the next matrix product rounded to 8 bits (see [`DeviceMatrix::wants_q8`]).
+    xq: Buf,
+    logits: Buf,
+    /// Host staging for the embedding rows of a chunk.
+    embed: Vec<f32>,
+}
+
+/// Counters for `woolly bench --device gpu`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GpuCounters {
+    pub dispatches: u64,
+    pub readbacks: u64,
+    pub forwards: u64,
+}
+
+pub struct GpuTransformer {
+    cfg: ModelConfig,
+    device: ComputeDevice,
+    gpu: Arc<Gpu>,
+    ctx: usize,
+    /// Read a row at a time on the host; the output head (tied or not) is on the device.
+    embeddings: QMatrix,
+    output: DeviceMatrix,
+    output_norm: Buf,
+    layers: Vec<Layer>,
+    cos: Buf,
+    sin: Buf,
+    f16_cache: bool,
+    s: Scratch,
+    pub counters: GpuCounters,
+}
+
+fn device_err(e: GpuError) -> ModelError {
+    ModelError::Device(e.to_string())
+}
+
+impl GpuTransformer {
+    pub fn load(
+        file: Arc<GgufFile>,
+        cfg: ModelConfig,
+        device: ComputeDevice,
+        ctx: usize,
+        kv: KvCacheType,
+    ) -> Result<Self, ModelError> {
+        let gpu = device
+            .gpu
+            .clone()
+            .ok_or_else(|| ModelError::Device("no GPU was selected".into()))?;
+        let g = &*gpu;
+        let f32_buf = |v: &[f32]| Buf {
+            handle: upload_f32(g, v),
+            len: v.len(),
+        };
+        let vector = |name: &str| load_vec(&file, name).map(|v| f32_buf(&v));
+        let optional = |name: &str| match file.tensor(name) {
+            Some(_) => vector(name).map(Some),
+            None => Ok(None),
+        };
+        let matrix = |name: &str, rows: usize, cols: usize| -> Result<DeviceMatrix, ModelError> {
+            let m = QMatrix::named(&file, name, rows, cols)?;
+            let on_device =
+                DeviceMatrix::upload(g, m.ty, rows, cols, m.bytes()).map_err(device_err)?;
+            // The device holds it now: let the OS have the mapped pages back.
+            m.release(0, m.bytes().len());
+            Ok(on_device)
+        };
+        let linear = |name: &str, rows: usize, cols: usize| -> Result<Linear, ModelError> {
+            Ok(Linear {
+                weight: matrix(&format!("{name}.weight"), rows, cols)?,
+                bias: optional(&format!("{name}.bias"))?,
+            })
+        };
+        let (dim, hd) = (cfg.dim, cfg.head_dim);
+        let (q_dim, kv_dim) = (cfg.n_heads * hd, cfg.n_kv_heads * hd);
+        let f16_cache = kv == KvCacheType::F16 && g.f16;
+        let cache_len = cfg.n_kv_heads * ctx * hd;
+        let cache = || Buf {
+            handle: g.client.empty(cache_len * if f16_cache { 2 } else { 4 }),
+            len: cache_len,
+        };
+        let mut layers = Vec::with_capacity(cfg.n_layers);
+        for i in 0..cfg.n_layers {
+            let p = format!("blk.{i}");
+            layers.push(Layer {
+                attn_norm: vector(&format!("{p}.attn_norm.weight"))?,
+                wq: linear(&format!("{p}.attn_q"), q_dim, dim)?,
+                wk: linear(&format!("{p}.attn_k"), kv_dim, dim)?,
+                wv: linear(&format!("{p}.attn_v"), kv_dim, dim)?,
+                wo: linear(&format!("{p}.attn_output"), dim, q_dim)?,
+                q_norm: optional(&format!("{p}.attn_q_norm.weight"))?,
+                k_norm: optional(&format!("{p}.attn_k_norm.weight"))?,
+                ffn_norm: vector(&format!("{p}.ffn_norm.weight"))?,
+                gate: linear(&format!("{p}.ffn_gate"), cfg.ffn_dim, dim)?,
+                up: linear(&format!("{p}.ffn_up"), cfg.ffn_dim, dim)?,
+                down: linear(&format!("{p}.ffn_down"), dim, cfg.ffn_dim)?,
+                k_cache: cache(),
+                v_cache: cache(),
+            });
+        }
+        if cfg.arch == Arch::Qwen3
+            && layers
+                .iter()
+                .any(|l| l.q_norm.is_none() || l.k_norm.is_none())
+        {
+            return Err(ModelError::MissingTensor(
+                "blk.N.attn_q_norm.weight / attn_k_norm.weight".into(),
+            ));
+        }
+        let embeddings = QMatrix::named(&file, "token_embd.weight", cfg.vocab_size, dim)?;
+        let output = match file.tensor("output.weight") {
+            Some(_) => matrix("output.weight", cfg.vocab_size, dim)?,
+            // Tied: the embedding table doubles as the output head.
+            None => DeviceMatrix::upload(g, embeddings.ty, cfg.vocab_size, dim, embeddings.bytes())
+                .map_err(device_err)?,
+        };
+        let (cos, sin) = crate::model::rope::cos_sin_tables(&cfg, ctx);
+        let zeros = |n: usize| f32_buf(&vec![0.0; n]);
+        let s = Scratch {
+            xn: zeros(CHUNK * dim),
+            q: zeros(CHUNK * q_dim),
+            k: zeros(CHUNK * kv_dim),
+            v: zeros(CHUNK * kv_dim),
+            att: zeros(CHUNK * q_dim),
+            gate: zeros(CHUNK * cfg.ffn_dim),
+            up: zeros(CHUNK * cfg.ffn_dim),
+            last: zeros(dim),
+            xq: zeros(CHUNK * dim.max(q_dim).max(cfg.ffn_dim)),
+            logits: zeros(cfg.vocab_size),
+            embed: Vec::with_capacity(CHUNK * dim),
+        };
+        let device = ComputeDevice {
+            name: format!("gpu: {}", g.adapter.describe()),
+            ..device
+        };
+        let mut model = Self {
+            output_norm: vector("output_norm.weight")?,
+            cos: f32_buf(&cos),
+            sin: f32_buf(&sin),
+            cfg,
+            device,
+            gpu,
+            ctx,
+            embeddings,
+            output,
+            layers,
+            f16_cache,
+            s,
+            counters: GpuCounters::default(),
+        };
+        // Compile every kernel now, so a driver that cannot is found while loading (and the
+        // engine falls back to the CPU) rather than in the middle of a reply.
+        let mut logits = vec![0.0; model.cfg.vocab_size];
+        model.forward(&[0, 0], 0, &mut logits)?;
+        model.forward(&[0], 0, &mut logits)?;
+        model.counters = GpuCounters::default();
+        Ok(model)
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    pub fn context_length(&self) -> usize {
+        self.ctx
+    }
+
+    pub fn device(&self) -> &ComputeDevice {
+        &self.device
+    }
+
+    pub fn device_mut(&mut self) -> &mut ComputeDevice {
+        &mut self.device
+    }
+
+    /// [`super::super::Model::forward`], whose arguments were checked there.
+    pub fn forward(
+        &mut self,
+        tokens: &[u32],
+        start: usize,
+        logits: &mut [f32],
+    ) -> Result<(), ModelError> {
+        if injected_failure() {
+            return Err(ModelError::Device("injected GPU failure".into()));
+        }
+        let gpu = self.gpu.clone();
+        let k = Kernels::new(&gpu);
+        let mut x = None;
+        for (i, chunk) in tokens.chunks(CHUNK).enumerate() {
+            x = Some(self.forward_chunk(&k, chunk, start + i * CHUNK)?);
+        }
+        let x = x.expect("at least one token");
+        let (dim, n) = (
+            self.cfg.dim,
+            tokens.len() - (tokens.len() - 1) / CHUNK * CHUNK,
+        );
+        let s = &self.s;
+        k.rms_norm(
+            &x,
+            &self.output_norm,
+            &s.last,
+            dim,
+            1,
+            n - 1,
+            self.cfg.norm_eps,
+        );
+        let input = rounded(&k, &[&self.output], &s.last, &s.xq, dim);
+        k.matmul(&self.output, input, &s.logits, 1, false);
+        self.counters.dispatches += k.dispatches.get();
+        self.counters.readbacks += 1;
+        self.counters.forwards += 1;
+        let bytes = gpu
+            .client
+            .read_one(self.s.logits.handle.clone())
+            .map_err(|e| ModelError::Device(format!("the GPU failed: {e}")))?;
+        for (l, b) in logits.iter_mut().zip(bytes.chunks_exact(4)) {
+            *l = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        Ok(())
+    }
+
+    /// The layers over `tokens` at `start..`; returns the residual stream `[n, dim]`.
+    fn forward_chunk(
+        &mut self,
+        k: &Kernels,
+        tokens: &[u32],
+        start: usize,
+    ) -> Result<Buf, ModelError> {
+        let cfg = &self.cfg;
+        let (n, dim) = (tokens.len(), cfg.dim);
+        let s = &mut self.s;
+        s.embed.resize(n * dim, 0.0);
+        for (&t, row) in tokens.iter().zip(s.embed.chunks_exact_mut(dim)) {
+            quant::dequantize(self.embeddings.ty, self.embeddings.row(t as usize), row)
+                .map_err(|e| ModelError::Internal(e.to_string()))?;
+        }
+        let x = Buf {
+            handle: upload_f32(&self.gpu, &s.embed),
+            len: s.embed.len(),
+        };
+        let (heads, kv_heads, hd) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
+        for l in &self.layers {
+            let a = AttentionArgs {
+                heads,
+                kv_heads,
+                head_dim: hd,
+                rope_half: cfg.rope_dim / 2,
+                neox: cfg.rope_layout == RopeLayout::Neox,
+                ctx: self.ctx,
+                cos: &self.cos,
+                sin: &self.sin,
+                k_cache: &l.k_cache,
+                v_cache: &l.v_cache,
+                f16: self.f16_cache,
+            };
+            k.rms_norm(&x, &l.attn_norm, &s.xn, dim, n, 0, cfg.norm_eps);
+            let qkv = [&l.wq.weight, &l.wk.weight, &l.wv.weight];
+            let input = rounded(k, &qkv, &s.xn, &s.xq, n * dim);
+            linear(k, &l.wq, input, &s.q, n);
+            linear(k, &l.wk, input, &s.k, n);
+            linear(k, &l.wv, input, &s.v, n);
+            if let (Some(qn), Some(kn)) = (&l.q_norm, &l.k_norm) {
+                k.rms_norm_in_place(&s.q, qn, hd, n * heads, cfg.norm_eps);
+                k.rms_norm_in_place(&s.k, kn, hd, n * kv_heads, cfg.norm_eps);
+            }
+            k.rope_store(&a, &s.q, &s.k, &s.v, n, start);
+            k.attention(&a, &s.q, &s.att, n, start);
+            let input = rounded(k, &[&l.wo.weight], &s.att, &s.xq, n * heads * hd);
+            k.matmul(&l.wo.weight, input, &x, n, true);
+            k.rms_norm(&x, &l.ffn_norm, &s.xn, dim, n, 0, cfg.norm_eps);
+            let input = rounded(k, &[&l.gate.weight, &l.up.weight], &s.xn, &s.xq, n * dim);
+            linear(k, &l.gate, input, &s.gate, n);
+            linear(k, &l.up, input, &s.up, n);
+            k.swiglu(&s.gate, &s.up, n * cfg.ffn_dim);
+            let input = rounded(k, &[&l.down.weight], &s.gate, &s.xq, n * cfg.ffn_dim);
+            k.matmul(&l.down.weight, input, &x, n, true);
+        }
+        Ok(x)
+    }
+}
+
+/// Forward passes left before an injected failure (tests of the CPU fallback).
+static FAIL_AFTER: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Makes every GPU model in the process fail after `forwards` more forward passes, as a
+/// lost device would (a test hook: `u64::MAX` turns it off).
+#[doc(hidden)]
+pub fn inject_failure_after(forwards: u64) {
+    FAIL_AFTER.store(forwards, Ordering::SeqCst);
+}
+
+fn injected_failure() -> bool {
+    match FAIL_AFTER.load(Ordering::SeqCst) {
+        u64::MAX => false,
+        0 => true,
+        n => {
+            FAIL_AFTER.store(n - 1, Ordering::SeqCst);
+            false
+        }
+    }
+}
+
+/// `x`, or its first `len` values rounded to 8 bits into `xq` when the matrices about to
+/// read it want that.
+fn rounded<'b>(
+    k: &Kernels,
+    readers: &[&DeviceMatrix],
+    x: &'b Buf,
+    xq: &'b Buf,
+    len: usize,
+) -> &'b Buf {
+    if readers.iter().any(|m| m.wants_q8()) {
+        k.round_to_q8(x, xq, len);
+        return xq;
+    }
+    x
+}
+
+fn linear(k: &Kernels, l: &Linear, x: &Buf, out: &Buf, n: usize) {
+    k.matmul(&l.weight, x, out, n, false);
+    if let Some(b) = &l.bias {
+        k.add_bias(out, b, n);
+    }
+}

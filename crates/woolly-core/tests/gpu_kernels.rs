@@ -1,0 +1,401 @@
+//! The GPU kernels against naive CPU references, on random blocks of every weight format
+//! and on ragged shapes. Runs on whatever adapter wgpu finds: Mesa's lavapipe in `make
+//! test` (the set-up installs it). Without any adapter these tests fail, unless
+//! `WOOLLY_GPU_TESTS=skip` says to skip them.
+
+use woolly_core::model::gpu::ops::{AttentionArgs, Buf, Kernels};
+use woolly_core::model::gpu::weights::{upload_f32, DeviceMatrix};
+use woolly_core::model::gpu::{self, Gpu};
+use woolly_core::quant::{self, GgmlType};
+
+fn gpu() -> Option<std::sync::Arc<Gpu>> {
+    match gpu::device::shared() {
+        Ok(g) => Some(g),
+        Err(e) if std::env::var("WOOLLY_GPU_TESTS").as_deref() == Ok("skip") => {
+            eprintln!("skipping GPU test: {e}");
+            None
+        }
+        Err(e) => panic!("{e} (install mesa-vulkan-drivers, or set WOOLLY_GPU_TESTS=skip)"),
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn byte(&mut self) -> u8 {
+        self.next() as u8
+    }
+    /// Uniform in [-1, 1).
+    fn f32(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.f32()).collect()
+    }
+}
+
+fn read(gpu: &Gpu, b: &Buf) -> Vec<f32> {
+    let bytes = gpu.client.read_one(b.handle.clone()).expect("readback");
+    bytes
+        .chunks_exact(4)
+        .take(b.len)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+fn buf(gpu: &Gpu, v: &[f32]) -> Buf {
+    Buf {
+        handle: upload_f32(gpu, v),
+        len: v.len(),
+    }
+}
+
+/// Random blocks of `ty` whose f16 scales are small sane numbers (random bits there would
+/// be infinities and NaNs).
+fn random_rows(ty: GgmlType, rows: usize, cols: usize, rng: &mut Rng) -> Vec<u8> {
+    let half = |v: f32| half::f16::from_f32(v).to_le_bytes();
+    if ty == GgmlType::F32 {
+        return rng
+            .vec(rows * cols)
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+    }
+    if ty == GgmlType::F16 {
+        return rng.vec(rows * cols).iter().flat_map(|&v| half(v)).collect();
+    }
+    let (bs, ts) = (ty.block_size(), ty.type_size());
+    let scales: &[usize] = match ty {
+        GgmlType::Q4_0 | GgmlType::Q8_0 => &[0],
+        GgmlType::Q4_1 | GgmlType::Q4K | GgmlType::Q5K => &[0, 2],
+        GgmlType::Q6K => &[208],
+        _ => &[],
+    };
+    let mut out = Vec::with_capacity(rows * cols / bs * ts);
+    for _ in 0..rows * cols / bs {
+        let mut block: Vec<u8> = (0..ts).map(|_| rng.byte()).collect();
+        for &at in scales {
+            block[at..at + 2].copy_from_slice(&half(rng.f32() * 0.05));
+        }
+        if ty == GgmlType::Q2K || ty == GgmlType::Q3K {
+            let at = ts - 2;
+            block[at..].copy_from_slice(&half(0.01));
+            if ty == GgmlType::Q2K {
+                block[at - 2..at].copy_from_slice(&half(0.01));
+            }
+        }
+        out.extend(block);
+    }
+    out
+}
+
+/// `W · x[t]` by dequantizing each row on the CPU and summing in f64.
+fn reference_matmul(
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    n: usize,
+) -> Vec<f32> {
+    let row_bytes = w.len() / rows;
+    let mut row = vec![0.0f32; cols];
+    let mut out = vec![0.0f32; n * rows];
+    for r in 0..rows {
+        quant::dequantize(ty, &w[r * row_bytes..(r + 1) * row_bytes], &mut row).unwrap();
+        if ty == GgmlType::Q3K {
+            // Uploaded as F16.
+            row.iter_mut()
+                .for_each(|v| *v = half::f16::from_f32(*v).to_f32());
+        }
+        for t in 0..n {
+            let xs = &x[t * cols..(t + 1) * cols];
+            out[t * rows + r] = row
+                .iter()
+                .zip(xs)
+                .map(|(&a, &b)| a as f64 * b as f64)
+                .sum::<f64>() as f32;
+        }
+    }
+    out
+}
+
+fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * scale,
+            "{what}: element {i}: {g} where {w} was expected (scale {scale})"
+        );
+    }
+}
+
+#[test]
+fn matmul_matches_dequantize_then_dot_for_every_format() {
+    let Some(gpu) = gpu() else { return };
+    let mut k = Kernels::new(&gpu);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let types = [
+        GgmlType::F32,
+        GgmlType::F16,
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q8_0,
+        GgmlType::Q4K,
+        GgmlType::Q5K,
+        GgmlType::Q6K,
+        // Converted to F16 at upload.
+        GgmlType::Q3K,
+    ];
+    // 67 rows: not a multiple of anything; 3 and 11 tokens: partial tiles of 8.
+    let (rows, cols) = (67, 512);
+    for ty in types {
+        let w = random_rows(ty, rows, cols, &mut rng);
+        // Bands of about 20 rows, as a matrix bigger than one binding is split.
+        let band = 20 * (cols / ty.block_size() * ty.type_size());
+        let m = DeviceMatrix::upload_in_bands(&gpu, ty, rows, cols, &w, band).unwrap();
+        assert!(m.bands.len() >= 3, "{ty}: {} bands", m.bands.len());
+        // Both row splits: 4 threads per row (software adapters) and 32 (GPUs).
+        for (n, lanes) in [(1, 4), (1, 32), (3, 4), (11, 32)] {
+            k.matmul_lanes = lanes;
+            let x = rng.vec(n * cols);
+            let want = reference_matmul(ty, &w, rows, cols, &x, n);
+            let out = buf(&gpu, &vec![0.0; n * rows]);
+            k.matmul(&m, &buf(&gpu, &x), &out, n, false);
+            assert_close(
+                &read(&gpu, &out),
+                &want,
+                1e-4,
+                &format!("{ty} n={n} lanes={lanes}"),
+            );
+            // With `accumulate`, the product lands on what `out` held.
+            let base = rng.vec(n * rows);
+            let out = buf(&gpu, &base);
+            k.matmul(&m, &buf(&gpu, &x), &out, n, true);
+            let want: Vec<f32> = want.iter().zip(&base).map(|(a, b)| a + b).collect();
+            assert_close(
+                &read(&gpu, &out),
+                &want,
+                1e-4,
+                &format!("{ty} n={n} accumulate"),
+            );
+        }
+    }
+}
+
+#[test]
+fn rms_norm_swiglu_and_bias_match_naive_loops() {
+    let Some(gpu) = gpu() else { return };
+    let k = Kernels::new(&gpu);
+    let mut rng = Rng(7);
+    let (len, rows, eps) = (200, 5, 1e-5);
+    let x = rng.vec(len * rows);
+    let w = rng.vec(len);
+    let norm = |row: &[f32]| {
+        let ms = row.iter().map(|v| v * v).sum::<f32>() / len as f32;
+        let inv = 1.0 / (ms + eps).sqrt();
+        row.iter()
+            .zip(&w)
+            .map(|(v, w)| v * inv * w)
+            .collect::<Vec<f32>>()
+    };
+    // Rows 2..5 of x into a 3-row output.
+    let out = buf(&gpu, &vec![0.0; 3 * len]);
+    k.rms_norm(&buf(&gpu, &x), &buf(&gpu, &w), &out, len, 3, 2, eps);
+    let want: Vec<f32> = x[2 * len..].chunks(len).flat_map(norm).collect();
+    assert_close(&read(&gpu, &out), &want, 1e-5, "rms_norm");
+
+    let xb = buf(&gpu, &x);
+    k.rms_norm_in_place(&xb, &buf(&gpu, &w), len, rows, eps);
+    let want: Vec<f32> = x.chunks(len).flat_map(norm).collect();
+    assert_close(&read(&gpu, &xb), &want, 1e-5, "rms_norm_in_place");
+
+    let (g, u) = (rng.vec(1001), rng.vec(1001));
+    let gb = buf(&gpu, &g);
+    k.swiglu(&gb, &buf(&gpu, &u), 1001);
+    let want: Vec<f32> = g
+        .iter()
+        .zip(&u)
+        .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
+        .collect();
+    assert_close(&read(&gpu, &gb), &want, 1e-5, "swiglu");
+
+    let (x, bias) = (rng.vec(4 * 37), rng.vec(37));
+    let xb = buf(&gpu, &x);
+    k.add_bias(&xb, &buf(&gpu, &bias), 3);
+    let want: Vec<f32> = x
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if i < 3 * 37 { v + bias[i % 37] } else { *v })
+        .collect();
+    assert_close(&read(&gpu, &xb), &want, 1e-6, "add_bias");
+}
+
+/// Naive causal attention with RoPE over a prompt of `n` tokens, the same maths as the
+/// CPU path written as plainly as possible.
+#[allow(clippy::too_many_arguments)]
+fn reference_attention(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    n: usize,
+    heads: usize,
+    kv_heads: usize,
+    hd: usize,
+    rope_half: usize,
+    neox: bool,
+    base: f32,
+) -> Vec<f32> {
+    let rotate = |x: &mut [f32], pos: usize| {
+        for p in 0..hd / 2 {
+            if p >= rope_half {
+                continue;
+            }
+            let angle = pos as f32 * base.powf(-2.0 * p as f32 / (2 * rope_half) as f32);
+            let (c, s) = (angle.cos(), angle.sin());
+            let (i, j) = if neox {
+                (p, p + rope_half)
+            } else {
+                (2 * p, 2 * p + 1)
+            };
+            let (a, b) = (x[i], x[j]);
+            x[i] = a * c - b * s;
+            x[j] = a * s + b * c;
+        }
+    };
+    let (mut q, mut k) = (q.to_vec(), k.to_vec());
+    for t in 0..n {
+        for h in 0..heads {
+            rotate(&mut q[(t * heads + h) * hd..][..hd], t);
+        }
+        for h in 0..kv_heads {
+            rotate(&mut k[(t * kv_heads + h) * hd..][..hd], t);
+        }
+    }
+    let mut out = vec![0.0f32; n * heads * hd];
+    for t in 0..n {
+        for h in 0..heads {
+            let kv = h / (heads / kv_heads);
+            let qv = &q[(t * heads + h) * hd..][..hd];
+            let scores: Vec<f32> = (0..=t)
+                .map(|p| {
+                    let kp = &k[(p * kv_heads + kv) * hd..][..hd];
+                    qv.iter().zip(kp).map(|(a, b)| a * b).sum::<f32>() / (hd as f32).sqrt()
+                })
+                .collect();
+            let max = scores.iter().fold(f32::MIN, |m, &s| m.max(s));
+            let e: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+            let sum: f32 = e.iter().sum();
+            for d in 0..hd {
+                out[(t * heads + h) * hd + d] = (0..=t)
+                    .map(|p| e[p] * v[(p * kv_heads + kv) * hd + d])
+                    .sum::<f32>()
+                    / sum;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn rope_and_attention_match_naive_attention() {
+    let Some(gpu) = gpu() else { return };
+    let kern = Kernels::new(&gpu);
+    let mut rng = Rng(99);
+    // (heads, kv heads, head dim, rotated pairs, neox): GQA, head dims that are not a
+    // multiple of the 32 threads, partial rotary, both pairings.
+    let shapes = [
+        (4, 2, 64, 32, false),
+        (6, 2, 96, 48, true),
+        (2, 1, 80, 16, false),
+    ];
+    let (ctx, base) = (80, 10000.0f32);
+    for (heads, kv_heads, hd, rope_half, neox) in shapes {
+        for f16 in [false, true] {
+            if f16 && !gpu.f16 {
+                continue;
+            }
+            // 70 tokens: three key tiles, the last partial; prompt of 37 then 33 one by one.
+            let n = 70;
+            let q = rng.vec(n * heads * hd);
+            let k = rng.vec(n * kv_heads * hd);
+            let v = rng.vec(n * kv_heads * hd);
+            let want =
+                reference_attention(&q, &k, &v, n, heads, kv_heads, hd, rope_half, neox, base);
+            let (mut cos, mut sin) = (vec![], vec![]);
+            for pos in 0..ctx {
+                for p in 0..rope_half {
+                    let angle = pos as f32 * base.powf(-2.0 * p as f32 / (2 * rope_half) as f32);
+                    cos.push(angle.cos());
+                    sin.push(angle.sin());
+                }
+            }
+            let cache_len = kv_heads * ctx * hd;
+            let cache = || Buf {
+                handle: gpu.client.empty(cache_len * if f16 { 2 } else { 4 }),
+                len: cache_len,
+            };
+            let (cos, sin, k_cache, v_cache) = (buf(&gpu, &cos), buf(&gpu, &sin), cache(), cache());
+            let a = AttentionArgs {
+                heads,
+                kv_heads,
+                head_dim: hd,
+                rope_half,
+                neox,
+                ctx,
+                cos: &cos,
+                sin: &sin,
+                k_cache: &k_cache,
+                v_cache: &v_cache,
+                f16,
+            };
+            let mut got = Vec::new();
+            let mut start = 0;
+            for len in std::iter::once(37).chain(std::iter::repeat_n(1, 33)) {
+                let (qw, kw) = (heads * hd, kv_heads * hd);
+                let qb = buf(&gpu, &q[start * qw..(start + len) * qw]);
+                let kb = buf(&gpu, &k[start * kw..(start + len) * kw]);
+                let vb = buf(&gpu, &v[start * kw..(start + len) * kw]);
+                let out = buf(&gpu, &vec![0.0; len * qw]);
+                kern.rope_store(&a, &qb, &kb, &vb, len, start);
+                kern.attention(&a, &qb, &out, len, start);
+                got.extend(read(&gpu, &out));
+                start += len;
+            }
+            let tol = if f16 { 3e-3 } else { 1e-4 };
+            assert_close(
+                &got,
+                &want,
+                tol,
+                &format!("attention {heads}/{kv_heads}x{hd} neox={neox} f16={f16}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn round_to_q8_matches_the_cpu_activation_blocks() {
+    let Some(gpu) = gpu() else { return };
+    let k = Kernels::new(&gpu);
+    let mut rng = Rng(3);
+    // Blocks of every magnitude, down to f16-subnormal scales, and an all-zero block.
+    let mut x: Vec<f32> = (0..64 * 32)
+        .map(|i| rng.f32() * 10f32.powi(-(i as i32 / 32 % 8)))
+        .collect();
+    x[32..64].fill(0.0);
+    let out = buf(&gpu, &vec![0.0; x.len()]);
+    k.round_to_q8(&buf(&gpu, &x), &out, x.len());
+    let mut blocks = vec![quant::Q8Block::default(); x.len() / 32];
+    quant::quantize_q8(&x, &mut blocks);
+    let want: Vec<f32> = blocks
+        .iter()
+        .flat_map(|b| b.qs.map(|q| q as f32 * b.d))
+        .collect();
+    assert_eq!(read(&gpu, &out), want);
+}

@@ -165,11 +165,9 @@ impl EngineHost {
         (s.state, s.loaded.clone(), s.error.clone())
     }
 
-    pub fn device_name(&self) -> Option<String> {
-        lock(&self.slot)
-            .engine
-            .as_ref()
-            .map(|e| e.info().device.clone())
+    /// Where the loaded model runs now (the CPU after a GPU failure), and why.
+    pub fn device(&self) -> Option<woolly_core::engine::DeviceStatus> {
+        lock(&self.slot).engine.as_ref().map(|e| e.device())
     }
 
     /// The loaded engine, if any (what the local API server shares).

@@ -52,23 +52,29 @@ pub fn info(state: &AppState) -> SystemInfo {
             None => (0, 0, 0),
         }
     };
-    let engine_device = state.engine.device_name();
-    let gpu = engine_device
-        .as_deref()
-        .is_some_and(|d| !d.to_ascii_lowercase().contains("cpu"))
-        || (engine_device.is_none() && settings.device == DevicePref::Gpu);
-    let device = match (gpu, engine_device) {
-        (true, Some(name)) => DeviceInfo {
-            kind: "gpu".into(),
-            name,
+    let engine_device = state.engine.device();
+    let gpu_memory = engine_device
+        .as_ref()
+        .and_then(|d| d.gpu.as_ref())
+        .and_then(|a| a.memory_bytes);
+    let device = match engine_device {
+        Some(d) => DeviceInfo {
+            kind: if d.gpu.is_some() { "gpu" } else { "cpu" }.into(),
+            name: match &d.gpu {
+                Some(a) => a.describe(),
+                None => cpu_name().to_string(),
+            },
+            reason: d.reason,
         },
-        (true, None) => DeviceInfo {
+        None if settings.device == DevicePref::Gpu => DeviceInfo {
             kind: "gpu".into(),
-            name: "GPU (wgpu)".into(),
+            name: "GPU".into(),
+            reason: None,
         },
-        (false, _) => DeviceInfo {
+        None => DeviceInfo {
             kind: "cpu".into(),
             name: cpu_name().to_string(),
+            reason: None,
         },
     };
     let threads = settings
@@ -85,7 +91,7 @@ pub fn info(state: &AppState) -> SystemInfo {
             total_bytes: total,
             available_bytes: available,
             process_bytes: process,
-            gpu_total_bytes: None,
+            gpu_total_bytes: gpu_memory,
             gpu_available_bytes: None,
         },
     }

@@ -250,6 +250,9 @@ pub struct LoadedModel {
 pub struct DeviceInfo {
     pub kind: String,
     pub name: String,
+    /// Why the engine runs there (auto's choice, or a GPU failure that moved it to the CPU).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

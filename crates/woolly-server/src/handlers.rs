@@ -19,7 +19,15 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         .inner
         .pending
         .load(std::sync::atomic::Ordering::SeqCst);
-    Json(json!({"status": "ok", "model": state.inner.engine.info().model_id, "pending": pending}))
+    let device = state.inner.engine.device();
+    Json(json!({
+        "status": "ok",
+        "model": state.inner.engine.info().model_id,
+        "pending": pending,
+        "device": device.device,
+        "device_reason": device.reason,
+        "gpu": device.gpu,
+    }))
 }
 
 pub async fn list_models(State(state): State<AppState>) -> Json<Value> {

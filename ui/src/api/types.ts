@@ -199,8 +199,10 @@ export interface SystemInfo {
   device: {
     /** The device the engine uses (or would use) given Settings.device. */
     kind: "cpu" | "gpu";
-    /** e.g. "AMD Ryzen 7 7840U (8 threads)" or "NVIDIA RTX 4070 (wgpu/Vulkan)". */
+    /** e.g. "AMD Ryzen 7 7840U (8 threads)" or "NVIDIA RTX 4070 (Vulkan)". */
     name: string;
+    /** Why the engine runs there: auto's choice, or a GPU failure that moved it to the CPU. */
+    reason?: string | null;
   };
   threads: number;
   memory: {

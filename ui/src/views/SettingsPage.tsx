@@ -15,7 +15,7 @@ const THEMES: { value: Theme; label: string }[] = [
 ];
 
 const DEVICES: { value: DevicePreference; label: string; hint: string }[] = [
-  { value: "auto", label: "Automatic", hint: "GPU when one is available, otherwise CPU." },
+  { value: "auto", label: "Automatic", hint: "A hardware GPU with room for the model, otherwise CPU." },
   { value: "gpu", label: "GPU", hint: "Use the graphics card (Vulkan / Metal / DX12)." },
   { value: "cpu", label: "CPU", hint: "Always run on the processor." },
 ];
@@ -167,6 +167,12 @@ export function SettingsPage() {
                 </span>
               </label>
             ))}
+            {systemInfo?.model && (
+              <p className="muted" data-testid="device-now">
+                Running on {systemInfo.device.name}
+                {systemInfo.device.reason ? ` (${systemInfo.device.reason})` : ""}.
+              </p>
+            )}
           </fieldset>
 
           <div className="field-row">

@@ -54,7 +54,9 @@ export function StatusBar() {
       )}
       <span className="status-spacer" />
       {systemInfo && (
-        <span className="status-item" data-testid="status-device" title={systemInfo.device.name}>
+        <span className="status-item" data-testid="status-device"
+          title={systemInfo.device.reason ? `${systemInfo.device.name}: ${systemInfo.device.reason}` : systemInfo.device.name}
+        >
           <CpuIcon size={14} />
           {systemInfo.device.kind.toUpperCase()} · {systemInfo.device.name}
           {systemInfo.device.kind === "cpu" ? ` · ${systemInfo.threads} threads` : ""}

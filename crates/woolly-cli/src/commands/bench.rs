@@ -50,10 +50,17 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let weight_bytes = GgufFile::open(&args.model.model)
         .map(|f| synth::decode_weight_bytes(&f))
         .unwrap_or(0);
+    let device = engine.device();
+    let gpu = engine.gpu_counters();
     if args.json {
         println!(
             "{}",
             json!({
+                "device_reason": device.reason,
+                "gpu": device.gpu,
+                "gpu_dispatches_per_token": gpu.map(|g| g.last_dispatches),
+                "gpu_submits_per_token": gpu.map(|g| g.last_submits),
+                "gpu_readbacks_per_token": gpu.map(|g| g.readbacks / g.forwards.max(1)),
                 "pp_tok_s": s.prefill_tok_s,
                 "tg_tok_s": s.decode_tok_s,
                 "ttft_ms": s.time_to_first_token_ms,
@@ -62,13 +69,24 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
                 "n_prompt": s.prompt_tokens,
                 "n_gen": s.generated_tokens,
                 "threads": args.model.threads,
-                "device": engine.info().device,
+                "device": device.device,
                 "weight_bytes_per_token": weight_bytes,
             })
         );
     } else {
         println!("model      {}", args.model.model.display());
-        println!("device     {}", engine.info().device);
+        println!("device     {}", device.device);
+        if let Some(reason) = &device.reason {
+            println!("           ({reason})");
+        }
+        if let Some(g) = gpu {
+            println!(
+                "gpu        {} dispatches, {} submits, {} readback per decoded token",
+                g.last_dispatches,
+                g.last_submits,
+                g.readbacks / g.forwards.max(1)
+            );
+        }
         println!(
             "prefill    {:>8.1} tok/s  ({} tokens)",
             s.prefill_tok_s, s.prompt_tokens

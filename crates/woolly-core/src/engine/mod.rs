@@ -188,6 +188,12 @@ impl Engine {
         &self.info
     }
 
+    /// Kernel launches and readbacks so far, when the model runs on a GPU (waits for a
+    /// running generation).
+    pub fn gpu_counters(&self) -> Option<crate::model::gpu::GpuCounters> {
+        lock(&self.session).model.gpu_counters()
+    }
+
     /// Where the model runs now (the CPU after a GPU failure, whatever `info` says).
     pub fn device(&self) -> DeviceStatus {
         lock(&self.device).clone()

@@ -58,6 +58,14 @@ impl Model {
         }
     }
 
+    /// Kernel launches and readbacks, on a GPU.
+    pub fn gpu_counters(&self) -> Option<gpu::GpuCounters> {
+        match self {
+            Model::Cpu(_) => None,
+            Model::Gpu(m) => Some(m.counters),
+        }
+    }
+
     /// Notes why the model runs where it does.
     pub fn set_device_reason(&mut self, reason: String) {
         match self {

@@ -55,6 +55,8 @@ pub struct Gpu {
     /// Threads per matrix row: a warp's worth on a GPU; few on a software adapter, where
     /// every workgroup costs and idle lanes still run.
     pub matmul_lanes: u32,
+    /// Launches CubeCL gathers into one command submission.
+    pub tasks_max: usize,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -89,6 +91,7 @@ pub fn shared() -> Result<Arc<Gpu>, GpuError> {
 fn init() -> Result<Gpu, GpuError> {
     let device = WgpuDevice::default();
     let options = RuntimeOptions::try_default().map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+    let tasks_max = options.tasks_max;
     let setup = wgpu::try_init_setup::<AutoGraphicsApi>(&device, options)
         .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
     let info = setup.adapter.get_info();
@@ -120,6 +123,7 @@ fn init() -> Result<Gpu, GpuError> {
         max_binding,
         f16,
         matmul_lanes: if kind == AdapterType::Cpu { 4 } else { 32 },
+        tasks_max,
     })
 }
 

@@ -4,7 +4,7 @@
 //! out-of-range rows and tokens are clamped for reading and skipped for writing, so no
 //! thread leaves a barrier early.
 
-use super::quant::{dequantize_unit, has_offset};
+use super::quant::{dequantize_unit, has_offset, rounds_offset_sum};
 use cubecl::prelude::*;
 
 /// Threads per cube of [`matmul`] (split into `lanes` per row).
@@ -60,7 +60,7 @@ pub fn matmul(
     for t in 0..tile {
         acc[t] = 0.0;
     }
-    let mut values = Array::<f32>::new(33usize);
+    let mut values = Array::<f32>::new(35usize);
     let units = cols / 32;
     for step in 0..units.div_ceil(lanes) {
         let u = lane + step * lanes;
@@ -70,18 +70,24 @@ pub fn matmul(
             for t in 0..tile {
                 let token = min(t0 + t, n - 1);
                 let xs = token * cols + u * 32;
-                let mut sum = 0.0f32;
+                let mut lo = 0.0f32;
+                let mut hi = 0.0f32;
                 let mut sum_x = 0.0f32;
                 #[unroll]
-                for j in 0..32 {
-                    let xj = x[xs + j];
-                    sum += values[j] * xj;
+                for j in 0..16 {
+                    let (a, b) = (x[xs + j], x[xs + 16 + j]);
+                    lo += values[j] * a;
+                    hi += values[16 + j] * b;
                     if comptime![has_offset(format)] {
-                        sum_x += xj;
+                        sum_x += a + b;
                     }
                 }
+                let mut sum = values[32] * lo + values[33] * hi;
                 if comptime![has_offset(format)] {
-                    sum += values[32] * signed_round_to_f16(sum_x);
+                    if comptime![rounds_offset_sum(format)] {
+                        sum_x = signed_round_to_f16(sum_x);
+                    }
+                    sum += values[34] * sum_x;
                 }
                 acc[t] += sum;
             }

@@ -68,10 +68,15 @@ fn signed(b: u32) -> f32 {
     v
 }
 
-/// Whether [`dequantize_unit`] leaves a per-unit offset in `out[32]`, to be multiplied by the
-/// sum of the activations: Q4_1, whose CPU kernels (as llama.cpp's) take that sum from the
-/// activation block's f16-rounded `d · Σq`.
+/// Whether [`dequantize_unit`] leaves an offset in `out[34]`, multiplied by the sum of the
+/// unit's activations.
 pub fn has_offset(format: u32) -> bool {
+    format == format::Q4_1 || format == format::Q4_K || format == format::Q5_K
+}
+
+/// Whether that sum is rounded to f16 first, as Q4_1's CPU kernels (and llama.cpp's) take
+/// it from the activation block's f16 `d · Σq`.
+pub fn rounds_offset_sum(format: u32) -> bool {
     format == format::Q4_1
 }
 
@@ -92,8 +97,10 @@ fn scale_min_k4(w: &[u32], scales: usize, j: usize) -> (f32, f32) {
     (f32::cast_from(sc), f32::cast_from(m))
 }
 
-/// The 32 weights of unit `u` of the row starting at byte `row`, into `out[0..32]`; for
-/// Q4_1 without the block's min, which goes to `out[32]` (see [`has_offset`]).
+/// Unit `u` of the row starting at byte `row`, as weight `j` = `out[32 + j / 16] · out[j]
+/// + out[34]`: the quants as integers (so that, with 8-bit activations, the products are
+/// exact and summed as the CPU kernels and llama.cpp sum them), a scale per 16 weights and
+/// an offset (Q4_1's min, a K-quant sub-block's `-dmin · m`; see [`has_offset`]).
 #[cube]
 pub fn dequantize_unit(
     w: &[u32],
@@ -102,6 +109,9 @@ pub fn dequantize_unit(
     out: &mut Array<f32>,
     #[comptime] format: u32,
 ) {
+    out[32] = 1.0;
+    out[33] = 1.0;
+    out[34] = 0.0;
     if comptime![format == format::F32] {
         let base = (row + u * 128) / 4;
         #[unroll]
@@ -125,10 +135,12 @@ pub fn dequantize_unit(
             #[unroll]
             for i in 0..4usize {
                 let byte = (q >> (8 * i as u32)) & 0xFF;
-                out[4 * k + i] = d * (f32::cast_from(byte & 0xF) - 8.0);
-                out[16 + 4 * k + i] = d * (f32::cast_from(byte >> 4) - 8.0);
+                out[4 * k + i] = f32::cast_from(byte & 0xF) - 8.0;
+                out[16 + 4 * k + i] = f32::cast_from(byte >> 4) - 8.0;
             }
         }
+        out[32] = d;
+        out[33] = d;
     } else if comptime![format == format::Q4_1] {
         let b = row + u * 20;
         let d = half_at(w, b);
@@ -139,11 +151,13 @@ pub fn dequantize_unit(
             #[unroll]
             for i in 0..4usize {
                 let byte = (q >> (8 * i as u32)) & 0xFF;
-                out[4 * k + i] = d * f32::cast_from(byte & 0xF);
-                out[16 + 4 * k + i] = d * f32::cast_from(byte >> 4);
+                out[4 * k + i] = f32::cast_from(byte & 0xF);
+                out[16 + 4 * k + i] = f32::cast_from(byte >> 4);
             }
         }
-        out[32] = m;
+        out[32] = d;
+        out[33] = d;
+        out[34] = m;
     } else if comptime![format == format::Q8_0] {
         let b = row + u * 34;
         let d = half_at(w, b);
@@ -152,9 +166,11 @@ pub fn dequantize_unit(
             let q = word_at(w, b + 2 + 4 * k);
             #[unroll]
             for i in 0..4usize {
-                out[4 * k + i] = d * signed((q >> (8 * i as u32)) & 0xFF);
+                out[4 * k + i] = signed((q >> (8 * i as u32)) & 0xFF);
             }
         }
+        out[32] = d;
+        out[33] = d;
     } else if comptime![format == format::Q4_K || format == format::Q5_K] {
         let five = comptime![format == format::Q5_K];
         let block_bytes = comptime![if five { 176usize } else { 144usize }];
@@ -180,9 +196,12 @@ pub fn dequantize_unit(
                 if comptime![five] {
                     v += ((high >> (8 * i as u32 + j as u32)) & 1) << 4;
                 }
-                out[4 * k + i] = scale * f32::cast_from(v) - offset;
+                out[4 * k + i] = f32::cast_from(v);
             }
         }
+        out[32] = scale;
+        out[33] = scale;
+        out[34] = -offset;
     } else if comptime![format == format::Q6_K] {
         let (s, j) = (u / 8, u % 8);
         let b = row + s * 210;
@@ -199,13 +218,14 @@ pub fn dequantize_unit(
         for k in 0..8usize {
             let lo = word_at(w, ql + 4 * k);
             let hi = word_at(w, qh + 4 * k);
-            let scale = if k < 4 { scale_lo } else { scale_hi };
             #[unroll]
             for i in 0..4usize {
                 let v = ((lo >> (8 * i as u32 + low_shift)) & 0xF)
                     | (((hi >> (8 * i as u32 + high_shift)) & 3) << 4);
-                out[4 * k + i] = scale * (f32::cast_from(v) - 32.0);
+                out[4 * k + i] = f32::cast_from(v) - 32.0;
             }
         }
+        out[32] = scale_lo;
+        out[33] = scale_hi;
     }
 }

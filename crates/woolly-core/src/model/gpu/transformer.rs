@@ -55,12 +55,18 @@ struct Scratch {
     embed: Vec<f32>,
 }
 
-/// Counters for `woolly bench --device gpu`.
-#[derive(Debug, Default, Clone, Copy)]
+/// Counters for `woolly bench --device gpu` and the tests.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct GpuCounters {
+    /// Kernel launches, readbacks and forward passes since the model loaded.
     pub dispatches: u64,
     pub readbacks: u64,
     pub forwards: u64,
+    /// Kernel launches of the latest forward pass (a decode step, after generation).
+    pub last_dispatches: u64,
+    /// Command submissions of the latest forward pass: CubeCL submits a batch of
+    /// `tasks_max` launches at a time and the rest at the readback.
+    pub last_submits: u64,
 }
 
 pub struct GpuTransformer {
@@ -255,7 +261,10 @@ impl GpuTransformer {
         );
         let input = rounded(&k, &[&self.output], &s.last, &s.xq, dim);
         k.matmul(&self.output, input, &s.logits, 1, false);
-        self.counters.dispatches += k.dispatches.get();
+        let dispatches = k.dispatches.get();
+        self.counters.dispatches += dispatches;
+        self.counters.last_dispatches = dispatches;
+        self.counters.last_submits = dispatches.div_ceil(self.gpu.tasks_max as u64);
         self.counters.readbacks += 1;
         self.counters.forwards += 1;
         let bytes = gpu

@@ -207,9 +207,23 @@ fn rms_norm_swiglu_and_bias_match_naive_loops() {
     };
     // Rows 2..5 of x into a 3-row output.
     let out = buf(&gpu, &vec![0.0; 3 * len]);
-    k.rms_norm(&buf(&gpu, &x), &buf(&gpu, &w), &out, len, 3, 2, eps);
+    k.rms_norm(&buf(&gpu, &x), &buf(&gpu, &w), &out, len, 3, 2, eps, false);
     let want: Vec<f32> = x[2 * len..].chunks(len).flat_map(norm).collect();
     assert_close(&read(&gpu, &out), &want, 1e-5, "rms_norm");
+    // Rounded to 8-bit blocks in the same kernel: as the CPU rounds the naive result.
+    let len = 192;
+    let (xs, ws) = (rng.vec(3 * len), rng.vec(len));
+    let out = buf(&gpu, &vec![0.0; 3 * len]);
+    k.rms_norm(&buf(&gpu, &xs), &buf(&gpu, &ws), &out, len, 3, 0, eps, true);
+    let want: Vec<f32> = xs
+        .chunks(len)
+        .flat_map(|row| {
+            let inv = 1.0 / (row.iter().map(|v| v * v).sum::<f32>() / len as f32 + eps).sqrt();
+            row.iter().zip(&ws).map(move |(v, w)| v * inv * w)
+        })
+        .collect();
+    assert_close(&read(&gpu, &out), &q8_round(&want), 2e-2, "rms_norm q8");
+    let len = 200;
 
     let xb = buf(&gpu, &x);
     k.rms_norm_in_place(&xb, &buf(&gpu, &w), len, rows, eps);
@@ -218,13 +232,17 @@ fn rms_norm_swiglu_and_bias_match_naive_loops() {
 
     let (g, u) = (rng.vec(1001), rng.vec(1001));
     let gb = buf(&gpu, &g);
-    k.swiglu(&gb, &buf(&gpu, &u), 1001);
+    k.swiglu(&gb, &buf(&gpu, &u), 1001, false);
     let want: Vec<f32> = g
         .iter()
         .zip(&u)
         .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
         .collect();
     assert_close(&read(&gpu, &gb), &want, 1e-5, "swiglu");
+    // Rounded to 8-bit blocks in the same kernel.
+    let gb = buf(&gpu, &g[..992]);
+    k.swiglu(&gb, &buf(&gpu, &u[..992]), 992, true);
+    assert_close(&read(&gpu, &gb), &q8_round(&want[..992]), 2e-2, "swiglu q8");
 
     let (x, bias) = (rng.vec(4 * 37), rng.vec(37));
     let xb = buf(&gpu, &x);
@@ -377,6 +395,16 @@ fn rope_and_attention_match_naive_attention() {
             );
         }
     }
+}
+
+/// The CPU's 8-bit activation blocks, as values.
+fn q8_round(x: &[f32]) -> Vec<f32> {
+    let mut blocks = vec![quant::Q8Block::default(); x.len() / 32];
+    quant::quantize_q8(x, &mut blocks);
+    blocks
+        .iter()
+        .flat_map(|b| b.qs.map(|q| q as f32 * b.d))
+        .collect()
 }
 
 #[test]

@@ -35,10 +35,13 @@ fn gpu_follows_the_cpu_on_the_reference_prompts() {
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let file = Arc::new(GgufFile::open(common::test_model()).unwrap());
     let cfg = ModelConfig::from_gguf(&file).unwrap();
-    let load = |device: ComputeDevice| {
-        Model::load(file.clone(), cfg.clone(), device, 256, KvCacheType::F16, 2).unwrap()
+    let load = |device: ComputeDevice, kv| {
+        Model::load(file.clone(), cfg.clone(), device, 256, kv, 2).unwrap()
     };
-    let (mut cpu, mut gpu) = (load(ComputeDevice::cpu()), load(gpu));
+    let mut cpu = load(ComputeDevice::cpu(), KvCacheType::F16);
+    let mut gpu = load(gpu, KvCacheType::F16);
+    // The noise floor: the CPU path itself with an f32 KV cache instead of f16.
+    let mut cpu32 = load(ComputeDevice::cpu(), KvCacheType::F32);
     let ids = |v: &serde_json::Value| -> Vec<u32> {
         v.as_array()
             .unwrap()
@@ -46,46 +49,64 @@ fn gpu_follows_the_cpu_on_the_reference_prompts() {
             .map(|t| t.as_u64().unwrap() as u32)
             .collect()
     };
-    // Per step: the largest difference among the CPU's top-5 logits.
-    let (mut same, mut steps, mut diffs) = (0, 0, Vec::new());
-    let (mut a, mut b) = (vec![0f32; cfg.vocab_size], vec![0f32; cfg.vocab_size]);
+    // Per step and model: the largest difference among the CPU's top-5 logits.
+    let (mut same, mut steps) = (0, 0);
+    let (mut gpu_diffs, mut noise_diffs) = (Vec::new(), Vec::new());
+    let mut logits = [cfg.vocab_size; 3].map(|n| vec![0f32; n]);
     // Three prompts, 16 steps each (lavapipe runs this model at a few tokens a second).
     for case in reference["cases"].as_array().unwrap().iter().take(3) {
         let (prompt, continuation) = (ids(&case["prompt_ids"]), ids(&case["gen_ids"]));
-        cpu.forward(&prompt, 0, &mut a).unwrap();
-        gpu.forward(&prompt, 0, &mut b).unwrap();
+        let [a, b, c] = &mut logits;
+        cpu.forward(&prompt, 0, a).unwrap();
+        gpu.forward(&prompt, 0, b).unwrap();
+        cpu32.forward(&prompt, 0, c).unwrap();
         for (i, &next) in continuation.iter().take(16).enumerate() {
             let mut top: Vec<usize> = (0..a.len()).collect();
             top.sort_by(|&x, &y| a[y].total_cmp(&a[x]));
-            diffs.push(
+            let diff = |o: &[f32]| {
                 top[..5]
                     .iter()
-                    .map(|&t| (a[t] - b[t]).abs())
-                    .fold(0f32, f32::max),
-            );
-            same += usize::from(argmax(&a) == argmax(&b));
+                    .map(|&t| (a[t] - o[t]).abs())
+                    .fold(0f32, f32::max)
+            };
+            gpu_diffs.push(diff(b));
+            noise_diffs.push(diff(c));
+            same += usize::from(argmax(a) == argmax(b));
             steps += 1;
-            cpu.forward(&[next], prompt.len() + i, &mut a).unwrap();
-            gpu.forward(&[next], prompt.len() + i, &mut b).unwrap();
+            cpu.forward(&[next], prompt.len() + i, a).unwrap();
+            gpu.forward(&[next], prompt.len() + i, b).unwrap();
+            cpu32.forward(&[next], prompt.len() + i, c).unwrap();
         }
     }
-    let within = diffs.iter().filter(|&&d| d <= 0.5).count();
-    let worst = diffs.iter().fold(0f32, |m, &d| m.max(d));
+    let within = |d: &[f32]| d.iter().filter(|&&d| d <= 0.5).count();
+    let worst = |d: &[f32]| d.iter().fold(0f32, |m, &d| m.max(d));
+    let (gw, nw) = (within(&gpu_diffs), within(&noise_diffs));
     eprintln!(
-        "gpu vs cpu: same greedy token at {same}/{steps} steps, top-5 logits within 0.5 at \
-         {within}/{steps} (worst {worst})"
+        "gpu vs cpu: same greedy token at {same}/{steps} steps; top-5 logits within 0.5 at \
+         {gw}/{steps} (worst {}); cpu f32-KV vs f16-KV: within 0.5 at {nw}/{steps} (worst {})",
+        worst(&gpu_diffs),
+        worst(&noise_diffs)
     );
     assert!(
         same * 100 >= steps * 95,
         "same token at only {same} of {steps} steps"
     );
-    // This model is chaotic: the CPU path itself moves its top-5 logits by up to ~0.4 between
-    // an f16 and an f32 KV cache. A wrong kernel moves them by whole units.
+    // This model is chaotic: a change of KV-cache precision alone moves its top-5 logits by
+    // up to about 0.7. The GPU must be within 0.5 at 90% of the steps, and no further off
+    // than that noise floor; a wrong kernel moves logits by whole units.
     assert!(
-        within * 100 >= steps * 95,
-        "top-5 logits within 0.5 at only {within} of {steps} steps"
+        gw * 10 >= steps * 9,
+        "top-5 logits within 0.5 at only {gw} of {steps} steps"
     );
-    assert!(worst <= 1.0, "top-5 logits differ by {worst}");
+    assert!(
+        gw + 2 >= nw,
+        "gpu within 0.5 at {gw} steps, the noise floor at {nw}"
+    );
+    assert!(
+        worst(&gpu_diffs) <= 1.0,
+        "top-5 logits differ by {}",
+        worst(&gpu_diffs)
+    );
     // One readback per forward pass: the logits.
     let Model::Gpu(g) = &gpu else {
         panic!("not on the GPU")

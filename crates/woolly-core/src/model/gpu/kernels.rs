@@ -133,16 +133,26 @@ fn cube_sum(v: f32, #[comptime] threads: u32) -> f32 {
     sum
 }
 
-/// `out[i] = x[row0 + i] / rms(x[row0 + i]) * w` for rows of `len` (one cube per row).
+/// `out[i] = x[row0 + i] / rms(x[row0 + i]) * w` for rows of `len` (one cube per row),
+/// rounded to 8-bit blocks with `q8`.
 #[cube(launch)]
-pub fn rms_norm(x: &[f32], w: &[f32], out: &mut [f32], len: u32, row0: u32, eps: f32) {
+pub fn rms_norm(
+    x: &[f32],
+    w: &[f32],
+    out: &mut [f32],
+    len: u32,
+    row0: u32,
+    eps: f32,
+    #[comptime] q8: bool,
+) {
+    let threads = comptime![NORM_THREADS as usize];
     let len = len as usize;
     let tid = UNIT_POS as usize;
     let src = (row0 as usize + CUBE_POS_X as usize) * len;
     let dst = CUBE_POS_X as usize * len;
     let mut ss = 0.0f32;
-    for step in 0..len.div_ceil(comptime![NORM_THREADS as usize]) {
-        let i = tid + step * comptime![NORM_THREADS as usize];
+    for step in 0..len.div_ceil(threads) {
+        let i = tid + step * threads;
         if i < len {
             let v = x[src + i];
             ss += v * v;
@@ -150,10 +160,30 @@ pub fn rms_norm(x: &[f32], w: &[f32], out: &mut [f32], len: u32, row0: u32, eps:
     }
     let total = cube_sum(ss, NORM_THREADS);
     let inv = 1.0 / f32::sqrt(total / f32::cast_from(len) + eps);
-    for step in 0..len.div_ceil(comptime![NORM_THREADS as usize]) {
-        let i = tid + step * comptime![NORM_THREADS as usize];
-        if i < len {
-            out[dst + i] = x[src + i] * inv * w[i];
+    if comptime![q8] {
+        // Straight into 8-bit blocks for the matrix products that read it: a block per thread.
+        let mut block = Array::<f32>::new(32usize);
+        let blocks = len / 32;
+        for step in 0..blocks.div_ceil(threads) {
+            let b = tid + step * threads;
+            if b < blocks {
+                #[unroll]
+                for j in 0..32 {
+                    block[j] = x[src + b * 32 + j] * inv * w[b * 32 + j];
+                }
+                round_block_to_q8(&mut block);
+                #[unroll]
+                for j in 0..32 {
+                    out[dst + b * 32 + j] = block[j];
+                }
+            }
+        }
+    } else {
+        for step in 0..len.div_ceil(threads) {
+            let i = tid + step * threads;
+            if i < len {
+                out[dst + i] = x[src + i] * inv * w[i];
+            }
         }
     }
 }
@@ -353,13 +383,30 @@ pub fn attention<F: Float>(
     }
 }
 
-/// `gate[i] = silu(gate[i]) * up[i]`.
+/// `gate[i] = silu(gate[i]) * up[i]`; with `q8`, a block of 32 per thread, rounded to 8 bits.
 #[cube(launch)]
-pub fn swiglu(gate: &mut [f32], up: &[f32], len: u32) {
-    let i = ABSOLUTE_POS;
-    if i < len as usize {
-        let g = gate[i];
-        gate[i] = g / (1.0 + f32::exp(-g)) * up[i];
+pub fn swiglu(gate: &mut [f32], up: &[f32], len: u32, #[comptime] q8: bool) {
+    if comptime![q8] {
+        let b = ABSOLUTE_POS;
+        if b < len as usize / 32 {
+            let mut block = Array::<f32>::new(32usize);
+            #[unroll]
+            for j in 0..32 {
+                let g = gate[b * 32 + j];
+                block[j] = g / (1.0 + f32::exp(-g)) * up[b * 32 + j];
+            }
+            round_block_to_q8(&mut block);
+            #[unroll]
+            for j in 0..32 {
+                gate[b * 32 + j] = block[j];
+            }
+        }
+    } else {
+        let i = ABSOLUTE_POS;
+        if i < len as usize {
+            let g = gate[i];
+            gate[i] = g / (1.0 + f32::exp(-g)) * up[i];
+        }
     }
 }
 
@@ -405,20 +452,34 @@ fn signed_round_to_f16(v: f32) -> f32 {
 pub fn round_to_q8(x: &[f32], out: &mut [f32], blocks: u32) {
     let b = ABSOLUTE_POS;
     if b < blocks as usize {
-        let base = b * 32;
-        let mut amax = 0.0f32;
+        let mut block = Array::<f32>::new(32usize);
         #[unroll]
-        for j in 0..32usize {
-            amax = max(amax, f32::abs(x[base + j]));
+        for j in 0..32 {
+            block[j] = x[b * 32 + j];
         }
-        let mut id = 0.0f32;
-        if amax != 0.0 {
-            id = 127.0 / amax;
-        }
-        let d = round_to_f16(amax / 127.0);
+        round_block_to_q8(&mut block);
         #[unroll]
-        for j in 0..32usize {
-            out[base + j] = f32::round(x[base + j] * id) * d;
+        for j in 0..32 {
+            out[b * 32 + j] = block[j];
         }
+    }
+}
+
+/// 32 values rounded to 8 bits with an f16 scale, in place.
+#[cube]
+fn round_block_to_q8(block: &mut Array<f32>) {
+    let mut amax = 0.0f32;
+    #[unroll]
+    for j in 0..32 {
+        amax = max(amax, f32::abs(block[j]));
+    }
+    let mut id = 0.0f32;
+    if amax != 0.0 {
+        id = 127.0 / amax;
+    }
+    let d = round_to_f16(amax / 127.0);
+    #[unroll]
+    for j in 0..32 {
+        block[j] = f32::round(block[j] * id) * d;
     }
 }

@@ -86,7 +86,8 @@ impl<'a> Kernels<'a> {
         }
     }
 
-    /// `out[i] = norm(x[row0 + i]) * w` for `rows` rows of `len`.
+    /// `out[i] = norm(x[row0 + i]) * w` for `rows` rows of `len`, rounded to 8-bit blocks
+    /// with `q8`.
     #[allow(clippy::too_many_arguments)]
     pub fn rms_norm(
         &self,
@@ -97,6 +98,7 @@ impl<'a> Kernels<'a> {
         rows: usize,
         row0: usize,
         eps: f32,
+        q8: bool,
     ) {
         kernels::rms_norm::launch(
             self.count(),
@@ -108,6 +110,7 @@ impl<'a> Kernels<'a> {
             len as u32,
             row0 as u32,
             eps,
+            q8,
         );
     }
 
@@ -137,14 +140,17 @@ impl<'a> Kernels<'a> {
         );
     }
 
-    pub fn swiglu(&self, gate: &Buf, up: &Buf, len: usize) {
+    /// `gate = silu(gate) * up` over `len` values, rounded to 8-bit blocks with `q8`.
+    pub fn swiglu(&self, gate: &Buf, up: &Buf, len: usize, q8: bool) {
+        let threads = if q8 { len / 32 } else { len };
         kernels::swiglu::launch(
             self.count(),
-            elementwise(len),
+            elementwise(threads),
             CubeDim::new_1d(ELEMENTWISE_THREADS),
             gate.arg(),
             up.arg(),
             len as u32,
+            q8,
         );
     }
 

@@ -250,16 +250,17 @@ impl GpuTransformer {
             tokens.len() - (tokens.len() - 1) / CHUNK * CHUNK,
         );
         let s = &self.s;
-        k.rms_norm(
+        let eps = self.cfg.norm_eps;
+        let input = norm(
+            &k,
+            &[&self.output],
             &x,
             &self.output_norm,
             &s.last,
-            dim,
-            1,
-            n - 1,
-            self.cfg.norm_eps,
+            &s.xq,
+            (dim, 1, n - 1),
+            eps,
         );
-        let input = rounded(&k, &[&self.output], &s.last, &s.xq, dim);
         k.matmul(&self.output, input, &s.logits, 1, false);
         let dispatches = k.dispatches.get();
         self.counters.dispatches += dispatches;
@@ -311,9 +312,17 @@ impl GpuTransformer {
                 v_cache: &l.v_cache,
                 f16: self.f16_cache,
             };
-            k.rms_norm(&x, &l.attn_norm, &s.xn, dim, n, 0, cfg.norm_eps);
             let qkv = [&l.wq.weight, &l.wk.weight, &l.wv.weight];
-            let input = rounded(k, &qkv, &s.xn, &s.xq, n * dim);
+            let input = norm(
+                k,
+                &qkv,
+                &x,
+                &l.attn_norm,
+                &s.xn,
+                &s.xq,
+                (dim, n, 0),
+                cfg.norm_eps,
+            );
             linear(k, &l.wq, input, &s.q, n);
             linear(k, &l.wk, input, &s.k, n);
             linear(k, &l.wv, input, &s.v, n);
@@ -325,13 +334,22 @@ impl GpuTransformer {
             k.attention(&a, &s.q, &s.att, n, start);
             let input = rounded(k, &[&l.wo.weight], &s.att, &s.xq, n * heads * hd);
             k.matmul(&l.wo.weight, input, &x, n, true);
-            k.rms_norm(&x, &l.ffn_norm, &s.xn, dim, n, 0, cfg.norm_eps);
-            let input = rounded(k, &[&l.gate.weight, &l.up.weight], &s.xn, &s.xq, n * dim);
+            let gate_up = [&l.gate.weight, &l.up.weight];
+            let input = norm(
+                k,
+                &gate_up,
+                &x,
+                &l.ffn_norm,
+                &s.xn,
+                &s.xq,
+                (dim, n, 0),
+                cfg.norm_eps,
+            );
             linear(k, &l.gate, input, &s.gate, n);
             linear(k, &l.up, input, &s.up, n);
-            k.swiglu(&s.gate, &s.up, n * cfg.ffn_dim);
-            let input = rounded(k, &[&l.down.weight], &s.gate, &s.xq, n * cfg.ffn_dim);
-            k.matmul(&l.down.weight, input, &x, n, true);
+            // Rounded to 8 bits on the way when `down` wants it.
+            k.swiglu(&s.gate, &s.up, n * cfg.ffn_dim, l.down.weight.wants_q8());
+            k.matmul(&l.down.weight, &s.gate, &x, n, true);
         }
         Ok(x)
     }
@@ -355,6 +373,28 @@ fn injected_failure() -> bool {
             FAIL_AFTER.store(n - 1, Ordering::SeqCst);
             false
         }
+    }
+}
+
+/// RMSNorm of `rows` rows of `x` from `row0` (`shape` = (len, rows, row0)) as the input of
+/// `readers`: rounded to 8 bits in the same kernel when they all want that, after it when
+/// some do, not at all when none does.
+#[allow(clippy::too_many_arguments)]
+fn norm<'b>(
+    k: &Kernels,
+    readers: &[&DeviceMatrix],
+    x: &Buf,
+    w: &Buf,
+    out: &'b Buf,
+    xq: &'b Buf,
+    (len, rows, row0): (usize, usize, usize),
+    eps: f32,
+) -> &'b Buf {
+    let all = readers.iter().all(|m| m.wants_q8());
+    k.rms_norm(x, w, out, len, rows, row0, eps, all);
+    match all {
+        true => out,
+        false => rounded(k, readers, out, xq, rows * len),
     }
 }
 

@@ -414,7 +414,7 @@ fn round_to_q8_matches_the_cpu_activation_blocks() {
     let mut rng = Rng(3);
     // Blocks of every magnitude, down to f16-subnormal scales, and an all-zero block.
     let mut x: Vec<f32> = (0..64 * 32)
-        .map(|i| rng.f32() * 10f32.powi(-(i as i32 / 32 % 8)))
+        .map(|i| rng.f32() * 10f32.powi(-(i / 32 % 8)))
         .collect();
     x[32..64].fill(0.0);
     let out = buf(&gpu, &vec![0.0; x.len()]);

@@ -54,13 +54,27 @@ pub fn fit_report(r: &woolly_hub::FitReport) -> FitReport {
     }
 }
 
-/// Memory now; a conservative stand-in where the OS cannot tell.
+/// Memory now; a conservative stand-in where the OS cannot tell. With a discrete GPU
+/// whose memory is known, fits are judged against it (where `auto` loads models).
 pub fn system_memory() -> SystemMemory {
-    SystemMemory::detect().unwrap_or(SystemMemory {
-        total_ram: 0,
-        available_ram: 0,
-        gpu_memory: None,
-    })
+    SystemMemory::detect()
+        .unwrap_or(SystemMemory {
+            total_ram: 0,
+            available_ram: 0,
+            gpu_memory: None,
+        })
+        .with_gpu_memory(discrete_gpu_memory())
+}
+
+/// A discrete GPU's own memory. Integrated and software adapters share the RAM, which the
+/// fit already counts.
+fn discrete_gpu_memory() -> Option<u64> {
+    use woolly_core::model::gpu::{device, AdapterType};
+    let gpu = device::shared().ok()?;
+    match gpu.adapter.kind {
+        AdapterType::Discrete => gpu.adapter.memory_bytes,
+        _ => None,
+    }
 }
 
 /// Fit for a file whose attention shape is unknown: weights plus 10%.

@@ -86,15 +86,33 @@ struct Reload {
 }
 
 impl Reload {
-    fn on_cpu(&self) -> Result<Model, ModelError> {
+    fn load(&self, device: ComputeDevice) -> Result<Model, ModelError> {
         Model::load(
             self.file.clone(),
             self.config.clone(),
-            ComputeDevice::cpu(),
+            device,
             self.ctx,
             self.kv,
             self.threads,
         )
+    }
+
+    /// On the CPU, saying why.
+    fn on_cpu(&self, reason: String) -> Result<Model, ModelError> {
+        self.load(ComputeDevice {
+            reason: Some(reason),
+            ..ComputeDevice::cpu()
+        })
+    }
+}
+
+impl DeviceStatus {
+    fn of(device: &ComputeDevice) -> Self {
+        Self {
+            device: device.name.clone(),
+            reason: device.reason.clone(),
+            gpu: device.gpu.as_ref().map(|g| g.adapter.clone()),
+        }
     }
 }
 
@@ -147,6 +165,7 @@ impl Engine {
         let model = load_model(&reload, device)?;
         return_freed_memory();
         let load_ms = start.elapsed().as_millis() as u64;
+        let status = DeviceStatus::of(model.device());
         let info = ModelInfo {
             model_id: path
                 .file_stem()
@@ -158,19 +177,15 @@ impl Engine {
             file_size: file.file_size(),
             context_length: ctx,
             train_context_length: model_config.train_ctx,
-            device: model.device().name.clone(),
-            device_reason: model.device().reason.clone(),
-            gpu: model.device().gpu.as_ref().map(|g| g.adapter.clone()),
+            device: status.device.clone(),
+            device_reason: status.reason.clone(),
+            gpu: status.gpu.clone(),
             memory,
             load_ms,
         };
         let logits = vec![0.0; model_config.vocab_size];
         Ok(Self {
-            device: Mutex::new(DeviceStatus {
-                device: info.device.clone(),
-                reason: info.device_reason.clone(),
-                gpu: info.gpu.clone(),
-            }),
+            device: Mutex::new(status),
             reload,
             info,
             tokenizer,
@@ -272,13 +287,9 @@ impl Engine {
     /// kept by the caller and its prompt recomputed), and the reply ends with this error.
     fn leave_gpu(&self, session: &mut Session, failure: String) -> EngineError {
         let reason = format!("the GPU failed ({failure}); running on the CPU");
-        match catch_panics(|| Ok(self.reload.on_cpu()?)) {
+        match catch_panics(|| Ok(self.reload.on_cpu(reason.clone())?)) {
             Ok(model) => {
-                *lock(&self.device) = DeviceStatus {
-                    device: model.device().name.clone(),
-                    reason: Some(reason.clone()),
-                    gpu: None,
-                };
+                *lock(&self.device) = DeviceStatus::of(model.device());
                 session.model = model;
                 session.cached.clear();
                 EngineError::GpuFailed(reason)
@@ -294,35 +305,12 @@ impl Engine {
 /// leaves the model on the CPU, with the reason.
 fn load_model(reload: &Reload, device: ComputeDevice) -> Result<Model, EngineError> {
     if device.kind == DeviceKind::Cpu {
-        return Ok(Model::load(
-            reload.file.clone(),
-            reload.config.clone(),
-            device,
-            reload.ctx,
-            reload.kv,
-            reload.threads,
-        )?);
+        return Ok(reload.load(device)?);
     }
-    let attempt = catch_panics(|| {
-        Ok(Model::load(
-            reload.file.clone(),
-            reload.config.clone(),
-            device,
-            reload.ctx,
-            reload.kv,
-            reload.threads,
-        )?)
-    });
-    match attempt {
-        Ok(model) => Ok(model),
-        Err(e) => {
-            let mut model = reload.on_cpu()?;
-            model.set_device_reason(format!(
-                "the GPU failed while loading ({e}); running on the CPU"
-            ));
-            Ok(model)
-        }
-    }
+    catch_panics(|| Ok(reload.load(device)?)).or_else(|e| {
+        let reason = format!("the GPU failed while loading ({e}); running on the CPU");
+        Ok(reload.on_cpu(reason)?)
+    })
 }
 
 /// A mutex that keeps working after a panic elsewhere (the state it guards stays valid:

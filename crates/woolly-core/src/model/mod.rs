@@ -66,14 +66,6 @@ impl Model {
         }
     }
 
-    /// Notes why the model runs where it does.
-    pub fn set_device_reason(&mut self, reason: String) {
-        match self {
-            Model::Cpu(m) => m.device_mut().reason = Some(reason),
-            Model::Gpu(m) => m.device_mut().reason = Some(reason),
-        }
-    }
-
     pub fn device(&self) -> &ComputeDevice {
         match self {
             Model::Cpu(m) => m.device(),

@@ -196,10 +196,6 @@ impl CpuTransformer {
         &self.device
     }
 
-    pub fn device_mut(&mut self) -> &mut ComputeDevice {
-        &mut self.device
-    }
-
     /// [`super::Model::forward`], whose arguments were checked there.
     pub(super) fn forward(
         &mut self,

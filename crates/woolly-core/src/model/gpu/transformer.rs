@@ -224,10 +224,6 @@ impl GpuTransformer {
         &self.device
     }
 
-    pub fn device_mut(&mut self) -> &mut ComputeDevice {
-        &mut self.device
-    }
-
     /// [`super::super::Model::forward`], whose arguments were checked there.
     pub fn forward(
         &mut self,

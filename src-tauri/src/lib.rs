@@ -89,6 +89,14 @@ pub fn finish_turns(state: &AppState, within: Duration) {
 
 /// The desktop app's entry point.
 pub fn run() {
+    if let Ok(v) = std::env::var(woolly_core::quant::cpu::ENV) {
+        if let Err(e) = v.parse::<woolly_core::quant::CpuFeatures>() {
+            eprintln!(
+                "woolly-desktop: ignoring {}: {e}",
+                woolly_core::quant::cpu::ENV
+            );
+        }
+    }
     let state = match AppState::open(AppPaths::from_env()) {
         Ok(s) => s,
         Err(e) => {

@@ -11,6 +11,14 @@ fn system() -> &'static Mutex<Option<System>> {
     SYS.get_or_init(|| Mutex::new(System::new().ok()))
 }
 
+/// The instruction sets the CPU kernels use (the best the CPU has, unless
+/// `WOOLLY_CPU_FEATURES` caps them).
+fn cpu_kernels() -> String {
+    use woolly_core::quant::packed::{amx_available, Isa};
+    let amx = if amx_available() { " + AMX" } else { "" };
+    format!("{}{amx}", Isa::detect().name())
+}
+
 fn cpu_name() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
@@ -62,7 +70,7 @@ pub fn info(state: &AppState) -> SystemInfo {
             kind: if d.gpu.is_some() { "gpu" } else { "cpu" }.into(),
             name: match &d.gpu {
                 Some(a) => a.describe(),
-                None => cpu_name().to_string(),
+                None => format!("{} · {}", cpu_name(), cpu_kernels()),
             },
             reason: d.reason,
         },
@@ -73,7 +81,7 @@ pub fn info(state: &AppState) -> SystemInfo {
         },
         None => DeviceInfo {
             kind: "cpu".into(),
-            name: cpu_name().to_string(),
+            name: format!("{} · {}", cpu_name(), cpu_kernels()),
             reason: None,
         },
     };

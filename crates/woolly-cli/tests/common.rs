@@ -39,3 +39,24 @@ pub fn woolly_json(args: &[&str]) -> serde_json::Value {
         )
     })
 }
+
+/// The `--cpu-features` tiers this CPU has, lowest first, read from the CPU itself (not
+/// from Woolly's detection, which the tests check).
+pub fn cpu_tiers() -> Vec<&'static str> {
+    let mut tiers = vec!["portable"];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") && has!("fma") && has!("f16c") {
+            tiers.push("avx2");
+            if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni") {
+                tiers.push("avx512");
+                let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+                if flags.contains(" amx_tile") && flags.contains(" amx_int8") {
+                    tiers.push("amx");
+                }
+            }
+        }
+    }
+    tiers
+}

@@ -3,9 +3,18 @@
 mod common;
 
 fn run_case(case: &serde_json::Value, device: &str, n: usize) -> (serde_json::Value, usize) {
+    run_case_with(case, device, n, &[])
+}
+
+fn run_case_with(
+    case: &serde_json::Value,
+    device: &str,
+    n: usize,
+    extra: &[&str],
+) -> (serde_json::Value, usize) {
     let model = common::test_model();
     let n_str = n.to_string();
-    let out = common::woolly_json(&[
+    let mut args = vec![
         "generate",
         "-m",
         model.to_str().unwrap(),
@@ -23,7 +32,9 @@ fn run_case(case: &serde_json::Value, device: &str, n: usize) -> (serde_json::Va
         "--json",
         "--top-logits",
         "50",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = common::woolly_json(&args);
     assert_eq!(
         out["prompt_tokens"], case["prompt_ids"],
         "prompt tokenization"
@@ -79,6 +90,21 @@ fn greedy_matches_llama_cpp_on_cpu() {
     // teacher-forced instead). A broken model agrees on almost nothing.
     let total: usize = lengths.iter().sum();
     assert!(total >= 60, "{total} of 240 tokens agree: {lengths:?}");
+}
+
+/// Capped at each instruction-set tier this CPU has (`--cpu-features`), the kernels of that
+/// tier still give llama.cpp's first token and top-5 logits on every reference prompt.
+#[test]
+fn every_cpu_tier_follows_llama_cpp_on_the_reference_prompts() {
+    let refdata = common::refdata("smollm2-greedy.json");
+    let tiers = common::cpu_tiers();
+    eprintln!("CPU tiers checked: {tiers:?}");
+    for tier in tiers {
+        for case in refdata["cases"].as_array().unwrap() {
+            let (out, _) = run_case_with(case, "cpu", 1, &["--cpu-features", tier]);
+            check_first_token(case, &out);
+        }
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use woolly_core::engine::{DevicePreference, Engine, EngineConfig, KvCacheType};
+use woolly_core::quant::{cpu, CpuFeatures};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArgs {
@@ -28,10 +29,15 @@ pub struct ModelArgs {
     /// KV cache element type: f16 or f32 (default: the engine's).
     #[arg(long)]
     pub kv_cache: Option<KvCacheType>,
+    /// Use no CPU instructions above this tier: amx, avx512, avx2 or portable (default:
+    /// the best the CPU has, or WOOLLY_CPU_FEATURES).
+    #[arg(long)]
+    pub cpu_features: Option<CpuFeatures>,
 }
 
 impl ModelArgs {
     pub fn load(&self) -> anyhow::Result<Engine> {
+        apply_cpu_cap(self.cpu_features)?;
         let mut config = EngineConfig::builder()
             .device(self.device)
             .threads(self.threads)
@@ -44,6 +50,18 @@ impl ModelArgs {
         }
         Ok(Engine::load(&self.model, config.build())?)
     }
+}
+
+/// Caps the CPU kernels at `flag`, else at `WOOLLY_CPU_FEATURES`, refusing a value that
+/// names no tier (the engine alone would ignore it).
+pub fn apply_cpu_cap(flag: Option<CpuFeatures>) -> anyhow::Result<()> {
+    let cap = match (flag, std::env::var(cpu::ENV)) {
+        (Some(cap), _) => Some(cap),
+        (None, Ok(s)) if !s.trim().is_empty() => Some(s.parse::<CpuFeatures>()?),
+        (None, _) => None,
+    };
+    cpu::set_cap(cap);
+    Ok(())
 }
 
 /// Peak resident memory of this process in MiB.

@@ -2,7 +2,8 @@ use std::path::PathBuf;
 use woolly_core::engine::{DevicePreference, KvCacheType, MemoryEstimate};
 use woolly_core::gguf::GgufFile;
 use woolly_core::model::{gpu, ComputeDevice, ModelConfig};
-use woolly_core::quant::packed::Isa;
+use woolly_core::quant::packed::{amx_available, Isa};
+use woolly_core::quant::CpuFeatures;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,9 +13,13 @@ pub struct Args {
     /// Also list every tensor.
     #[arg(long)]
     tensors: bool,
+    /// Use no CPU instructions above this tier (amx, avx512, avx2, portable).
+    #[arg(long)]
+    cpu_features: Option<CpuFeatures>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    super::common::apply_cpu_cap(args.cpu_features)?;
     let mut needed = 0;
     if let Some(path) = &args.model {
         let file = GgufFile::open(path)?;
@@ -25,7 +30,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     println!("devices:");
-    println!("  cpu   {} kernels", Isa::detect().name());
+    let amx = if amx_available() { " + AMX" } else { "" };
+    let cap = match woolly_core::quant::cpu::cap() {
+        Some(cap) => format!(", capped at {cap}"),
+        None => String::new(),
+    };
+    println!(
+        "  cpu   {}{amx} kernels (the CPU has {}{cap})",
+        Isa::detect().name(),
+        CpuFeatures::detected()
+    );
     match gpu::device::shared() {
         Ok(g) => {
             let a = &g.adapter;

@@ -4,9 +4,11 @@
 use super::dot::Q8Block;
 use std::arch::x86_64::*;
 
-/// Whether this CPU runs the kernels below (checked once; the answer is cached by std).
+/// Whether the kernels below may run: the CPU has them (checked once; the answer is
+/// cached by std) and the cap allows them.
 pub fn available() -> bool {
-    is_x86_feature_detected!("avx2")
+    super::cpu::allows(super::CpuFeatures::Avx2)
+        && is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
         && is_x86_feature_detected!("f16c")
 }

@@ -1,6 +1,7 @@
 //! GGUF block formats: geometry, dequantization, and the fused dot products the model's
 //! matrix kernels are built on.
 
+pub mod cpu;
 mod dequant;
 mod dot;
 #[cfg(target_arch = "x86_64")]
@@ -8,6 +9,7 @@ mod dot_avx2;
 pub mod packed;
 mod types;
 
+pub use cpu::CpuFeatures;
 pub use dequant::{dequantize, QuantError};
 pub use dot::{f32_dot, quantize_q8, uses_q8, vec_dot, vec_dot_portable, Q8Block, Q8_BLOCK};
 pub use types::{GgmlType, QK_K};

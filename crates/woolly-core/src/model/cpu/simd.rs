@@ -1,34 +1,38 @@
 //! The f32 vector loops of attention (`q · k`, `out += p * v`), over f32 or f16 cache
 //! rows. Each has a plain body that the compiler vectorizes, instantiated once more inside
 //! an AVX-512 function so it gets 16-lane code where the CPU has it; the f16 rows are
-//! converted by the F16C / AVX-512 units.
+//! converted by the F16C / AVX-512 units. Both obey the [cap](crate::quant::cpu).
 
+use crate::quant::cpu::allows;
+use crate::quant::CpuFeatures;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
 fn avx512() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("f16c")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
+    static HAS: OnceLock<bool> = OnceLock::new();
+    allows(CpuFeatures::Avx512)
+        && *HAS.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("f16c")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                false
+            }
+        })
 }
 
 #[cfg(target_arch = "x86_64")]
 fn avx2() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
-        is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-            && is_x86_feature_detected!("f16c")
-    })
+    static HAS: OnceLock<bool> = OnceLock::new();
+    allows(CpuFeatures::Avx2)
+        && *HAS.get_or_init(|| {
+            is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+                && is_x86_feature_detected!("f16c")
+        })
 }
 
 /// `e^x` to about 2e-7 relative, branch-free so loops over it vectorize: `2^(x log2 e)`

@@ -13,15 +13,20 @@ use std::arch::x86_64::*;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-/// Whether the CPU has AMX-INT8 and the OS lets this process use the tile registers.
+/// Whether the kernels may run: the hardware and OS allow them and so does the cap.
 pub fn available() -> bool {
+    crate::quant::cpu::allows(crate::quant::CpuFeatures::Amx) && detected()
+}
+
+/// Whether the CPU has AMX-INT8 and the OS lets this process use the tile registers.
+pub fn detected() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
         // SAFETY: cpuid leaf 7 exists on every x86_64 CPU with AVX-512.
         #[allow(unused_unsafe)]
         let leaf7 = unsafe { __cpuid_count(7, 0) };
         let (tile, int8) = (leaf7.edx >> 24 & 1 == 1, leaf7.edx >> 25 & 1 == 1);
-        tile && int8 && super::avx512::available() && request_permission()
+        tile && int8 && super::avx512::detected() && request_permission()
     })
 }
 

@@ -3,10 +3,16 @@
 use super::{Line, Q8Block, GROUP};
 use std::arch::x86_64::*;
 
-pub fn available() -> bool {
+/// Whether the CPU has what these kernels need, whatever the cap.
+pub fn detected() -> bool {
     is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
         && is_x86_feature_detected!("f16c")
+}
+
+/// Whether they may run: the CPU has them and the cap allows them.
+pub fn available() -> bool {
+    crate::quant::cpu::allows(crate::quant::CpuFeatures::Avx2) && detected()
 }
 
 fn to_array(v: __m128) -> [f32; GROUP] {

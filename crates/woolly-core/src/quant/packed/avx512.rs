@@ -4,12 +4,18 @@
 use super::{Line, Q8Block, GROUP};
 use std::arch::x86_64::*;
 
-pub fn available() -> bool {
+/// Whether the CPU has what these kernels need, whatever the cap.
+pub fn detected() -> bool {
     is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vl")
         && is_x86_feature_detected!("avx512vnni")
-        && super::avx2::available()
+        && super::avx2::detected()
+}
+
+/// Whether they may run: the CPU has them and the cap allows them.
+pub fn available() -> bool {
+    crate::quant::cpu::allows(crate::quant::CpuFeatures::Avx512) && detected()
 }
 
 // The kernels sum each block's integer products for a row before converting them (exact,

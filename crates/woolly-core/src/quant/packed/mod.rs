@@ -39,16 +39,22 @@ mod tiles;
 use super::dot::{Q8Block, Q8_BLOCK};
 use super::{GgmlType, QK_K};
 use std::ops::Range;
-use std::sync::OnceLock;
 pub use tiles::{TokenTiles, TILE};
 
-/// Whether [`PackedMatrix::gemm_amx`] can run: the CPU has AMX-INT8 and the OS allows it.
+/// Whether [`PackedMatrix::gemm_amx`] can run: the CPU has AMX-INT8, the OS allows it,
+/// and so does the [cap](super::cpu).
 pub fn amx_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     return amx::available();
     #[cfg(not(target_arch = "x86_64"))]
     false
 }
+
+// What the CPU has, whatever the cap (for [`super::CpuFeatures::detected`]).
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx512::detected as avx512_detected;
+#[cfg(target_arch = "x86_64")]
+pub(super) use {amx::detected as amx_detected, avx2::detected as avx2_detected};
 
 /// Rows per interleaved group.
 pub const GROUP: usize = 4;
@@ -139,7 +145,8 @@ impl PackedKind {
     }
 }
 
-/// The instruction set the kernels run with, detected once.
+/// The instruction set the kernels run with: the best the CPU has under the
+/// [cap](super::cpu).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isa {
     Avx512Vnni,
@@ -149,22 +156,20 @@ pub enum Isa {
 
 impl Isa {
     pub fn detect() -> Self {
-        static ISA: OnceLock<Isa> = OnceLock::new();
-        *ISA.get_or_init(|| {
-            #[cfg(target_arch = "x86_64")]
-            {
-                if avx512::available() {
-                    return Isa::Avx512Vnni;
-                }
-                if avx2::available() {
-                    return Isa::Avx2;
-                }
+        #[cfg(target_arch = "x86_64")]
+        {
+            if avx512::available() {
+                return Isa::Avx512Vnni;
             }
-            Isa::Portable
-        })
+            if avx2::available() {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Portable
     }
 
-    /// Every instruction set this CPU can run, best first (for tests and benchmarks).
+    /// Every instruction set this CPU can run under the cap, best first (for tests and
+    /// benchmarks).
     pub fn all_available() -> Vec<Self> {
         let mut all = Vec::new();
         #[cfg(target_arch = "x86_64")]

@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/woolly/target
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 WOOLLY := $(CARGO_TARGET_DIR)/release/woolly
 
-.PHONY: setup ui build test run chat bench agreement fmt clippy
+.PHONY: setup ui build test run chat bench bench-tiers agreement fmt clippy
 
 setup:
 	@./scripts/setup.sh
@@ -45,6 +45,13 @@ chat: build
 bench: build
 	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix bench --include=dev --omit=optional --ignore-scripts --no-audit --no-fund
 	python3 scripts/bench.py $(if $(filter file,$(origin MODEL)),,--model $(MODEL)) $(if $(BIG),--big)
+
+# Woolly capped at each CPU tier (--cpu-features) against llama.cpp's build for that tier:
+# portable/x64, avx2/haswell, avx512/zen4 or icelake, amx/sapphirerapids, on the test model
+# and synthetic 1B and 3B in Q4_K_M and Q4_0. TIERS=avx2,avx512 picks tiers, MODEL=path a model.
+bench-tiers: build
+	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix bench --include=dev --omit=optional --ignore-scripts --no-audit --no-fund
+	python3 scripts/bench_tiers.py $(if $(TIERS),--tiers $(TIERS)) $(if $(filter file,$(origin MODEL)),,--model $(MODEL))
 
 # How closely Woolly's greedy tokens follow llama.cpp's reference outputs, next to the
 # llama.cpp build under bench/ and candle (bench/candle, its own Cargo project).

@@ -44,9 +44,9 @@ def run_json(cmd):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def woolly_run(a, model, threads, device="cpu"):
+def woolly_run(a, model, threads, device="cpu", extra=()):
     r = run_json([a.woolly, "bench", "-m", model, "-p", str(a.n_prompt), "-n", str(a.n_gen),
-                  "--threads", str(threads), "--device", device, "--json"])
+                  "--threads", str(threads), "--device", device, "--json", *extra])
     if "ttft_ms" not in r:
         # Older `woolly bench` has no ttft key: the first token is sampled from the prefill
         # logits (engine/generate.rs), so TTFT is the prefill time.
@@ -55,8 +55,9 @@ def woolly_run(a, model, threads, device="cpu"):
     return r
 
 
-def llama_run(a, model, threads, seed):
-    return run_json(["node", str(ROOT / "bench/llama_bench.mjs"), "-m", model,
+def llama_run(a, model, threads, seed, bench_dir=ROOT / "bench"):
+    """llama.cpp through bench_dir/llama_bench.mjs and the node_modules beside it."""
+    return run_json(["node", str(Path(bench_dir) / "llama_bench.mjs"), "-m", model,
                      "-t", str(threads), "-p", str(a.n_prompt), "-n", str(a.n_gen),
                      "--seed-tokens", ",".join(map(str, seed))])
 

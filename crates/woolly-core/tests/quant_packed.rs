@@ -222,3 +222,28 @@ fn other_types_are_not_packed() {
     // A buffer that does not match the shape is refused, not read past.
     assert!(PackedMatrix::pack(GgmlType::Q4_0, &[0u8; 17], 1, 32).is_none());
 }
+
+/// A matrix larger than one packing wave (about 4 MiB of the file, its groups packed in
+/// parallel): every row still dequantizes exactly, and the file is reported consumed in
+/// order, once through, up to its last byte.
+#[test]
+fn a_matrix_of_many_waves_packs_every_row() {
+    let mut rng = Rng(77);
+    for ty in [GgmlType::Q4_0, GgmlType::Q6K] {
+        let cols = 256;
+        let row_bytes = cols / ty.block_size() * ty.type_size();
+        let rows = (9 << 20) / row_bytes + 3; // over two waves, the last group ragged
+        let w = random_blocks(ty, rows * cols / ty.block_size(), &mut rng, 1.0, 1.0 / 32.0);
+        let mut reports = Vec::new();
+        let packed = PackedMatrix::pack_with(ty, &w, rows, cols, |n| reports.push(n)).unwrap();
+        assert!(reports.len() >= 3, "{ty}: {reports:?}");
+        assert!(reports.windows(2).all(|p| p[0] < p[1]), "{ty}: {reports:?}");
+        assert_eq!(*reports.last().unwrap(), w.len(), "{ty}");
+        for r in (0..rows).step_by(997).chain([rows - 1]) {
+            let (mut want, mut got) = (vec![0f32; cols], vec![0f32; cols]);
+            dequantize(ty, &w[r * row_bytes..(r + 1) * row_bytes], &mut want).unwrap();
+            packed.dequantize_row(r, &mut got);
+            assert_eq!(got, want, "{ty} row {r} of {rows}");
+        }
+    }
+}

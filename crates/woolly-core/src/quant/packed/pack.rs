@@ -8,9 +8,56 @@ use super::{Line, PackedKind, PackedMatrix, GROUP};
 use crate::quant::dequant::{iq4_xs_scale, k4_scale_min, IQ4_VALUES};
 use crate::quant::dot::Q8_BLOCK;
 use crate::quant::{GgmlType, QK_K};
+use rayon::prelude::*;
 
 /// 32-value blocks per K-quant super-block.
 const SUB: usize = QK_K / Q8_BLOCK;
+
+/// `n` copies of `zero`, written by every thread at once: the first touch of each fresh
+/// page (a fault and the kernel's zeroing) is a third of load time, so it is spread too,
+/// and huge pages (where the OS has them on request) take 512 faults down to one.
+fn zeroed<T: Copy + Send + Sync>(n: usize, zero: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    advise_huge_pages(v.as_mut_ptr() as usize, n * std::mem::size_of::<T>());
+    v.spare_capacity_mut()
+        .par_chunks_mut((64 << 10) / std::mem::size_of::<T>().max(1))
+        .for_each(|chunk| {
+            for x in chunk {
+                x.write(zero);
+            }
+        });
+    // SAFETY: every element of the capacity was written just above.
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// Asks Linux to back the 2 MiB-aligned part of `[start, start + len)` with huge pages.
+fn advise_huge_pages(start: usize, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let (from, to) = (start.next_multiple_of(HUGE), (start + len) / HUGE * HUGE);
+        if to > from {
+            // SAFETY: advice on pages of an allocation this function's caller owns; it
+            // changes how they are backed, never their contents.
+            unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (start, len);
+}
+
+/// The next `n` groups of `per_group` elements each off the front of `rest` (empty
+/// slices where a format has none of that element).
+fn take_groups<'a, T>(rest: &mut &'a mut [T], n: usize, per_group: usize) -> Vec<&'a mut [T]> {
+    (0..n)
+        .map(|_| {
+            let (group, tail) = std::mem::take(rest).split_at_mut(per_group);
+            *rest = tail;
+            group
+        })
+        .collect()
+}
 
 /// Where one row's unit goes: its lane's f16 scales, its group's sub-scale bytes and
 /// lines for the unit.
@@ -158,28 +205,43 @@ impl PackedMatrix {
         }
         let units = cols / unit;
         let groups = rows.div_ceil(GROUP);
-        let mut scales = vec![0u16; groups * units * kind.scales()];
-        let mut subs = vec![0u8; groups * units * kind.subs()];
-        let mut quants = vec![Line([0; 64]); groups * units * kind.lines()];
-        let report_every = (1 << 20) / (units * ts).max(1) + 1;
-        for r in 0..rows {
-            if r > 0 && r % report_every == 0 {
-                consumed(r * units * ts);
-            }
-            let (g, lane) = (r / GROUP, r % GROUP);
-            let row = &data[r * units * ts..(r + 1) * units * ts];
-            for (u, block) in row.chunks_exact(ts).enumerate() {
-                let at = g * units + u;
-                let dst = Dst {
-                    lane,
-                    scales: &mut scales[at * kind.scales()..][..kind.scales()],
-                    subs: &mut subs[at * kind.subs()..][..kind.subs()],
-                    lines: &mut quants[at * kind.lines()..][..kind.lines()],
-                };
-                pack_unit(kind, block, dst);
-            }
+        let per_group = [kind.scales(), kind.subs(), kind.lines()].map(|n| units * n);
+        let mut scales = zeroed(groups * per_group[0], 0u16);
+        let mut subs = zeroed(groups * per_group[1], 0u8);
+        let mut quants = zeroed(groups * per_group[2], Line([0; 64]));
+        // Waves of about 4 MiB of the file, their groups packed in parallel; after each, the
+        // caller may hand the wave's pages back.
+        let row_bytes = units * ts;
+        let wave = ((4 << 20) / (GROUP * row_bytes).max(1)).max(1);
+        let (mut sc_rest, mut sub_rest, mut q_rest) =
+            (&mut scales[..], &mut subs[..], &mut quants[..]);
+        for first in (0..groups).step_by(wave) {
+            let n = wave.min(groups - first);
+            let sc = take_groups(&mut sc_rest, n, per_group[0]);
+            let su = take_groups(&mut sub_rest, n, per_group[1]);
+            let q = take_groups(&mut q_rest, n, per_group[2]);
+            sc.into_par_iter()
+                .zip(su)
+                .zip(q)
+                .enumerate()
+                .with_min_len(8)
+                .for_each(|(i, ((sc, su), q))| {
+                    let g = first + i;
+                    for lane in 0..GROUP.min(rows - g * GROUP) {
+                        let row = &data[(g * GROUP + lane) * row_bytes..][..row_bytes];
+                        for (u, block) in row.chunks_exact(ts).enumerate() {
+                            let dst = Dst {
+                                lane,
+                                scales: &mut sc[u * kind.scales()..][..kind.scales()],
+                                subs: &mut su[u * kind.subs()..][..kind.subs()],
+                                lines: &mut q[u * kind.lines()..][..kind.lines()],
+                            };
+                            pack_unit(kind, block, dst);
+                        }
+                    }
+                });
+            consumed((rows.min((first + n) * GROUP)) * row_bytes);
         }
-        consumed(data.len());
         Some(Self {
             kind,
             rows,

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 use woolly_core::quant::packed::{Isa, PackedMatrix};
-use woolly_core::quant::{quantize_q8, vec_dot, GgmlType, Q8Block, Q8_BLOCK};
+use woolly_core::quant::{quantize_q8, vec_dot, vec_dot_portable, GgmlType, Q8Block, Q8_BLOCK};
 
 fn main() {
     prefill();
@@ -57,6 +57,36 @@ fn main() {
             );
         }
     }
+    // The formats with no packed layout, dotted row by row: the SIMD kernel and the portable.
+    for ty in [GgmlType::Q2K, GgmlType::Q3K] {
+        let row_bytes = cols / ty.block_size() * ty.type_size();
+        let rows = (96 << 20) / row_bytes;
+        let w = weights(ty, rows * row_bytes);
+        let x: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.37).sin()).collect();
+        let mut xq = vec![Q8Block::default(); cols / Q8_BLOCK];
+        quantize_q8(&x, &mut xq);
+        for (what, dot) in [
+            (
+                "rows",
+                vec_dot as fn(GgmlType, &[u8], &[f32], &[Q8Block]) -> f32,
+            ),
+            ("rows portable", vec_dot_portable),
+        ] {
+            let (mut best, mut sink) = (f64::MAX, 0.0);
+            for _ in 0..3 {
+                let t = Instant::now();
+                for r in 0..rows {
+                    sink += dot(ty, &w[r * row_bytes..(r + 1) * row_bytes], &x, &xq);
+                }
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            println!(
+                "{ty} {what:>22}: {:5.1} GB/s, {:.2} ns/32 values ({sink:.1})",
+                w.len() as f64 / best / 1e9,
+                best * 1e9 * 32.0 / (rows * cols) as f64
+            );
+        }
+    }
 }
 
 /// The formats with packed kernels.
@@ -78,6 +108,8 @@ fn weights(ty: GgmlType, len: usize) -> Vec<u8> {
         GgmlType::Q4_1 => &[(0, 0.01), (2, -0.02)],
         GgmlType::Q4K | GgmlType::Q5K => &[(0, 0.001), (2, 0.002)],
         GgmlType::Q6K => &[(208, 0.001)],
+        GgmlType::Q2K => &[(80, 0.001), (82, 0.002)],
+        GgmlType::Q3K => &[(108, 0.001)],
         GgmlType::IQ4XS => &[(0, 0.001)],
         _ => &[(0, 0.01)],
     };

@@ -108,3 +108,27 @@ fn simd_kernels_match_portable_ones() {
         }
     }
 }
+
+/// Q2_K and Q3_K: the AVX2 kernels (where the CPU has them) sum the same integers as the
+/// portable ones and take the same float steps, so they agree to the bit.
+#[test]
+fn k_quant_row_kernels_equal_portable_ones_bit_for_bit() {
+    let mut rng = Rng(123);
+    let cols = 768;
+    for ty in [GgmlType::Q2K, GgmlType::Q3K] {
+        assert!(uses_q8(ty), "{ty} is dotted against 8-bit activations");
+        for _ in 0..16 {
+            let row = random_row(ty, cols, &mut rng);
+            let x: Vec<f32> = (0..cols).map(|_| rng.unit() * 3.0).collect();
+            let mut xq = vec![Q8Block::default(); cols / Q8_BLOCK];
+            quantize_q8(&x, &mut xq);
+            let fast = vec_dot(ty, &row, &x, &xq);
+            let portable = woolly_core::quant::vec_dot_portable(ty, &row, &x, &xq);
+            assert_eq!(
+                fast.to_bits(),
+                portable.to_bits(),
+                "{ty}: {fast} vs {portable}"
+            );
+        }
+    }
+}

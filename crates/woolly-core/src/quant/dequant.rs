@@ -173,7 +173,7 @@ fn q2_k(b: &[u8], y: &mut [f32]) {
 }
 
 /// The twelve packed bytes of Q3_K hold sixteen 6-bit scales.
-fn q3_k_scales(packed: &[u8]) -> [i8; 16] {
+pub(crate) fn q3_k_scales(packed: &[u8]) -> [i8; 16] {
     const KMASK1: u32 = 0x0303_0303;
     const KMASK2: u32 = 0x0f0f_0f0f;
     let word = |i: usize| {

@@ -5,7 +5,7 @@
 //! llama.cpp does, and the dot product runs on integers; the numbers then match
 //! llama.cpp's to rounding. The other formats are dotted against f32 activations.
 
-use super::dequant::{dequantize, half, iq4_xs_scale, k4_scale_min, IQ4_VALUES};
+use super::dequant::{dequantize, half, iq4_xs_scale, k4_scale_min, q3_k_scales, IQ4_VALUES};
 use super::{GgmlType, QK_K};
 
 /// Values per 8-bit activation block.
@@ -110,6 +110,8 @@ pub fn uses_q8(ty: GgmlType) -> bool {
             | GgmlType::Q5_0
             | GgmlType::Q5_1
             | GgmlType::Q8_0
+            | GgmlType::Q2K
+            | GgmlType::Q3K
             | GgmlType::Q4K
             | GgmlType::Q5K
             | GgmlType::Q6K
@@ -129,6 +131,8 @@ pub fn vec_dot(ty: GgmlType, row: &[u8], x: &[f32], xq: &[Q8Block]) -> f32 {
                 GgmlType::Q4_0 => return super::dot_avx2::dot_q4_0(row, xq),
                 GgmlType::Q4_1 => return super::dot_avx2::dot_q4_1(row, xq),
                 GgmlType::Q8_0 => return super::dot_avx2::dot_q8_0(row, xq),
+                GgmlType::Q2K => return super::dot_avx2::dot_q2_k(row, xq),
+                GgmlType::Q3K => return super::dot_avx2::dot_q3_k(row, xq),
                 _ => {}
             }
         }
@@ -144,6 +148,8 @@ pub fn vec_dot_portable(ty: GgmlType, row: &[u8], x: &[f32], xq: &[Q8Block]) -> 
         GgmlType::Q5_0 => dot_q5_0(row, xq),
         GgmlType::Q5_1 => dot_q5_1(row, xq),
         GgmlType::Q8_0 => dot_q8_0(row, xq),
+        GgmlType::Q2K => dot_q2_k(row, xq),
+        GgmlType::Q3K => dot_q3_k(row, xq),
         GgmlType::Q4K => dot_q4_k(row, xq, false),
         GgmlType::Q5K => dot_q4_k(row, xq, true),
         GgmlType::Q6K => dot_q6_k(row, xq),
@@ -297,6 +303,63 @@ fn dot_q8_0(row: &[u8], xq: &[Q8Block]) -> f32 {
             half(b, 0) * y.d * idot(w, &y.qs) as f32
         })
         .sum()
+}
+
+/// Q2_K against 8-bit activation blocks: each 16 values are `d sc q - dmin m` (4-bit `sc`
+/// and `m`), so a 32-value block contributes `d_x (d Σ sc Σ(q x) - dmin Σ m Σ x)` over its
+/// two halves, in integers up to the two float terms. Value `l` of block `j` is the 2-bit
+/// field `j % 4` of byte `l` of the 32-byte chunk `j / 4`.
+fn dot_q2_k(row: &[u8], xq: &[Q8Block]) -> f32 {
+    let mut sum = 0.0;
+    for (b, ys) in row.chunks_exact(84).zip(xq.chunks_exact(QK_K / Q8_BLOCK)) {
+        let (scales, qs) = (&b[0..16], &b[16..80]);
+        let (d, dmin) = (half(b, 80), half(b, 82));
+        for (j, y) in ys.iter().enumerate() {
+            let (q, shift) = (&qs[32 * (j / 4)..][..32], 2 * (j % 4));
+            let (mut isc, mut imin) = (0i32, 0i32);
+            for h in 0..2 {
+                let (mut dot, mut sx) = (0i32, 0i32);
+                for l in 16 * h..16 * (h + 1) {
+                    let x = y.qs[l] as i32;
+                    dot += ((q[l] >> shift) & 3) as i32 * x;
+                    sx += x;
+                }
+                let sc = scales[2 * j + h];
+                isc += (sc & 0x0F) as i32 * dot;
+                imin += (sc >> 4) as i32 * sx;
+            }
+            sum += y.d * (d * isc as f32 - dmin * imin as f32);
+        }
+    }
+    sum
+}
+
+/// Q3_K against 8-bit activation blocks: values `q - 4` (`q`: two low bits as Q2_K's, the
+/// third from bit `j` of `hmask`) with a signed 6-bit scale per 16, summed in integers
+/// before the one float step `d d_x (...)`, as Q6_K.
+fn dot_q3_k(row: &[u8], xq: &[Q8Block]) -> f32 {
+    let mut sum = 0.0;
+    for (b, ys) in row.chunks_exact(110).zip(xq.chunks_exact(QK_K / Q8_BLOCK)) {
+        let (hmask, qs) = (&b[0..32], &b[32..96]);
+        let scales = q3_k_scales(&b[96..108]);
+        let d = half(b, 108);
+        for (j, y) in ys.iter().enumerate() {
+            let (q, shift) = (&qs[32 * (j / 4)..][..32], 2 * (j % 4));
+            let mut isum = 0i32;
+            for h in 0..2 {
+                let dot: i32 = (16 * h..16 * (h + 1))
+                    .map(|l| {
+                        let low = ((q[l] >> shift) & 3) as i32;
+                        let high = ((hmask[l] >> j) & 1) as i32;
+                        (low + 4 * high - 4) * y.qs[l] as i32
+                    })
+                    .sum();
+                isum += (scales[2 * j + h] as i32 - 32) * dot;
+            }
+            sum += d * y.d * isum as f32;
+        }
+    }
+    sum
 }
 
 /// Q4_K (or Q5_K with `five`) against 8-bit activation blocks: each 32-value sub-block

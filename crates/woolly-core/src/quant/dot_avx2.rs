@@ -1,6 +1,7 @@
 //! AVX2 + FMA versions of the 32-value block dot products: 32 weights are widened to
 //! bytes in registers and multiplied with the 8-bit activations by `maddubs`.
 
+use super::dequant::{half, q3_k_scales};
 use super::dot::Q8Block;
 use std::arch::x86_64::*;
 
@@ -145,4 +146,82 @@ pub fn dot_q8_0(row: &[u8], xq: &[Q8Block]) -> f32 {
         )
     })
     .0
+}
+
+/// The sum of eight i32 lanes (exact, so the K-quant kernels below give the portable
+/// ones' integers and, with the same float steps, their bits).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn hsum_i32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01>(s));
+    _mm_cvtsi128_si32(s)
+}
+
+/// `[a x 8, b x 8]` as i16: one factor per 16-value half of a 32-byte block (the low and
+/// high 128-bit lanes, after `maddubs` pairs the bytes).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn per_half(a: i32, b: i32) -> __m256i {
+    _mm256_set_m128i(_mm_set1_epi16(b as i16), _mm_set1_epi16(a as i16))
+}
+
+/// Bits `shift..shift + width` of every byte (the bits shifted in across bytes are masked).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn bit_field(v: __m256i, shift: usize, mask: i8) -> __m256i {
+    let count = _mm_cvtsi32_si128(shift as i32);
+    _mm256_and_si256(_mm256_srl_epi16(v, count), _mm256_set1_epi8(mask))
+}
+
+/// Q2_K: the portable kernel's integers by `maddubs` (2-bit weights times signed
+/// activations, and the activations' per-half sums against the mins), then its float step.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub fn dot_q2_k(row: &[u8], xq: &[Q8Block]) -> f32 {
+    let ones = _mm256_set1_epi8(1);
+    let mut sum = 0.0;
+    for (b, ys) in row.chunks_exact(84).zip(xq.chunks_exact(8)) {
+        let (scales, d, dmin) = (&b[0..16], half(b, 80), half(b, 82));
+        for (n, ys) in ys.chunks_exact(4).enumerate() {
+            let q = load32(b[16 + 32 * n..48 + 32 * n].try_into().unwrap());
+            for (jj, y) in ys.iter().enumerate() {
+                let j = 4 * n + jj;
+                let x = load32(&y.qs);
+                let (s0, s1) = (scales[2 * j] as i32, scales[2 * j + 1] as i32);
+                let dots = _mm256_maddubs_epi16(bit_field(q, 2 * jj, 3), x);
+                let sums = _mm256_maddubs_epi16(ones, x);
+                let isc = hsum_i32(_mm256_madd_epi16(dots, per_half(s0 & 15, s1 & 15)));
+                let imin = hsum_i32(_mm256_madd_epi16(sums, per_half(s0 >> 4, s1 >> 4)));
+                sum += y.d * (d * isc as f32 - dmin * imin as f32);
+            }
+        }
+    }
+    sum
+}
+
+/// Q3_K: `q - 4` as `maddubs(q, x) - maddubs(4, x)` in 16-bit pairs, scaled per half.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub fn dot_q3_k(row: &[u8], xq: &[Q8Block]) -> f32 {
+    let four = _mm256_set1_epi8(4);
+    let mut sum = 0.0;
+    for (b, ys) in row.chunks_exact(110).zip(xq.chunks_exact(8)) {
+        let hmask = load32(b[0..32].try_into().unwrap());
+        let (scales, d) = (q3_k_scales(&b[96..108]), half(b, 108));
+        for (n, ys) in ys.chunks_exact(4).enumerate() {
+            let q = load32(b[32 + 32 * n..64 + 32 * n].try_into().unwrap());
+            for (jj, y) in ys.iter().enumerate() {
+                let j = 4 * n + jj;
+                let x = load32(&y.qs);
+                let high = _mm256_slli_epi16::<2>(bit_field(hmask, j, 1));
+                let u = _mm256_or_si256(bit_field(q, 2 * jj, 3), high);
+                let pairs =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(u, x), _mm256_maddubs_epi16(four, x));
+                let sc = per_half(scales[2 * j] as i32 - 32, scales[2 * j + 1] as i32 - 32);
+                let isum = hsum_i32(_mm256_madd_epi16(pairs, sc));
+                sum += d * y.d * isum as f32;
+            }
+        }
+    }
+    sum
 }

@@ -1,5 +1,6 @@
 //! Weight matrices kept in their GGUF block format, borrowed from the (mapped) file.
 
+use super::config::{Arch, ModelConfig};
 use super::ModelError;
 use crate::gguf::{GgufFile, TensorInfo};
 use crate::quant::{self, GgmlType};
@@ -99,4 +100,79 @@ pub(super) fn load_vec(file: &GgufFile, name: &str) -> Result<Vec<f32>, ModelErr
         }
     })?;
     Ok(out)
+}
+
+/// A matrix product's weight and optional bias, as a compute path keeps them (`M` a
+/// matrix, `V` a vector).
+pub(crate) struct Linear<M, V> {
+    pub weight: M,
+    pub bias: Option<V>,
+}
+
+/// One decoder layer's tensors, as a compute path keeps them: the CPU packs the matrices
+/// and keeps vectors in host memory, the GPU uploads both. Loaded once, here, for both.
+pub(crate) struct LayerWeights<M, V> {
+    pub attn_norm: V,
+    pub wq: Linear<M, V>,
+    pub wk: Linear<M, V>,
+    pub wv: Linear<M, V>,
+    pub wo: Linear<M, V>,
+    /// Per-head RMSNorm of queries and keys (Qwen3).
+    pub q_norm: Option<V>,
+    pub k_norm: Option<V>,
+    pub ffn_norm: V,
+    pub gate: Linear<M, V>,
+    pub up: Linear<M, V>,
+    pub down: Linear<M, V>,
+}
+
+impl<M, V> LayerWeights<M, V> {
+    /// Layer `i` of `file`, checked against `cfg`'s shapes; `matrix` and `vector` make
+    /// each tensor what the path keeps.
+    pub(crate) fn load(
+        file: &Arc<GgufFile>,
+        cfg: &ModelConfig,
+        i: usize,
+        matrix: &impl Fn(QMatrix) -> Result<M, ModelError>,
+        vector: &impl Fn(Vec<f32>) -> Result<V, ModelError>,
+    ) -> Result<Self, ModelError> {
+        let p = format!("blk.{i}");
+        let vec = |name: &str| vector(load_vec(file, &format!("{p}.{name}"))?);
+        let optional = |name: &str| match file.tensor(&format!("{p}.{name}")) {
+            Some(_) => vec(name).map(Some),
+            None => Ok(None),
+        };
+        let linear = |name: &str, rows: usize, cols: usize| -> Result<Linear<M, V>, ModelError> {
+            Ok(Linear {
+                weight: matrix(QMatrix::named(
+                    file,
+                    &format!("{p}.{name}.weight"),
+                    rows,
+                    cols,
+                )?)?,
+                bias: optional(&format!("{name}.bias"))?,
+            })
+        };
+        let (dim, ffn) = (cfg.dim, cfg.ffn_dim);
+        let (q_dim, kv_dim) = (cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim);
+        let layer = Self {
+            attn_norm: vec("attn_norm.weight")?,
+            wq: linear("attn_q", q_dim, dim)?,
+            wk: linear("attn_k", kv_dim, dim)?,
+            wv: linear("attn_v", kv_dim, dim)?,
+            wo: linear("attn_output", dim, q_dim)?,
+            q_norm: optional("attn_q_norm.weight")?,
+            k_norm: optional("attn_k_norm.weight")?,
+            ffn_norm: vec("ffn_norm.weight")?,
+            gate: linear("ffn_gate", ffn, dim)?,
+            up: linear("ffn_up", ffn, dim)?,
+            down: linear("ffn_down", dim, ffn)?,
+        };
+        if cfg.arch == Arch::Qwen3 && (layer.q_norm.is_none() || layer.k_norm.is_none()) {
+            return Err(ModelError::MissingTensor(format!(
+                "{p}.attn_q_norm.weight / {p}.attn_k_norm.weight"
+            )));
+        }
+        Ok(layer)
+    }
 }

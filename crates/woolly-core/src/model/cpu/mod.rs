@@ -8,9 +8,9 @@ mod pool;
 mod simd;
 mod weights;
 
-use super::config::{Arch, ModelConfig, RopeLayout};
+use super::config::{ModelConfig, RopeLayout};
 use super::device::ComputeDevice;
-use super::weights::QMatrix;
+use super::weights::{LayerWeights, QMatrix};
 use super::ModelError;
 use crate::engine::KvCacheType;
 use crate::gguf::GgufFile;
@@ -25,17 +25,7 @@ use weights::{matmul, Input, Linear, Weight};
 const CHUNK: usize = 128;
 
 struct Layer {
-    attn_norm: Vec<f32>,
-    wq: Linear,
-    wk: Linear,
-    wv: Linear,
-    wo: Linear,
-    q_norm: Option<Vec<f32>>,
-    k_norm: Option<Vec<f32>>,
-    ffn_norm: Vec<f32>,
-    gate: Linear,
-    up: Linear,
-    down: Linear,
+    w: LayerWeights<Weight, Vec<f32>>,
     cache: KvCache,
 }
 
@@ -88,45 +78,25 @@ impl CpuTransformer {
         let isa = Isa::detect();
         let matrix = |name: &str, rows, cols| QMatrix::named(&file, name, rows, cols);
         let vector = |name: &str| super::weights::load_vec(&file, name);
-        let optional = |name: &str| match file.tensor(name) {
-            Some(_) => vector(name).map(Some),
-            None => Ok(None),
-        };
         let linear = |name: &str, rows: usize, cols: usize| -> Result<Linear, ModelError> {
             Ok(Linear {
                 weight: Weight::new(matrix(&format!("{name}.weight"), rows, cols)?),
-                bias: optional(&format!("{name}.bias"))?,
+                bias: match file.tensor(&format!("{name}.bias")) {
+                    Some(_) => Some(vector(&format!("{name}.bias"))?),
+                    None => None,
+                },
             })
         };
         let (dim, hd) = (cfg.dim, cfg.head_dim);
         let (q_dim, kv_dim) = (cfg.n_heads * hd, cfg.n_kv_heads * hd);
-        let mut layers = Vec::with_capacity(cfg.n_layers);
-        for i in 0..cfg.n_layers {
-            let p = format!("blk.{i}");
-            layers.push(Layer {
-                attn_norm: vector(&format!("{p}.attn_norm.weight"))?,
-                wq: linear(&format!("{p}.attn_q"), q_dim, dim)?,
-                wk: linear(&format!("{p}.attn_k"), kv_dim, dim)?,
-                wv: linear(&format!("{p}.attn_v"), kv_dim, dim)?,
-                wo: linear(&format!("{p}.attn_output"), dim, q_dim)?,
-                q_norm: optional(&format!("{p}.attn_q_norm.weight"))?,
-                k_norm: optional(&format!("{p}.attn_k_norm.weight"))?,
-                ffn_norm: vector(&format!("{p}.ffn_norm.weight"))?,
-                gate: linear(&format!("{p}.ffn_gate"), cfg.ffn_dim, dim)?,
-                up: linear(&format!("{p}.ffn_up"), cfg.ffn_dim, dim)?,
-                down: linear(&format!("{p}.ffn_down"), dim, cfg.ffn_dim)?,
-                cache: KvCache::new(kv, cfg.n_kv_heads, ctx, hd),
-            });
-        }
-        if cfg.arch == Arch::Qwen3
-            && layers
-                .iter()
-                .any(|l| l.q_norm.is_none() || l.k_norm.is_none())
-        {
-            return Err(ModelError::MissingTensor(
-                "blk.N.attn_q_norm.weight / attn_k_norm.weight".into(),
-            ));
-        }
+        let layers = (0..cfg.n_layers)
+            .map(|i| {
+                Ok(Layer {
+                    w: LayerWeights::load(&file, &cfg, i, &|m| Ok(Weight::new(m)), &Ok)?,
+                    cache: KvCache::new(kv, cfg.n_kv_heads, ctx, hd),
+                })
+            })
+            .collect::<Result<Vec<_>, ModelError>>()?;
         let output = match file.tensor("output.weight") {
             Some(_) => Some(linear("output", cfg.vocab_size, dim)?),
             None => None,
@@ -247,7 +217,7 @@ impl CpuTransformer {
         let s = &mut self.s;
 
         // Attention.
-        let (x, w) = (&s.x, &layer.attn_norm);
+        let (x, w) = (&s.x, &layer.w.attn_norm);
         rows_quantized(pool, &mut s.xn, &mut s.xq, n, dim, &|t, o| {
             ops::rms_norm(&x[t * dim..(t + 1) * dim], w, eps, o)
         });
@@ -257,12 +227,12 @@ impl CpuTransformer {
             isa,
             &input,
             [
-                (&layer.wq, &mut s.q[..n * q_dim]),
-                (&layer.wk, &mut s.k[..n * kv_dim]),
-                (&layer.wv, &mut s.v[..n * kv_dim]),
+                (&layer.w.wq, &mut s.q[..n * q_dim]),
+                (&layer.w.wk, &mut s.k[..n * kv_dim]),
+                (&layer.w.wv, &mut s.v[..n * kv_dim]),
             ],
         );
-        if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
+        if let (Some(qn), Some(kn)) = (&layer.w.q_norm, &layer.w.k_norm) {
             ops::head_norms(&mut s.q[..n * q_dim], qn, eps);
             ops::head_norms(&mut s.k[..n * kv_dim], kn, eps);
         }
@@ -306,11 +276,11 @@ impl CpuTransformer {
         );
         rows_quantized(pool, &mut s.att, &mut s.xq, n, q_dim, &|_, _| {});
         let input = Input::quantized(&s.att, &s.xq, &mut s.tiles, n, q_dim, amx);
-        matmul(pool, isa, &input, [(&layer.wo, &mut s.xn[..n * dim])]);
+        matmul(pool, isa, &input, [(&layer.w.wo, &mut s.xn[..n * dim])]);
         ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
 
         // SwiGLU feed-forward.
-        let (x, w) = (&s.x, &layer.ffn_norm);
+        let (x, w) = (&s.x, &layer.w.ffn_norm);
         rows_quantized(pool, &mut s.xn, &mut s.xq, n, dim, &|t, o| {
             ops::rms_norm(&x[t * dim..(t + 1) * dim], w, eps, o)
         });
@@ -320,8 +290,8 @@ impl CpuTransformer {
             isa,
             &input,
             [
-                (&layer.gate, &mut s.gate[..n * ffn]),
-                (&layer.up, &mut s.up[..n * ffn]),
+                (&layer.w.gate, &mut s.gate[..n * ffn]),
+                (&layer.w.up, &mut s.up[..n * ffn]),
             ],
         );
         // SwiGLU, its output quantized for the down projection.
@@ -330,7 +300,7 @@ impl CpuTransformer {
             ops::swiglu(g, &up[t * ffn..(t + 1) * ffn])
         });
         let input = Input::quantized(&s.gate, &s.xq, &mut s.tiles, n, ffn, amx);
-        matmul(pool, isa, &input, [(&layer.down, &mut s.xn[..n * dim])]);
+        matmul(pool, isa, &input, [(&layer.w.down, &mut s.xn[..n * dim])]);
         ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
     }
 }

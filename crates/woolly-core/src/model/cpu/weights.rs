@@ -92,10 +92,7 @@ impl Weight {
 }
 
 /// A weight with its optional bias.
-pub struct Linear {
-    pub weight: Weight,
-    pub bias: Option<Vec<f32>>,
-}
+pub type Linear = crate::model::weights::Linear<Weight, Vec<f32>>;
 
 /// `n` input rows, as f32 and quantized to 8 bits (every format reads one of them), and
 /// for a prefill on AMX the quantized rows as tiles.

@@ -6,9 +6,9 @@ use super::ops::{AttentionArgs, Buf, Kernels};
 use super::weights::{upload_f32, DeviceMatrix};
 use crate::engine::KvCacheType;
 use crate::gguf::GgufFile;
-use crate::model::config::{Arch, ModelConfig, RopeLayout};
+use crate::model::config::{ModelConfig, RopeLayout};
 use crate::model::device::ComputeDevice;
-use crate::model::weights::{load_vec, QMatrix};
+use crate::model::weights::{load_vec, LayerWeights, QMatrix};
 use crate::model::ModelError;
 use crate::quant;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,23 +17,10 @@ use std::sync::Arc;
 /// Tokens per prompt chunk: bounds the activation buffers.
 const CHUNK: usize = 64;
 
-struct Linear {
-    weight: DeviceMatrix,
-    bias: Option<Buf>,
-}
+type Linear = crate::model::weights::Linear<DeviceMatrix, Buf>;
 
 struct Layer {
-    attn_norm: Buf,
-    wq: Linear,
-    wk: Linear,
-    wv: Linear,
-    wo: Linear,
-    q_norm: Option<Buf>,
-    k_norm: Option<Buf>,
-    ffn_norm: Buf,
-    gate: Linear,
-    up: Linear,
-    down: Linear,
+    w: LayerWeights<DeviceMatrix, Buf>,
     k_cache: Buf,
     v_cache: Buf,
 }
@@ -108,63 +95,33 @@ impl GpuTransformer {
             len: v.len(),
         };
         let vector = |name: &str| load_vec(&file, name).map(|v| f32_buf(&v));
-        let optional = |name: &str| match file.tensor(name) {
-            Some(_) => vector(name).map(Some),
-            None => Ok(None),
-        };
-        let matrix = |name: &str, rows: usize, cols: usize| -> Result<DeviceMatrix, ModelError> {
-            let m = QMatrix::named(&file, name, rows, cols)?;
+        let matrix = |m: QMatrix| -> Result<DeviceMatrix, ModelError> {
             let on_device =
-                DeviceMatrix::upload(g, m.ty, rows, cols, m.bytes()).map_err(device_err)?;
+                DeviceMatrix::upload(g, m.ty, m.rows, m.cols, m.bytes()).map_err(device_err)?;
             // The device holds it now: let the OS have the mapped pages back.
             m.release(0, m.bytes().len());
             Ok(on_device)
         };
-        let linear = |name: &str, rows: usize, cols: usize| -> Result<Linear, ModelError> {
-            Ok(Linear {
-                weight: matrix(&format!("{name}.weight"), rows, cols)?,
-                bias: optional(&format!("{name}.bias"))?,
-            })
-        };
-        let (dim, hd) = (cfg.dim, cfg.head_dim);
-        let (q_dim, kv_dim) = (cfg.n_heads * hd, cfg.n_kv_heads * hd);
+        let hd = cfg.head_dim;
         let f16_cache = kv == KvCacheType::F16 && g.f16;
         let cache_len = cfg.n_kv_heads * ctx * hd;
         let cache = || Buf {
             handle: g.client.empty(cache_len * if f16_cache { 2 } else { 4 }),
             len: cache_len,
         };
-        let mut layers = Vec::with_capacity(cfg.n_layers);
-        for i in 0..cfg.n_layers {
-            let p = format!("blk.{i}");
-            layers.push(Layer {
-                attn_norm: vector(&format!("{p}.attn_norm.weight"))?,
-                wq: linear(&format!("{p}.attn_q"), q_dim, dim)?,
-                wk: linear(&format!("{p}.attn_k"), kv_dim, dim)?,
-                wv: linear(&format!("{p}.attn_v"), kv_dim, dim)?,
-                wo: linear(&format!("{p}.attn_output"), dim, q_dim)?,
-                q_norm: optional(&format!("{p}.attn_q_norm.weight"))?,
-                k_norm: optional(&format!("{p}.attn_k_norm.weight"))?,
-                ffn_norm: vector(&format!("{p}.ffn_norm.weight"))?,
-                gate: linear(&format!("{p}.ffn_gate"), cfg.ffn_dim, dim)?,
-                up: linear(&format!("{p}.ffn_up"), cfg.ffn_dim, dim)?,
-                down: linear(&format!("{p}.ffn_down"), dim, cfg.ffn_dim)?,
-                k_cache: cache(),
-                v_cache: cache(),
-            });
-        }
-        if cfg.arch == Arch::Qwen3
-            && layers
-                .iter()
-                .any(|l| l.q_norm.is_none() || l.k_norm.is_none())
-        {
-            return Err(ModelError::MissingTensor(
-                "blk.N.attn_q_norm.weight / attn_k_norm.weight".into(),
-            ));
-        }
+        let layers = (0..cfg.n_layers)
+            .map(|i| {
+                Ok(Layer {
+                    w: LayerWeights::load(&file, &cfg, i, &matrix, &|v| Ok(f32_buf(&v)))?,
+                    k_cache: cache(),
+                    v_cache: cache(),
+                })
+            })
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        let (dim, q_dim, kv_dim) = (cfg.dim, cfg.n_heads * hd, cfg.n_kv_heads * hd);
         let embeddings = QMatrix::named(&file, "token_embd.weight", cfg.vocab_size, dim)?;
         let output = match file.tensor("output.weight") {
-            Some(_) => matrix("output.weight", cfg.vocab_size, dim)?,
+            Some(_) => matrix(QMatrix::named(&file, "output.weight", cfg.vocab_size, dim)?)?,
             // Tied: the embedding table doubles as the output head.
             None => DeviceMatrix::upload(g, embeddings.ty, cfg.vocab_size, dim, embeddings.bytes())
                 .map_err(device_err)?,
@@ -308,44 +265,44 @@ impl GpuTransformer {
                 v_cache: &l.v_cache,
                 f16: self.f16_cache,
             };
-            let qkv = [&l.wq.weight, &l.wk.weight, &l.wv.weight];
+            let qkv = [&l.w.wq.weight, &l.w.wk.weight, &l.w.wv.weight];
             let input = norm(
                 k,
                 &qkv,
                 &x,
-                &l.attn_norm,
+                &l.w.attn_norm,
                 &s.xn,
                 &s.xq,
                 (dim, n, 0),
                 cfg.norm_eps,
             );
-            linear(k, &l.wq, input, &s.q, n);
-            linear(k, &l.wk, input, &s.k, n);
-            linear(k, &l.wv, input, &s.v, n);
-            if let (Some(qn), Some(kn)) = (&l.q_norm, &l.k_norm) {
+            linear(k, &l.w.wq, input, &s.q, n);
+            linear(k, &l.w.wk, input, &s.k, n);
+            linear(k, &l.w.wv, input, &s.v, n);
+            if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
                 k.rms_norm_in_place(&s.q, qn, hd, n * heads, cfg.norm_eps);
                 k.rms_norm_in_place(&s.k, kn, hd, n * kv_heads, cfg.norm_eps);
             }
             k.rope_store(&a, &s.q, &s.k, &s.v, n, start);
             k.attention(&a, &s.q, &s.att, n, start);
-            let input = rounded(k, &[&l.wo.weight], &s.att, &s.xq, n * heads * hd);
-            k.matmul(&l.wo.weight, input, &x, n, true);
-            let gate_up = [&l.gate.weight, &l.up.weight];
+            let input = rounded(k, &[&l.w.wo.weight], &s.att, &s.xq, n * heads * hd);
+            k.matmul(&l.w.wo.weight, input, &x, n, true);
+            let gate_up = [&l.w.gate.weight, &l.w.up.weight];
             let input = norm(
                 k,
                 &gate_up,
                 &x,
-                &l.ffn_norm,
+                &l.w.ffn_norm,
                 &s.xn,
                 &s.xq,
                 (dim, n, 0),
                 cfg.norm_eps,
             );
-            linear(k, &l.gate, input, &s.gate, n);
-            linear(k, &l.up, input, &s.up, n);
+            linear(k, &l.w.gate, input, &s.gate, n);
+            linear(k, &l.w.up, input, &s.up, n);
             // Rounded to 8 bits on the way when `down` wants it.
-            k.swiglu(&s.gate, &s.up, n * cfg.ffn_dim, l.down.weight.wants_q8());
-            k.matmul(&l.down.weight, &s.gate, &x, n, true);
+            k.swiglu(&s.gate, &s.up, n * cfg.ffn_dim, l.w.down.weight.wants_q8());
+            k.matmul(&l.w.down.weight, &s.gate, &x, n, true);
         }
         Ok(x)
     }

@@ -3,7 +3,7 @@
 use crate::gguf::{GgufError, GgufFile};
 
 /// Architectures this engine runs.
-pub const SUPPORTED_ARCHS: [&str; 4] = ["llama", "mistral", "qwen2", "qwen3"];
+pub const SUPPORTED_ARCHS: [&str; 5] = ["llama", "mistral", "qwen2", "qwen3", "gemma3"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
@@ -11,6 +11,16 @@ pub enum Arch {
     Mistral,
     Qwen2,
     Qwen3,
+    Gemma3,
+}
+
+/// The feed-forward gate's activation: `act(gate) * up`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// SiLU (SwiGLU): LLaMA, Mistral, Qwen.
+    Silu,
+    /// GELU, tanh approximation (GeGLU): Gemma.
+    GeluTanh,
 }
 
 /// How RoPE pairs dimensions: interleaved pairs (LLaMA) or halves (NeoX: Qwen).
@@ -62,6 +72,16 @@ pub struct ModelConfig {
     pub rope_scaling: RopeScaling,
     /// Context length the model was trained for.
     pub train_ctx: usize,
+    /// The token embeddings are multiplied by this (Gemma: `sqrt(dim)`).
+    pub embed_scale: f32,
+    pub activation: Activation,
+    /// Sliding-window attention: layers for which [`Self::is_local`] holds see only the
+    /// last `window` positions (0: every layer sees the whole context).
+    pub window: usize,
+    /// Every `swa_pattern`-th layer is global, the others local (Gemma 3: 6).
+    pub swa_pattern: usize,
+    /// RoPE base of the local layers (no context scaling there).
+    pub rope_base_local: f32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +101,7 @@ impl ModelConfig {
             "mistral" => Arch::Mistral,
             "qwen2" => Arch::Qwen2,
             "qwen3" => Arch::Qwen3,
+            "gemma3" => Arch::Gemma3,
             other => return Err(ConfigError::UnsupportedArch(other.to_owned())),
         };
         let u = |k: &str| f.hparam_u64(k).map(|v| v as usize);
@@ -155,11 +176,25 @@ impl ModelConfig {
             rope_base: f.hparam_f64_opt("rope.freq_base")?.unwrap_or(10_000.0) as f32,
             rope_dim,
             rope_layout: match arch {
-                Arch::Qwen2 | Arch::Qwen3 => RopeLayout::Neox,
+                Arch::Qwen2 | Arch::Qwen3 | Arch::Gemma3 => RopeLayout::Neox,
                 Arch::Llama | Arch::Mistral => RopeLayout::Normal,
             },
             rope_scaling,
             train_ctx,
+            embed_scale: match arch {
+                Arch::Gemma3 => (dim as f32).sqrt(),
+                _ => 1.0,
+            },
+            activation: match arch {
+                Arch::Gemma3 => Activation::GeluTanh,
+                _ => Activation::Silu,
+            },
+            window: f
+                .hparam_u64_opt("attention.sliding_window")?
+                .map_or(0, |v| v as usize),
+            // llama.cpp's values for Gemma 3, which its GGUF files do not carry.
+            swa_pattern: if arch == Arch::Gemma3 { 6 } else { 0 },
+            rope_base_local: 10_000.0,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -183,6 +218,20 @@ impl ModelConfig {
             return bad("zero layers, feed-forward length, vocabulary or head dimension".into());
         }
         Ok(())
+    }
+
+    /// Whether layer `l` attends over a sliding window (else over the whole context).
+    pub fn is_local(&self, l: usize) -> bool {
+        self.window > 0 && self.swa_pattern > 0 && l % self.swa_pattern < self.swa_pattern - 1
+    }
+
+    /// The configuration of a local layer's RoPE: its own base, no context scaling.
+    pub fn local_rope(&self) -> Self {
+        Self {
+            rope_base: self.rope_base_local,
+            rope_scaling: RopeScaling::None,
+            ..self.clone()
+        }
     }
 
     /// Bytes of KV cache for `ctx` positions at `bytes_per_value` (2 for f16, 4 for f32).

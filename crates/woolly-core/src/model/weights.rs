@@ -120,7 +120,11 @@ pub(crate) struct LayerWeights<M, V> {
     /// Per-head RMSNorm of queries and keys (Qwen3).
     pub q_norm: Option<V>,
     pub k_norm: Option<V>,
+    /// RMSNorm of the attention's and the feed-forward's outputs before the residual add
+    /// (Gemma).
+    pub post_attn_norm: Option<V>,
     pub ffn_norm: V,
+    pub post_ffn_norm: Option<V>,
     pub gate: Linear<M, V>,
     pub up: Linear<M, V>,
     pub down: Linear<M, V>,
@@ -163,14 +167,24 @@ impl<M, V> LayerWeights<M, V> {
             wo: linear("attn_output", dim, q_dim)?,
             q_norm: optional("attn_q_norm.weight")?,
             k_norm: optional("attn_k_norm.weight")?,
+            post_attn_norm: optional("post_attention_norm.weight")?,
             ffn_norm: vec("ffn_norm.weight")?,
+            post_ffn_norm: optional("post_ffw_norm.weight")?,
             gate: linear("ffn_gate", ffn, dim)?,
             up: linear("ffn_up", ffn, dim)?,
             down: linear("ffn_down", dim, ffn)?,
         };
-        if cfg.arch == Arch::Qwen3 && (layer.q_norm.is_none() || layer.k_norm.is_none()) {
+        let needs_qk_norms = matches!(cfg.arch, Arch::Qwen3 | Arch::Gemma3);
+        if needs_qk_norms && (layer.q_norm.is_none() || layer.k_norm.is_none()) {
             return Err(ModelError::MissingTensor(format!(
                 "{p}.attn_q_norm.weight / {p}.attn_k_norm.weight"
+            )));
+        }
+        if cfg.arch == Arch::Gemma3
+            && (layer.post_attn_norm.is_none() || layer.post_ffn_norm.is_none())
+        {
+            return Err(ModelError::MissingTensor(format!(
+                "{p}.post_attention_norm.weight / {p}.post_ffw_norm.weight"
             )));
         }
         Ok(layer)

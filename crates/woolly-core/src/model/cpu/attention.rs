@@ -135,7 +135,8 @@ pub fn scores_len(kv_heads: usize, ctx: usize) -> usize {
 
 /// Causal attention of `n` queries at positions `start..start + n` (`q`, `out`:
 /// `[n][heads * head_dim]`) over the cache, which already holds positions up to
-/// `start + n - 1`. `scores` is [`scores_len`] long.
+/// `start + n - 1`; with a `window` (> 0) each query sees only its last `window`
+/// positions. `scores` is [`scores_len`] long.
 pub fn attend(
     pool: &Pool,
     cache: &KvCache,
@@ -144,6 +145,7 @@ pub fn attend(
     scores: &mut [f32],
     heads: usize,
     start: usize,
+    window: usize,
 ) {
     let (hd, ctx, kv_heads) = (cache.hd, cache.ctx, cache.kv_heads);
     let q_dim = heads * hd;
@@ -168,6 +170,7 @@ pub fn attend(
                     let Some(&(t, g)) = pending.get(i) else {
                         return Query {
                             q: &[],
+                            first: 0,
                             len: 0,
                             out: &mut [],
                         };
@@ -176,9 +179,15 @@ pub fn attend(
                     // SAFETY: a query's output columns belong to its (position, head)
                     // alone, and each pair is in one batch of one task.
                     let o = unsafe { out.slice(at + col..at + col + hd) };
+                    let len = start + t + 1;
                     Query {
                         q: &q[at + col..][..hd],
-                        len: start + t + 1,
+                        first: if window > 0 {
+                            len.saturating_sub(window)
+                        } else {
+                            0
+                        },
+                        len,
                         out: o,
                     }
                 });
@@ -214,6 +223,7 @@ mod tests {
         kvh: usize,
         hd: usize,
         start: usize,
+        window: usize,
     ) -> Vec<f32> {
         let n = q.len() / (heads * hd);
         let mut out = vec![0.0; q.len()];
@@ -222,7 +232,12 @@ mod tests {
                 let kv = h / (heads / kvh);
                 let qh = &q[(t * heads + h) * hd..][..hd];
                 let len = start + t + 1;
-                let s: Vec<f32> = (0..len)
+                let first = if window > 0 {
+                    len.saturating_sub(window)
+                } else {
+                    0
+                };
+                let s: Vec<f32> = (first..len)
                     .map(|j| {
                         (0..hd).map(|d| qh[d] * keys[j][kv * hd + d]).sum::<f32>()
                             / (hd as f32).sqrt()
@@ -231,9 +246,9 @@ mod tests {
                 let m = s.iter().cloned().fold(f32::MIN, f32::max);
                 let e: Vec<f32> = s.iter().map(|v| (v - m).exp()).collect();
                 let sum: f32 = e.iter().sum();
-                for j in 0..len {
+                for (j, e) in (first..len).zip(&e) {
                     for d in 0..hd {
-                        out[(t * heads + h) * hd + d] += e[j] / sum * vals[j][kv * hd + d];
+                        out[(t * heads + h) * hd + d] += e / sum * vals[j][kv * hd + d];
                     }
                 }
             }
@@ -257,17 +272,20 @@ mod tests {
             for p in 0..6 {
                 cache.store(&pool, p, &keys[p], &vals[p]);
             }
-            // Positions 3..6 as a chunk of 3 queries.
+            // Positions 3..6 as a chunk of 3 queries, over the whole context and over
+            // sliding windows of 2 and 4 positions.
             let q: Vec<f32> = (0..3 * heads * hd).map(|i| f(i, 0.07)).collect();
-            let mut out = vec![0.0; q.len()];
-            let mut scores = vec![0.0; scores_len(kvh, ctx)];
-            attend(&pool, &cache, &q, &mut out, &mut scores, heads, 3);
-            let want = naive(&q, &keys, &vals, heads, kvh, hd, 3);
-            for (i, (a, b)) in out.iter().zip(&want).enumerate() {
-                assert!(
-                    (a - b).abs() < 1e-5,
-                    "{threads} threads, element {i}: {a} vs {b}"
-                );
+            for window in [0, 2, 4] {
+                let mut out = vec![0.0; q.len()];
+                let mut scores = vec![0.0; scores_len(kvh, ctx)];
+                attend(&pool, &cache, &q, &mut out, &mut scores, heads, 3, window);
+                let want = naive(&q, &keys, &vals, heads, kvh, hd, 3, window);
+                for (i, (a, b)) in out.iter().zip(&want).enumerate() {
+                    assert!(
+                        (a - b).abs() < 1e-5,
+                        "{threads} threads, window {window}, element {i}: {a} vs {b}"
+                    );
+                }
             }
         }
     }

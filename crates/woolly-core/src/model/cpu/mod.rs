@@ -8,7 +8,7 @@ mod pool;
 mod simd;
 mod weights;
 
-use super::config::{ModelConfig, RopeLayout};
+use super::config::{Activation, ModelConfig, RopeLayout};
 use super::device::ComputeDevice;
 use super::weights::{LayerWeights, QMatrix};
 use super::ModelError;
@@ -62,6 +62,8 @@ pub struct CpuTransformer {
     /// `[ctx][rope_dim / 2]` each.
     rope_cos: Vec<f32>,
     rope_sin: Vec<f32>,
+    /// The local (sliding-window) layers' tables, where their RoPE differs.
+    rope_local: Option<(Vec<f32>, Vec<f32>)>,
     pool: Pool,
     s: Scratch,
 }
@@ -111,6 +113,9 @@ impl CpuTransformer {
             bias: None,
         };
         let (rope_cos, rope_sin) = super::rope::cos_sin_tables(&cfg, ctx);
+        let rope_local = (0..cfg.n_layers)
+            .any(|l| cfg.is_local(l))
+            .then(|| super::rope::cos_sin_tables(&cfg.local_rope(), ctx));
         let pool = Pool::new(threads)
             .map_err(|e| ModelError::Internal(format!("cannot start worker threads: {e}")))?;
         let widest = dim.max(q_dim).max(cfg.ffn_dim);
@@ -149,6 +154,7 @@ impl CpuTransformer {
             layers,
             rope_cos,
             rope_sin,
+            rope_local,
             pool,
             s,
         })
@@ -199,9 +205,11 @@ impl CpuTransformer {
         let n = tokens.len();
         let dim = self.cfg.dim;
         for (t, &token) in tokens.iter().enumerate() {
-            self.embeddings
-                .weight
-                .row(token as usize, &mut self.s.x[t * dim..(t + 1) * dim]);
+            let x = &mut self.s.x[t * dim..(t + 1) * dim];
+            self.embeddings.weight.row(token as usize, x);
+            if self.cfg.embed_scale != 1.0 {
+                x.iter_mut().for_each(|v| *v *= self.cfg.embed_scale);
+            }
         }
         for l in 0..self.layers.len() {
             self.layer_forward(l, n, start);
@@ -238,7 +246,11 @@ impl CpuTransformer {
         }
         // RoPE, a position per task, then the KV store.
         let (half, layout) = (cfg.rope_dim / 2, cfg.rope_layout);
-        let (cos, sin) = (&self.rope_cos, &self.rope_sin);
+        let local = cfg.is_local(l);
+        let (cos, sin) = match &self.rope_local {
+            Some((cos, sin)) if local => (cos, sin),
+            _ => (&self.rope_cos, &self.rope_sin),
+        };
         let (q, k) = (
             SharedMut::new(&mut s.q[..n * q_dim]),
             SharedMut::new(&mut s.k[..n * kv_dim]),
@@ -273,13 +285,17 @@ impl CpuTransformer {
             &mut s.scores,
             cfg.n_heads,
             start,
+            if local { cfg.window } else { 0 },
         );
         rows_quantized(pool, &mut s.att, &mut s.xq, n, q_dim, &|_, _| {});
         let input = Input::quantized(&s.att, &s.xq, &mut s.tiles, n, q_dim, amx);
         matmul(pool, isa, &input, [(&layer.w.wo, &mut s.xn[..n * dim])]);
+        if let Some(w) = &layer.w.post_attn_norm {
+            ops::rms_norm_rows(&mut s.xn[..n * dim], w, eps);
+        }
         ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
 
-        // SwiGLU feed-forward.
+        // Gated feed-forward (SwiGLU or GeGLU).
         let (x, w) = (&s.x, &layer.w.ffn_norm);
         rows_quantized(pool, &mut s.xn, &mut s.xq, n, dim, &|t, o| {
             ops::rms_norm(&x[t * dim..(t + 1) * dim], w, eps, o)
@@ -294,13 +310,20 @@ impl CpuTransformer {
                 (&layer.w.up, &mut s.up[..n * ffn]),
             ],
         );
-        // SwiGLU, its output quantized for the down projection.
-        let up = &s.up;
+        // The gate's activation, its output quantized for the down projection.
+        let (up, activation) = (&s.up, cfg.activation);
         rows_quantized(pool, &mut s.gate, &mut s.xq, n, ffn, &|t, g| {
-            ops::swiglu(g, &up[t * ffn..(t + 1) * ffn])
+            let up = &up[t * ffn..(t + 1) * ffn];
+            match activation {
+                Activation::Silu => ops::swiglu(g, up),
+                Activation::GeluTanh => ops::geglu(g, up),
+            }
         });
         let input = Input::quantized(&s.gate, &s.xq, &mut s.tiles, n, ffn, amx);
         matmul(pool, isa, &input, [(&layer.w.down, &mut s.xn[..n * dim])]);
+        if let Some(w) = &layer.w.post_ffn_norm {
+            ops::rms_norm_rows(&mut s.xn[..n * dim], w, eps);
+        }
         ops::add(&mut s.x[..n * dim], &s.xn[..n * dim]);
     }
 }

@@ -63,6 +63,37 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     simd::swiglu(gate, up)
 }
 
+/// `gate = gelu(gate) * up` (GeGLU, Gemma), GELU's tanh approximation taken as
+/// llama.cpp's CPU build takes it: from a table over f16 inputs, so both the input and the
+/// result are rounded to f16 (the two engines then agree at near-ties).
+pub fn geglu(gate: &mut [f32], up: &[f32]) {
+    use half::f16;
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    for (g, u) in gate.iter_mut().zip(up) {
+        let x = *g;
+        let gelu = if x <= -10.0 {
+            0.0
+        } else if x >= 10.0 {
+            x
+        } else {
+            let x = f16::from_f32(x).to_f32();
+            let y = 0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x)).tanh());
+            f16::from_f32(y).to_f32()
+        };
+        *g = gelu * u;
+    }
+}
+
+/// RMSNorm of each `w.len()`-wide row of `x`, in place.
+pub fn rms_norm_rows(x: &mut [f32], w: &[f32], eps: f32) {
+    for row in x.chunks_exact_mut(w.len()) {
+        let scale = 1.0 / (mean_square(row) + eps).sqrt();
+        for (v, w) in row.iter_mut().zip(w) {
+            *v = *v * scale * w;
+        }
+    }
+}
+
 /// `x += y`.
 pub fn add(x: &mut [f32], y: &[f32]) {
     for (x, y) in x.iter_mut().zip(y) {

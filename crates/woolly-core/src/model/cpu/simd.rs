@@ -110,6 +110,12 @@ fn swiglu_avx2(gate: &mut [f32], up: &[f32]) {
     swiglu_body(gate, up)
 }
 
+/// In-place softmax over `x[first..]`; the scores before `first` become 0.
+fn softmax_window(x: &mut [f32], first: usize) {
+    softmax(&mut x[first..]);
+    x[..first].fill(0.0);
+}
+
 /// In-place softmax.
 pub fn softmax(x: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
@@ -223,6 +229,8 @@ pub const MAX_QUERIES: usize = 4;
 /// `out = sum_j p_j v_j`.
 pub struct Query<'a> {
     pub q: &'a [f32],
+    /// Keys `first..len` are seen (`first > 0`: a sliding window); the others weigh 0.
+    pub first: usize,
     pub len: usize,
     pub out: &'a mut [f32],
 }
@@ -293,7 +301,7 @@ pub fn attend_queries<E: KvElem>(
                 *s = a * scale;
             }
         }
-        softmax(p);
+        softmax_window(p, query.first);
         query.out.fill(0.0);
         for (&pj, row) in p.iter().zip(v.chunks_exact(hd)) {
             for (o, x) in query.out.iter_mut().zip(row) {
@@ -372,7 +380,8 @@ unsafe fn attend_avx512<E: KvElem, const L: usize, const Q: usize>(
         }
         for (i, &len) in lens.iter().enumerate() {
             let row = std::slice::from_raw_parts_mut(sp.add(i * stride), max_len);
-            softmax_body(&mut row[..len]);
+            softmax_body(&mut row[queries[i].first..len]);
+            row[..queries[i].first].fill(0.0);
             row[len..].fill(0.0);
         }
         let rows: [*const f32; Q] = std::array::from_fn(|i| sp.add(i * stride) as *const f32);
@@ -452,7 +461,8 @@ unsafe fn attend_avx2<E: KvElem, const Q: usize>(
         }
         for (i, query) in queries.iter_mut().enumerate() {
             let row = std::slice::from_raw_parts_mut(sp.add(i * stride), max_len);
-            softmax_body(&mut row[..lens[i]]);
+            softmax_body(&mut row[query.first..lens[i]]);
+            row[..query.first].fill(0.0);
             let out = query.out.as_mut_ptr();
             for c0 in (0..hd).step_by(64) {
                 let width = (hd - c0).min(64) / 8;
@@ -580,13 +590,15 @@ mod tests {
                 let (keys, stride) = (37, 64);
                 let f = |i: usize, a: f32| (i as f32 * a).sin();
                 let lens: Vec<usize> = (0..nq).map(|i| keys - 5 * i).collect();
+                // Sliding windows too: query i sees keys 4 i.. only.
+                let firsts: Vec<usize> = (0..nq).map(|i| 4 * i).collect();
                 let q: Vec<f32> = (0..nq * hd).map(|i| f(i, 0.37)).collect();
                 let k: Vec<f32> = (0..keys * hd).map(|i| f(i, 0.11)).collect();
                 let v: Vec<f32> = (0..keys * hd).map(|i| f(i, 0.23)).collect();
                 let want: Vec<f32> = (0..nq)
                     .flat_map(|i| {
-                        let l = lens[i];
-                        reference(&q[i * hd..][..hd], &k[..l * hd], &v[..l * hd], 0.125)
+                        let (a, l) = (firsts[i] * hd, lens[i] * hd);
+                        reference(&q[i * hd..][..hd], &k[a..l], &v[a..l], 0.125)
                     })
                     .collect();
                 let run = |kt: &dyn Fn(&mut [Query], &mut [f32])| {
@@ -596,6 +608,7 @@ mod tests {
                         .enumerate()
                         .map(|(i, o)| Query {
                             q: &q[i * hd..][..hd],
+                            first: firsts[i],
                             len: lens[i],
                             out: o,
                         })

@@ -6,7 +6,7 @@ use super::ops::{AttentionArgs, Buf, Kernels};
 use super::weights::{upload_f32, DeviceMatrix};
 use crate::engine::KvCacheType;
 use crate::gguf::GgufFile;
-use crate::model::config::{ModelConfig, RopeLayout};
+use crate::model::config::{Activation, ModelConfig, RopeLayout};
 use crate::model::device::ComputeDevice;
 use crate::model::weights::{load_vec, LayerWeights, QMatrix};
 use crate::model::ModelError;
@@ -89,6 +89,14 @@ impl GpuTransformer {
             .gpu
             .clone()
             .ok_or_else(|| ModelError::Device("no GPU was selected".into()))?;
+        // Gemma's embedding scale, GeGLU, post-norms and sliding windows are CPU-only so
+        // far: the engine runs such a model on the CPU and says why.
+        if cfg.activation != Activation::Silu || cfg.embed_scale != 1.0 || cfg.is_local(0) {
+            return Err(ModelError::Device(format!(
+                "the GPU path does not run {:?} models yet",
+                cfg.arch
+            )));
+        }
         let g = &*gpu;
         let f32_buf = |v: &[f32]| Buf {
             handle: upload_f32(g, v),

@@ -35,6 +35,7 @@ if ! python3 -c 'import gguf, numpy, openai, pytest' 2>/dev/null; then
 fi
 
 ./scripts/fetch-test-model.sh
+./scripts/fetch-gemma3.sh
 
 # The desktop app's UI (React + Vite): npm packages, pinned by ui/package-lock.json.
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then

@@ -63,23 +63,14 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     simd::swiglu(gate, up)
 }
 
-/// `gate = gelu(gate) * up` (GeGLU, Gemma), GELU's tanh approximation taken as
-/// llama.cpp's CPU build takes it: from a table over f16 inputs, so both the input and the
-/// result are rounded to f16 (the two engines then agree at near-ties).
+/// `gate = gelu(gate) * up` (GeGLU, Gemma), GELU in its tanh approximation, in f32 (as
+/// llama.cpp's prebuilt CPU builds compute it; its f16 lookup table parts from them at
+/// near-ties).
 pub fn geglu(gate: &mut [f32], up: &[f32]) {
-    use half::f16;
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
     for (g, u) in gate.iter_mut().zip(up) {
         let x = *g;
-        let gelu = if x <= -10.0 {
-            0.0
-        } else if x >= 10.0 {
-            x
-        } else {
-            let x = f16::from_f32(x).to_f32();
-            let y = 0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x)).tanh());
-            f16::from_f32(y).to_f32()
-        };
+        let gelu = 0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x)).tanh());
         *g = gelu * u;
     }
 }

@@ -90,9 +90,10 @@ fn main() {
 }
 
 /// The formats with packed kernels.
-const TYPES: [GgmlType; 8] = [
+const TYPES: [GgmlType; 9] = [
     GgmlType::Q4_1,
     GgmlType::Q4_0,
+    GgmlType::Q5_0,
     GgmlType::Q8_0,
     GgmlType::Q4K,
     GgmlType::Q5K,

@@ -7,9 +7,10 @@ use common::{random_blocks, Rng};
 use woolly_core::quant::packed::{amx_available, Isa, PackedMatrix, TokenTiles};
 use woolly_core::quant::{dequantize, quantize_q8, vec_dot_portable, GgmlType, Q8Block, Q8_BLOCK};
 
-const TYPES: [GgmlType; 8] = [
+const TYPES: [GgmlType; 9] = [
     GgmlType::Q4_0,
     GgmlType::Q4_1,
+    GgmlType::Q5_0,
     GgmlType::Q8_0,
     GgmlType::Q4K,
     GgmlType::Q5K,
@@ -23,7 +24,10 @@ const AMX_TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0
 
 /// A row width of a few blocks of `ty`: 3 blocks, or 2 super-blocks for the K-quants.
 fn cols_for(ty: GgmlType) -> usize {
-    if ty.block_size() == Q8_BLOCK {
+    if ty == GgmlType::Q5_0 {
+        // Two units of four blocks (the fifth bits of four blocks share a line).
+        256
+    } else if ty.block_size() == Q8_BLOCK {
         96
     } else {
         2 * ty.block_size()
@@ -218,6 +222,8 @@ fn batched_gemm_equals_one_token_at_a_time_bit_for_bit() {
 #[test]
 fn other_types_are_not_packed() {
     let w = vec![0u8; 4 * 2 * 22];
+    assert!(PackedMatrix::pack(GgmlType::Q5_1, &w, 4, 64).is_none());
+    // Q5_0 packs four blocks to a unit: rows of two blocks stay rows.
     assert!(PackedMatrix::pack(GgmlType::Q5_0, &w, 4, 64).is_none());
     // A buffer that does not match the shape is refused, not read past.
     assert!(PackedMatrix::pack(GgmlType::Q4_0, &[0u8; 17], 1, 32).is_none());
@@ -229,7 +235,7 @@ fn other_types_are_not_packed() {
 #[test]
 fn a_matrix_of_many_waves_packs_every_row() {
     let mut rng = Rng(77);
-    for ty in [GgmlType::Q4_0, GgmlType::Q6K] {
+    for ty in [GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q6K] {
         let cols = 256;
         let row_bytes = cols / ty.block_size() * ty.type_size();
         let rows = (9 << 20) / row_bytes + 3; // over two waves, the last group ragged

@@ -116,6 +116,63 @@ pub unsafe fn q4<const OFF: i32, const T: usize>(
     std::array::from_fn(|t| finish(acc01[t], acc23[t], mins[t]))
 }
 
+/// # Safety
+/// As for [`q4`], over Q5_0's units: five lines (four of nibbles, one of fifth bits) and
+/// 16 halves per four block columns. Each block's `sum((u - 16) q)` is formed in integers
+/// (`u = nibble | fifth << 4`) before its one float step, as the row kernel and llama.cpp
+/// do; the same operations for every token, so its outputs do not depend on `T`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn q5<const T: usize>(
+    sc: &[u16],
+    qs: &[Line],
+    ys: [&[Q8Block]; T],
+) -> [[f32; GROUP]; T] {
+    let nb = qs.len() / 5 * 4;
+    assert!(sc.len() >= nb * GROUP && ys.iter().all(|y| y.len() >= nb));
+    let mut acc01 = [_mm256_setzero_ps(); T];
+    let mut acc23 = [_mm256_setzero_ps(); T];
+    let (one, sixteen) = (_mm256_set1_epi8(1), _mm256_set1_epi8(16));
+    for b in 0..nb {
+        let (u, c) = (b / 4, b % 4);
+        let (line, fifth) = (&qs[5 * u + c], &qs[5 * u + 4]);
+        // SAFETY: lines are 64-byte aligned; the bounds were asserted above.
+        unsafe {
+            let (lo01, hi01) = nibbles(_mm256_load_si256(line.0.as_ptr() as *const _));
+            let (lo23, hi23) = nibbles(_mm256_load_si256(line.0.as_ptr().add(32) as *const _));
+            let h01 = _mm256_load_si256(fifth.0.as_ptr() as *const _);
+            let h23 = _mm256_load_si256(fifth.0.as_ptr().add(32) as *const _);
+            // Bit `2c` of each byte is the fifth bit of the low value, `2c + 1` the high's.
+            let bit = |h: __m256i, shift: i32| {
+                let b = _mm256_and_si256(_mm256_srl_epi16(h, _mm_cvtsi32_si128(shift)), one);
+                _mm256_slli_epi16::<4>(b)
+            };
+            let s = 2 * c as i32;
+            let (lo01, hi01) = (
+                _mm256_or_si256(lo01, bit(h01, s)),
+                _mm256_or_si256(hi01, bit(h01, s + 1)),
+            );
+            let (lo23, hi23) = (
+                _mm256_or_si256(lo23, bit(h23, s)),
+                _mm256_or_si256(hi23, bit(h23, s + 1)),
+            );
+            let sp = sc.as_ptr().add(b * GROUP) as *const __m128i;
+            let (d01, d23) = spread(_mm_cvtph_ps(_mm_loadl_epi64(sp)));
+            for t in 0..T {
+                let y = ys[t].get_unchecked(b);
+                let (xl, xh) = halves(y);
+                let yd = _mm256_set1_ps(y.d);
+                let offset = idot(sixteen, sixteen, xl, xh);
+                let p01 = _mm256_sub_epi32(idot(lo01, hi01, xl, xh), offset);
+                let p23 = _mm256_sub_epi32(idot(lo23, hi23, xl, xh), offset);
+                let (p01, p23) = (_mm256_cvtepi32_ps(p01), _mm256_cvtepi32_ps(p23));
+                acc01[t] = _mm256_fmadd_ps(p01, _mm256_mul_ps(d01, yd), acc01[t]);
+                acc23[t] = _mm256_fmadd_ps(p23, _mm256_mul_ps(d23, yd), acc23[t]);
+            }
+        }
+    }
+    std::array::from_fn(|t| finish(acc01[t], acc23[t], _mm_setzero_ps()))
+}
+
 /// A block's first and second 16 activations, each in both 128-bit lanes.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]

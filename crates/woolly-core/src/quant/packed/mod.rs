@@ -15,6 +15,9 @@
 //!   column: rows 0..3's first, then their second), and the low 4 bits of every value in
 //!   nibble lines as Q4_0's; the fifth bits (Q5_K: one line per 4 block columns) and the
 //!   fifth and sixth bits (Q6_K: one line per 2) follow in lines of their own.
+//! - Q5_0: four blocks per unit: their nibble lines as Q4_0's, then one line of fifth bits
+//!   (byte `k` of a row's 16 holds bits `2c` (value `k`) and `2c + 1` (value `k + 16`) of
+//!   block `c`, as Q5_K's), and the rows' f16 scales block by block.
 //! - IQ4_NL / IQ4_XS: Q4_0's layout with the nibbles indexing the non-linear grid; IQ4_XS
 //!   adds one signed byte per block column and row in `subs`, its scale less 32.
 //!
@@ -68,6 +71,7 @@ pub struct Line(pub [u8; 64]);
 pub enum PackedKind {
     Q4_0,
     Q4_1,
+    Q5_0,
     Q8_0,
     Q4K,
     Q5K,
@@ -81,6 +85,7 @@ impl PackedKind {
         match ty {
             GgmlType::Q4_0 => Some(Self::Q4_0),
             GgmlType::Q4_1 => Some(Self::Q4_1),
+            GgmlType::Q5_0 => Some(Self::Q5_0),
             GgmlType::Q8_0 => Some(Self::Q8_0),
             GgmlType::Q4K => Some(Self::Q4K),
             GgmlType::Q5K => Some(Self::Q5K),
@@ -91,9 +96,13 @@ impl PackedKind {
         }
     }
 
-    /// Values per unit of the layout: a block, or a K-quant super-block.
+    /// Values per unit of the layout: a block, a K-quant super-block, or (Q5_0) four
+    /// blocks, whose fifth bits share a line.
     fn unit(self) -> usize {
-        self.ggml().block_size()
+        match self {
+            Self::Q5_0 => 4 * Q8_BLOCK,
+            _ => self.ggml().block_size(),
+        }
     }
 
     /// f16 scales per unit of a group.
@@ -101,6 +110,7 @@ impl PackedKind {
         match self {
             Self::Q4_1 | Self::Q4K | Self::Q5K => 2 * GROUP,
             Self::Q4_0 | Self::Q8_0 | Self::Q6K | Self::IQ4NL | Self::IQ4XS => GROUP,
+            Self::Q5_0 => 4 * GROUP,
         }
     }
 
@@ -110,7 +120,7 @@ impl PackedKind {
         match self {
             Self::Q4K | Self::Q5K | Self::Q6K => 2 * GROUP * QK_K / Q8_BLOCK,
             Self::IQ4XS => GROUP * QK_K / Q8_BLOCK,
-            Self::Q4_0 | Self::Q4_1 | Self::Q8_0 | Self::IQ4NL => 0,
+            Self::Q4_0 | Self::Q4_1 | Self::Q5_0 | Self::Q8_0 | Self::IQ4NL => 0,
         }
     }
 
@@ -120,6 +130,7 @@ impl PackedKind {
             Self::Q4_0 | Self::Q4_1 | Self::IQ4NL => 1,
             Self::Q8_0 => 2,
             Self::Q4K | Self::IQ4XS => 8,
+            Self::Q5_0 => 5,
             Self::Q5K => 10,
             Self::Q6K => 12,
         }
@@ -135,6 +146,7 @@ impl PackedKind {
         match self {
             Self::Q4_0 => GgmlType::Q4_0,
             Self::Q4_1 => GgmlType::Q4_1,
+            Self::Q5_0 => GgmlType::Q5_0,
             Self::Q8_0 => GgmlType::Q8_0,
             Self::Q4K => GgmlType::Q4K,
             Self::Q5K => GgmlType::Q5K,
@@ -337,6 +349,7 @@ impl PackedMatrix {
                     match kind {
                         PackedKind::Q4_0 => avx2::q4::<8, T>(sc, qs, ys),
                         PackedKind::Q4_1 => avx2::q4::<0, T>(sc, qs, ys),
+                        PackedKind::Q5_0 => avx2::q5::<T>(sc, qs, ys),
                         PackedKind::Q8_0 => avx2::q8::<T>(sc, qs, ys),
                         PackedKind::Q4K => avx2_k::q4k::<false, T>(sc, subs, qs, ys),
                         PackedKind::Q5K => avx2_k::q4k::<true, T>(sc, subs, qs, ys),
@@ -349,6 +362,7 @@ impl PackedMatrix {
             _ => match kind {
                 PackedKind::Q4_0 => portable::q4::<8, T>(sc, qs, ys),
                 PackedKind::Q4_1 => portable::q4::<0, T>(sc, qs, ys),
+                PackedKind::Q5_0 => portable::q5::<T>(sc, qs, ys),
                 PackedKind::Q8_0 => portable::q8::<T>(sc, qs, ys),
                 PackedKind::Q4K => portable::q4k::<false, T>(sc, subs, qs, ys),
                 PackedKind::Q5K => portable::q4k::<true, T>(sc, subs, qs, ys),

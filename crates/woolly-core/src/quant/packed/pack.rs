@@ -114,6 +114,18 @@ fn pack_unit(kind: PackedKind, block: &[u8], mut dst: Dst) {
                     .copy_from_slice(&block[8 + 16 * j..8 + 16 * (j + 1)]);
             }
         }
+        PackedKind::Q5_0 => {
+            // Four blocks: f16 d, 32 fifth bits, 16 bytes of nibbles each.
+            for (c, b) in block.chunks_exact(22).enumerate() {
+                dst.scales[c * GROUP + lane] = f16_at(b, 0);
+                let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+                dst.lines[c].0[lane * 16..][..16].copy_from_slice(&b[6..22]);
+                for (k, h) in dst.lane(4).iter_mut().enumerate() {
+                    let bit = |l: usize| ((qh >> l) & 1) as u8;
+                    *h |= (bit(k) | bit(k + 16) << 1) << (2 * c);
+                }
+            }
+        }
         PackedKind::Q4_1 => {
             dst.scales[lane] = f16_at(block, 0);
             dst.scales[GROUP + lane] = f16_at(block, 2);
@@ -199,7 +211,8 @@ impl PackedMatrix {
         mut consumed: impl FnMut(usize),
     ) -> Option<Self> {
         let kind = PackedKind::of(ty)?;
-        let (unit, ts) = (kind.unit(), ty.type_size());
+        // GGUF bytes per unit of the layout (one block, or Q5_0's four).
+        let (unit, ts) = (kind.unit(), ty.type_size() * kind.unit() / ty.block_size());
         if !cols.is_multiple_of(unit) || data.len() != rows * cols / unit * ts {
             return None;
         }
@@ -283,6 +296,16 @@ impl PackedMatrix {
                     };
                     for (i, v) in y.iter_mut().enumerate() {
                         *v = nibble(0, i) as f32 * d + offset;
+                    }
+                }
+                PackedKind::Q5_0 => {
+                    for (c, y) in y.chunks_exact_mut(Q8_BLOCK).enumerate() {
+                        let d = f16(sc[c * GROUP + lane]);
+                        for (i, v) in y.iter_mut().enumerate() {
+                            let h = lines[4].0[lane * 16 + i % 16] >> (2 * c);
+                            let q = nibble(c, i) | ((h >> (i / 16)) & 1) << 4;
+                            *v = (q as i32 - 16) as f32 * d;
+                        }
                     }
                 }
                 PackedKind::Q8_0 => {

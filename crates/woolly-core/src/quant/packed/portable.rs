@@ -45,6 +45,34 @@ pub fn q4<const OFF: i32, const T: usize>(
     out
 }
 
+/// Q5_0: `d (u - 16)` with `u` a nibble and a fifth bit, summed in integers per block;
+/// four block columns per unit.
+pub fn q5<const T: usize>(sc: &[u16], qs: &[Line], ys: [&[Q8Block]; T]) -> [[f32; GROUP]; T] {
+    let mut out = [[0f32; GROUP]; T];
+    for (u, lines) in qs.chunks_exact(5).enumerate() {
+        for c in 0..4 {
+            let b = 4 * u + c;
+            for r in 0..GROUP {
+                let d = f16(sc[b * GROUP + r]);
+                let (q, h) = (&lines[c].0[r * 16..][..16], &lines[4].0[r * 16..][..16]);
+                for (t, y) in ys.iter().enumerate() {
+                    let y = &y[b];
+                    let dot: i32 = (0..16)
+                        .map(|k| {
+                            let lo = (q[k] & 0x0F) | ((h[k] >> (2 * c)) & 1) << 4;
+                            let hi = (q[k] >> 4) | ((h[k] >> (2 * c + 1)) & 1) << 4;
+                            (lo as i32 - 16) * y.qs[k] as i32
+                                + (hi as i32 - 16) * y.qs[k + 16] as i32
+                        })
+                        .sum();
+                    out[t][r] += d * y.d * dot as f32;
+                }
+            }
+        }
+    }
+    out
+}
+
 pub fn q8<const T: usize>(sc: &[u16], qs: &[Line], ys: [&[Q8Block]; T]) -> [[f32; GROUP]; T] {
     let mut out = [[0f32; GROUP]; T];
     for (b, lines) in qs.chunks_exact(2).enumerate() {

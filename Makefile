@@ -38,7 +38,7 @@ chat: build
 	$(WOOLLY) chat -m $(MODEL)
 
 # Woolly against llama.cpp (node-llama-cpp, dev-only under bench/), same models and threads:
-# the test model and synthetic 1B and 3B Q4_K_M models (written into models/synth/ by
+# the test model, Gemma 3 270M and synthetic 1B and 3B Q4_K_M models (written into models/synth/ by
 # `woolly synth` when missing); BIG=1 adds the 8B; MODEL=path benches that model alone.
 # llama.cpp's prebuilt CPU binary ships in @node-llama-cpp/linux-x64: skip the postinstall
 # (it may download or compile llama.cpp) and the optional CUDA/Vulkan builds.

@@ -21,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_MODEL = ROOT / "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+# Gemma 3 270M (scripts/fetch-gemma3.sh): its 262k-token head dominates decode.
+GEMMA_MODEL = ROOT / "models/gemma-3-270m-q4_k_m.gguf"
 # The yardstick shapes (`woolly synth` presets) in llama.cpp's Q4_K_M mix; the last behind --big.
 YARDSTICK = ["llama-3.2-1b", "llama-3.2-3b"]
 BIG = ["llama-3.1-8b"]
@@ -181,7 +183,8 @@ def main():
     if a.model:
         models = a.model
     else:
-        models = [str(TEST_MODEL)] + [synth_model(a, m) for m in YARDSTICK + (BIG if a.big else [])]
+        gemma = [str(GEMMA_MODEL)] if GEMMA_MODEL.exists() else []
+        models = [str(TEST_MODEL)] + gemma + [synth_model(a, m) for m in YARDSTICK + (BIG if a.big else [])]
     gb_s = bandwidth(a, threads)
     print("Ratio: >= 1.0 means Woolly is as good or better "
           "(tok/s: Woolly / llama.cpp; ms and MiB: llama.cpp / Woolly).")

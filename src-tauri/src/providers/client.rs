@@ -60,6 +60,12 @@ pub fn transport_error(url: &str, e: &reqwest::Error) -> ProviderError {
     }
 }
 
+/// Checks the base URL again before anything is sent: a provider saved before plain
+/// `http://` to other machines was refused is refused here rather than sent its key.
+fn safe_to_send(base_url: &str) -> Result<(), ProviderError> {
+    super::store::normalize_base_url(base_url).map(drop)
+}
+
 fn authorized(req: RequestBuilder, key: Option<&str>) -> RequestBuilder {
     match key {
         Some(k) => req.bearer_auth(k),
@@ -118,6 +124,7 @@ pub async fn list_models(
     key: Option<&str>,
 ) -> Result<Vec<ProviderModel>, ProviderError> {
     let url = format!("{base_url}/models");
+    safe_to_send(base_url)?;
     let req = authorized(client(&url)?.get(&url), key).timeout(LIST_TIMEOUT);
     let resp = req.send().await.map_err(|e| transport_error(&url, &e))?;
     let body = read_body(&url, check(&url, resp).await?).await?;
@@ -157,6 +164,7 @@ pub async fn start_chat(
     body: &Value,
 ) -> Result<Response, ProviderError> {
     let url = format!("{base_url}/chat/completions");
+    safe_to_send(base_url)?;
     let bytes = serde_json::to_vec(body).map_err(|e| ProviderError::Invalid(e.to_string()))?;
     let req = authorized(client(&url)?.post(&url), key)
         .header(CONTENT_TYPE, "application/json")

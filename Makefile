@@ -28,10 +28,11 @@ test: ui
 	# under Xvfb, driven through tauri-driver + WebKitWebDriver with the real model.
 	python3 src-tauri/tests/e2e/run.py
 
-# The desktop app. With no model chosen it uses WOOLLY_MODEL, else the first installed
-# model, else the repository's test model: a fresh clone can chat at once.
+# The desktop app. With no model chosen it uses WOOLLY_MODEL (here the repository's test
+# model unless set), else the first installed model: a fresh clone can chat at once. The
+# app itself has no built-in model path.
 run: build
-	$(CARGO_TARGET_DIR)/release/woolly-desktop
+	WOOLLY_MODEL="$${WOOLLY_MODEL:-$(abspath $(MODEL))}" $(CARGO_TARGET_DIR)/release/woolly-desktop
 
 # The interactive chat in the terminal.
 chat: build

@@ -97,7 +97,7 @@ pub fn run() {
             );
         }
     }
-    let state = match AppState::open(AppPaths::from_env()) {
+    let state = match AppPaths::from_env().and_then(AppState::open) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("woolly-desktop: cannot open the app's data: {}", e.message);

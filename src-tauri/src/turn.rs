@@ -116,7 +116,12 @@ fn generate(
     let params = &conversation.params;
     let store = state.store().ok();
     let model =
-        match engine_host::resolve(store.as_ref(), conversation.model_id.as_deref(), &settings) {
+        match engine_host::resolve(
+            store.as_ref(),
+            state.paths.launch_model.as_deref(),
+            conversation.model_id.as_deref(),
+            &settings,
+        ) {
             Ok(m) => m,
             Err(e) => return fail(e),
         };

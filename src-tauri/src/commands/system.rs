@@ -35,7 +35,12 @@ pub async fn load_model(
         let state = worker;
         let settings = state.settings();
         let result =
-            engine_host::resolve(state.store().ok().as_ref(), model_id.as_deref(), &settings)
+            engine_host::resolve(
+                state.store().ok().as_ref(),
+                state.paths.launch_model.as_deref(),
+                model_id.as_deref(),
+                &settings,
+            )
                 .and_then(|model| {
                     let mut progress = |p: f32, stage: &str| {
                         let _ = on_progress.send(LoadEvent::Progress {

@@ -32,6 +32,11 @@ pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
     use commands::{chat, conversations, models, providers, server, system};
     builder
         .plugin(tauri_plugin_dialog::init())
+        .plugin(
+            tauri::plugin::Builder::<R>::new("navigation-guard")
+                .on_navigation(|_webview, url| is_app_url(url))
+                .build(),
+        )
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             conversations::list_conversations,
@@ -74,6 +79,21 @@ pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
             providers::remove_provider,
             providers::provider_models,
         ])
+}
+
+/// Whether the WebView may show `url`: only the app's own pages (the embedded UI; the Vite
+/// dev server in a build without it). A link or a redirect to anywhere else is not
+/// followed: links open in the system browser through `open_external`.
+pub fn is_app_url(url: &tauri::Url) -> bool {
+    match (url.scheme(), url.host_str()) {
+        ("tauri", Some("localhost")) => true,
+        // How Windows and Android serve the embedded UI.
+        ("http" | "https", Some("tauri.localhost")) => true,
+        ("http", Some("localhost")) if cfg!(not(feature = "custom-protocol")) => {
+            url.port() == Some(1420)
+        }
+        _ => url.as_str() == "about:blank",
+    }
 }
 
 /// On exit: stop every reply being generated and give the turns a moment to save it.

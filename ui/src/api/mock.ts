@@ -783,7 +783,7 @@ export class MockBackend {
       return null;
     },
     open_external: ({ url }) => {
-      if (!/^(https?:|mailto:)/i.test(url)) throw fail("invalid_argument", "Only web and mail links can be opened.");
+      if (!/^(https:|mailto:)/i.test(url)) throw fail("invalid_argument", "Only https:// and mailto: links can be opened.");
       this.openedUrls.push(url);
       if (typeof window !== "undefined" && !/jsdom/i.test(navigator.userAgent)) {
         window.open(url, "_blank", "noopener,noreferrer");

@@ -28,7 +28,9 @@ impl AppPaths {
                 .ok_or_else(|| {
                     AppError::new(
                         crate::error::ErrorCode::Io,
-                        format!("this system has no per-user directory for Woolly's files; set {name}"),
+                        format!(
+                            "this system has no per-user directory for Woolly's files; set {name}"
+                        ),
                     )
                 })
         };

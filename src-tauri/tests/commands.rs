@@ -373,7 +373,11 @@ fn models_page_commands() {
         "{files:?} in the store"
     );
     assert_eq!(
-        h.invoke("installed_models", json!({})).unwrap().as_array().unwrap().len(),
+        h.invoke("installed_models", json!({}))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
         1
     );
     h.state().picked.record(&test_model());

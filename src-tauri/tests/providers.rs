@@ -506,7 +506,10 @@ fn a_key_stays_with_its_host_and_travels_encrypted() {
             )
             .unwrap_err();
         assert_eq!(err["code"], "invalid_argument", "{url}: {err}");
-        assert!(err["message"].as_str().unwrap().contains("https://"), "{err}");
+        assert!(
+            err["message"].as_str().unwrap().contains("https://"),
+            "{err}"
+        );
     }
     assert_eq!(h.invoke("list_providers", json!({})).unwrap(), json!([]));
 
@@ -594,7 +597,10 @@ fn a_key_stays_with_its_host_and_travels_encrypted() {
         .invoke("provider_models", json!({ "providerId": pid }))
         .unwrap_err();
     assert_eq!(err["code"], "invalid_argument", "{err}");
-    assert!(started.elapsed() < Duration::from_secs(2), "it tried to connect");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "it tried to connect"
+    );
     let id = remote_chat(&h, &pid, 4);
     assert_eq!(
         send(&h, &id, "Hello?").0.unwrap_err()["code"],

@@ -229,11 +229,7 @@ async fn foreign_host_and_closed_cors() {
         let answer = raw(addr, request).await;
         assert_eq!(status_of(&answer), 403, "{request:?}: {answer}");
     }
-    let answer = raw(
-        addr,
-        "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
-    )
-    .await;
+    let answer = raw(addr, "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await;
     assert_eq!(status_of(&answer), 200, "{answer}");
 
     // CORS closed: a preflight gets no Access-Control-Allow-Origin.

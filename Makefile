@@ -5,6 +5,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/woolly/target
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 WOOLLY := $(CARGO_TARGET_DIR)/release/woolly
+TOOLS_DIR := $(or $(WOOLLY_TOOLS_DIR),$(HOME)/.cache/woolly/tools)
 
 .PHONY: setup ui build test run chat bench agreement fmt clippy
 
@@ -19,6 +20,10 @@ build: ui
 	cargo build --release --workspace
 
 test: ui
+	# Supply chain, offline: the crates' licences, bans and sources (deny.toml); the UI's
+	# shipped npm packages' licences, integrity hashes and sources.
+	$(TOOLS_DIR)/bin/cargo-deny --offline check licenses bans sources
+	python3 scripts/check-npm-deps.py ui/package-lock.json
 	cargo test --release --workspace
 	cd ui && npm test
 	WOOLLY_BIN=$(WOOLLY) python3 -m pytest -q -p no:cacheprovider crates/woolly-server/tests/openai_client

@@ -3,6 +3,7 @@
 //! paths outside the app's directories, huge strings, control characters, wrong types and
 //! bodies that are not JSON. Each call must answer (no panic, no hang) with a value or a
 //! typed error, and no file outside the app's directories may be read or written.
+#![cfg(unix)]
 
 mod support;
 
@@ -219,11 +220,14 @@ fn make_fifo(path: &Path) {
     assert!(status.success());
 }
 
-/// Whether something holds the pipe open for reading (Linux: O_NONBLOCK write-open fails
+/// Whether something holds the pipe open for reading (a non-blocking open to write fails
 /// with ENXIO when no reader is there).
 fn fifo_has_reader(path: &Path) -> bool {
     use std::os::unix::fs::OpenOptionsExt;
+    #[cfg(target_os = "linux")]
     const O_NONBLOCK: i32 = 0o4000;
+    #[cfg(not(target_os = "linux"))]
+    const O_NONBLOCK: i32 = 0x0004; // macOS and the BSDs
     std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(O_NONBLOCK)

@@ -407,6 +407,44 @@ fn every_command_survives_hostile_arguments() {
         .any(|c| c["id"] == conversation["id"]));
 }
 
+/// Strings the app keeps are bounded: a huge title or key is refused, not stored.
+#[test]
+fn huge_titles_and_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = app(dir.path());
+    let huge = "k".repeat(1 << 20);
+    let c = h
+        .invoke("create_conversation", json!({ "title": "short" }))
+        .unwrap();
+    for (cmd, args) in [
+        ("create_conversation", json!({ "title": huge })),
+        (
+            "rename_conversation",
+            json!({ "conversationId": c["id"], "title": "t".repeat(201) }),
+        ),
+        ("set_server_api_key", json!({ "apiKey": huge })),
+        (
+            "add_provider",
+            json!({ "name": "p", "baseUrl": "https://api.example.com/v1", "apiKey": "k".repeat(4097) }),
+        ),
+    ] {
+        let err = h.invoke(cmd, args).unwrap_err();
+        assert_eq!(err["code"], "invalid_argument", "{cmd}: {err}");
+    }
+    assert_eq!(
+        h.invoke("list_conversations", json!({})).unwrap()[0]["title"],
+        "short"
+    );
+    assert_eq!(h.invoke("list_providers", json!({})).unwrap(), json!([]));
+    let p = h
+        .invoke(
+            "add_provider",
+            json!({ "name": "p", "baseUrl": "https://api.example.com/v1", "apiKey": "k".repeat(4096) }),
+        )
+        .unwrap();
+    assert_eq!(p["hasApiKey"], true);
+}
+
 #[test]
 fn imports_take_only_picked_files() {
     let dir = tempfile::tempdir().unwrap();

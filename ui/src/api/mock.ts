@@ -918,7 +918,7 @@ export class MockBackend {
     list_providers: () => [...this.providers.values()],
     add_provider: ({ name, baseUrl, apiKey }) => {
       const key = apiKey?.trim() || null;
-      if (key && /\s/.test(key)) throw fail("invalid_argument", "The key must not be empty or contain spaces.");
+      if (key && /\s/.test(key)) throw fail("invalid_argument", "The key must be 1 to 4096 characters, without spaces.");
       const provider: Provider = {
         id: this.id("prov"),
         name: MockBackend.providerName(name),
@@ -960,7 +960,7 @@ export class MockBackend {
     },
     set_server_api_key: ({ apiKey }) => {
       const key = apiKey?.trim() || null;
-      if (key !== null && /\s/.test(key)) throw fail("invalid_argument", "The key must not be empty or contain spaces.");
+      if (key !== null && /\s/.test(key)) throw fail("invalid_argument", "The key must be 1 to 4096 characters, without spaces.");
       this.server.apiKey = key;
       return this.serverStatus();
     },

@@ -5,6 +5,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/woolly/target
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 WOOLLY := $(CARGO_TARGET_DIR)/release/woolly
+TOOLS_DIR := $(or $(WOOLLY_TOOLS_DIR),$(HOME)/.cache/woolly/tools)
 
 .PHONY: setup ui build test run chat bench bench-tiers agreement fmt clippy
 
@@ -19,6 +20,10 @@ build: ui
 	cargo build --release --workspace
 
 test: ui
+	# Supply chain, offline: the crates' licences, bans and sources (deny.toml); the UI's
+	# shipped npm packages' licences, integrity hashes and sources.
+	$(TOOLS_DIR)/bin/cargo-deny --offline check licenses bans sources
+	python3 scripts/check-npm-deps.py ui/package-lock.json
 	cargo test --release --workspace
 	cd ui && npm test
 	WOOLLY_BIN=$(WOOLLY) python3 -m pytest -q -p no:cacheprovider crates/woolly-server/tests/openai_client
@@ -28,10 +33,11 @@ test: ui
 	# under Xvfb, driven through tauri-driver + WebKitWebDriver with the real model.
 	python3 src-tauri/tests/e2e/run.py
 
-# The desktop app. With no model chosen it uses WOOLLY_MODEL, else the first installed
-# model, else the repository's test model: a fresh clone can chat at once.
+# The desktop app. With no model chosen it uses WOOLLY_MODEL (here the repository's test
+# model unless set), else the first installed model: a fresh clone can chat at once. The
+# app itself has no built-in model path.
 run: build
-	$(CARGO_TARGET_DIR)/release/woolly-desktop
+	WOOLLY_MODEL="$${WOOLLY_MODEL:-$(abspath $(MODEL))}" $(CARGO_TARGET_DIR)/release/woolly-desktop
 
 # The interactive chat in the terminal.
 chat: build

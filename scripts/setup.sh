@@ -50,3 +50,13 @@ if [ ! -x "$TOOLS_DIR/bin/tauri-driver" ]; then
   say "installing tauri-driver into $TOOLS_DIR (cargo install, once)"
   cargo install tauri-driver --locked --root "$TOOLS_DIR" --quiet
 fi
+
+# cargo-deny (the supply-chain check of `make test`: licences, bans, sources; deny.toml),
+# built once into the same cache. It reads every crate of the lockfile, for every platform:
+# fetch them all here so the check itself runs offline.
+CARGO_DENY_VERSION=0.20.2
+if ! "$TOOLS_DIR/bin/cargo-deny" --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then
+  say "installing cargo-deny $CARGO_DENY_VERSION into $TOOLS_DIR (cargo install, once)"
+  cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --root "$TOOLS_DIR" --quiet
+fi
+cargo fetch --locked --quiet

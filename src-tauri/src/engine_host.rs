@@ -8,9 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use woolly_core::engine::{DevicePreference, Engine, EngineConfig};
 use woolly_hub::ModelStore;
 
-/// The test model a fresh clone has after `make setup`: `make run` chats with it at once.
-pub const REPO_MODEL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
-
 /// A model the engine can load.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelRef {
@@ -52,38 +49,23 @@ impl ModelRef {
     }
 }
 
-/// The model used when none is chosen: `WOOLLY_MODEL`, else the first installed model,
-/// else the repository's test model.
-pub fn fallback_model(store: Option<&ModelStore>) -> Option<ModelRef> {
-    if let Some(p) = std::env::var_os("WOOLLY_MODEL").filter(|p| !p.is_empty()) {
-        return Some(ModelRef::from_path(PathBuf::from(p)));
+/// The model used when none is chosen: the one given at launch (`WOOLLY_MODEL`, see
+/// [`crate::AppPaths::launch_model`]), else the first installed model. Nothing else: no
+/// path of the build machine or of the working directory.
+pub fn fallback_model(store: Option<&ModelStore>, launch: Option<&Path>) -> Option<ModelRef> {
+    if let Some(p) = launch {
+        return Some(ModelRef::from_path(p.to_path_buf()));
     }
-    if let Some(first) = store
+    store
         .and_then(|s| s.list().ok())
         .and_then(|l| l.into_iter().next())
-    {
-        return Some(ModelRef::from_installed(&first));
-    }
-    repo_model().map(ModelRef::from_path)
-}
-
-fn repo_model() -> Option<PathBuf> {
-    let candidates = [
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(REPO_MODEL),
-        PathBuf::from(REPO_MODEL),
-        Path::new("..").join(REPO_MODEL),
-    ];
-    candidates
-        .into_iter()
-        .find(|p| p.is_file())
-        .and_then(|p| p.canonicalize().ok())
+        .map(|first| ModelRef::from_installed(&first))
 }
 
 /// Resolves a model id (None = the settings' default, else the fallback).
 pub fn resolve(
     store: Option<&ModelStore>,
+    launch: Option<&Path>,
     id: Option<&str>,
     settings: &Settings,
 ) -> AppResult<ModelRef> {
@@ -94,12 +76,12 @@ pub fn resolve(
         )
     };
     match id.or(settings.default_model_id.as_deref()) {
-        None => fallback_model(store).ok_or_else(no_model),
+        None => fallback_model(store, launch).ok_or_else(no_model),
         Some(id) => {
             if let Some(m) = store.and_then(|s| s.get(id).ok()) {
                 return Ok(ModelRef::from_installed(&m));
             }
-            match fallback_model(store) {
+            match fallback_model(store, launch) {
                 Some(f) if f.id == id => Ok(f),
                 _ => Err(AppError::new(
                     ErrorCode::NoModel,

@@ -181,14 +181,15 @@ pub fn catalog_entry(
     }
 }
 
-/// The store's models, plus the model used by default when it lives outside the store
-/// (`WOOLLY_MODEL` or the repository's test model), listed first as a referenced import so
-/// the UI shows what it chats with. Its digest is computed once per file version.
+/// The store's models, plus the model given at launch (`WOOLLY_MODEL`) when it lives
+/// outside the store, listed first as a referenced import so the UI shows what it chats
+/// with. Its digest is computed once per file version.
 pub fn known_models(
     store: &woolly_hub::ModelStore,
+    launch: Option<&std::path::Path>,
 ) -> woolly_hub::Result<Vec<woolly_hub::InstalledModel>> {
     let mut list = store.list()?;
-    if let Some(f) = crate::engine_host::fallback_model(Some(store)) {
+    if let Some(f) = crate::engine_host::fallback_model(Some(store), launch) {
         if !list.iter().any(|m| m.path == f.path || m.name == f.id) {
             if let Some(m) = external(&f.path) {
                 list.insert(0, m);
@@ -198,10 +199,14 @@ pub fn known_models(
     Ok(list)
 }
 
-/// True when `id` names the default model that lives outside the store.
-pub fn is_external(store: &woolly_hub::ModelStore, id: &str) -> bool {
+/// True when `id` names the launch model that lives outside the store.
+pub fn is_external(
+    store: &woolly_hub::ModelStore,
+    launch: Option<&std::path::Path>,
+    id: &str,
+) -> bool {
     store.get(id).is_err()
-        && crate::engine_host::fallback_model(Some(store)).is_some_and(|f| f.id == id)
+        && crate::engine_host::fallback_model(Some(store), launch).is_some_and(|f| f.id == id)
 }
 
 fn external(path: &std::path::Path) -> Option<woolly_hub::InstalledModel> {

@@ -32,6 +32,11 @@ pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
     use commands::{chat, conversations, models, providers, server, system};
     builder
         .plugin(tauri_plugin_dialog::init())
+        .plugin(
+            tauri::plugin::Builder::<R>::new("navigation-guard")
+                .on_navigation(|_webview, url| is_app_url(url))
+                .build(),
+        )
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             conversations::list_conversations,
@@ -76,6 +81,21 @@ pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
         ])
 }
 
+/// Whether the WebView may show `url`: only the app's own pages (the embedded UI; the Vite
+/// dev server in a build without it). A link or a redirect to anywhere else is not
+/// followed: links open in the system browser through `open_external`.
+pub fn is_app_url(url: &tauri::Url) -> bool {
+    match (url.scheme(), url.host_str()) {
+        ("tauri", Some("localhost")) => true,
+        // How Windows and Android serve the embedded UI.
+        ("http" | "https", Some("tauri.localhost")) => true,
+        ("http", Some("localhost")) if cfg!(not(feature = "custom-protocol")) => {
+            url.port() == Some(1420)
+        }
+        _ => url.as_str() == "about:blank",
+    }
+}
+
 /// On exit: stop every reply being generated and give the turns a moment to save it.
 pub fn finish_turns(state: &AppState, within: Duration) {
     if state.turns.stop_all() == 0 {
@@ -97,7 +117,7 @@ pub fn run() {
             );
         }
     }
-    let state = match AppState::open(AppPaths::from_env()) {
+    let state = match AppPaths::from_env().and_then(AppState::open) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("woolly-desktop: cannot open the app's data: {}", e.message);

@@ -11,7 +11,7 @@ pub const KEYRING_SERVICE: &str = "woolly";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("The key must not be empty or contain spaces.")]
+    #[error("The key must be 1 to 4096 characters, without spaces.")]
     Invalid,
     #[error("The system keychain is not available: {0}")]
     Keychain(String),
@@ -36,10 +36,17 @@ pub trait SecretStore: Send + Sync {
     fn delete(&self, name: &str) -> Result<(), SecretError>;
 }
 
+/// Longest key accepted (real API keys are far shorter; HTTP servers refuse headers of a
+/// few KiB).
+pub const MAX_SECRET: usize = 4096;
+
 /// Trims a key and rejects what no HTTP header could carry.
 pub fn normalize(value: &str) -> Result<&str, SecretError> {
     let value = value.trim();
-    if value.is_empty() || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    if value.is_empty()
+        || value.len() > MAX_SECRET
+        || value.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
         return Err(SecretError::Invalid);
     }
     Ok(value)

@@ -13,8 +13,10 @@ use crate::server_host::ServerHost;
 use crate::settings;
 use crate::turns::Turns;
 use crate::types::Settings;
+use std::collections::HashSet;
 use std::ops::Deref;
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 use woolly_hub::ModelStore;
 
 pub struct Inner {
@@ -29,6 +31,36 @@ pub struct Inner {
     pub server: ServerHost,
     /// Remote providers (names and URLs; their keys are in `secrets`).
     pub providers: ProviderStore,
+    /// Files the user chose in the open-file dialog during this run.
+    pub picked: PickedFiles,
+}
+
+/// The files the user chose in the native open-file dialog during this run: the only
+/// paths `import_model` accepts, so the WebView cannot make the app read a file the user
+/// did not choose. Kept as canonical paths.
+#[derive(Default)]
+pub struct PickedFiles(Mutex<HashSet<PathBuf>>);
+
+impl PickedFiles {
+    /// Records a file the dialog returned.
+    pub fn record(&self, path: &Path) {
+        let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.lock().insert(path);
+    }
+
+    /// Whether `canonical` (a canonical path) was picked.
+    pub fn contains(&self, canonical: &Path) -> bool {
+        self.lock().contains(canonical)
+    }
+
+    /// Forgets a pick once it was used.
+    pub fn forget(&self, canonical: &Path) {
+        self.lock().remove(canonical);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<PathBuf>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 #[derive(Clone)]
@@ -64,6 +96,7 @@ impl AppState {
             secrets,
             server: ServerHost::default(),
             providers,
+            picked: PickedFiles::default(),
         })))
     }
 

@@ -115,11 +115,15 @@ fn generate(
     let settings = state.settings();
     let params = &conversation.params;
     let store = state.store().ok();
-    let model =
-        match engine_host::resolve(store.as_ref(), conversation.model_id.as_deref(), &settings) {
-            Ok(m) => m,
-            Err(e) => return fail(e),
-        };
+    let model = match engine_host::resolve(
+        store.as_ref(),
+        state.paths.launch_model.as_deref(),
+        conversation.model_id.as_deref(),
+        &settings,
+    ) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
     let mut progress = |p: f32, stage: &str| {
         emit(ChatEvent::ModelLoading {
             model_id: model.id.clone(),

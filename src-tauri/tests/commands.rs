@@ -318,7 +318,7 @@ fn models_page_commands() {
         };
         assert_eq!(e["installedId"], expected, "{e}");
     }
-    // With an empty store, the model chats use by default (the repository's test model) is
+    // With an empty store, the model given at launch (here the repository's test model) is
     // listed as a referenced model, and cannot be deleted from here.
     let installed = h.invoke("installed_models", json!({})).unwrap();
     assert_eq!(installed.as_array().unwrap().len(), 1, "{installed}");
@@ -337,7 +337,8 @@ fn models_page_commands() {
     assert_eq!(err["code"], "invalid_argument", "{err}");
     assert_eq!(h.invoke("list_downloads", json!({})).unwrap(), json!([]));
 
-    // Import by reference: validated, listed, deletable without touching the file.
+    // Import by reference: only a file picked in the dialog (simulated here: the mock
+    // runtime has no native dialog), validated, listed, deletable without touching the file.
     let err = h
         .invoke(
             "import_model",
@@ -345,12 +346,41 @@ fn models_page_commands() {
         )
         .unwrap_err();
     assert_eq!(err["code"], "invalid_argument");
+    let err = h
+        .invoke(
+            "import_model",
+            json!({ "path": test_model(), "mode": "reference" }),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_argument", "not picked: {err}");
+    assert!(err["message"].as_str().unwrap().contains("Browse"), "{err}");
     let not_gguf = dir.path().join("fake.gguf");
     std::fs::write(&not_gguf, b"definitely not a model").unwrap();
-    let err = h
-        .invoke("import_model", json!({ "path": not_gguf, "mode": "copy" }))
-        .unwrap_err();
-    assert_eq!(err["code"], "invalid_argument", "{err}");
+    h.state().picked.record(&not_gguf);
+    for mode in ["copy", "reference"] {
+        let err = h
+            .invoke("import_model", json!({ "path": not_gguf, "mode": mode }))
+            .unwrap_err();
+        assert_eq!(err["code"], "invalid_argument", "{err}");
+    }
+    // Nothing was recorded or copied for the file that is not a model.
+    let store = h.state().paths.model_store();
+    let files: Vec<_> = std::fs::read_dir(&store)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        files.iter().all(|f| f != "fake.gguf"),
+        "{files:?} in the store"
+    );
+    assert_eq!(
+        h.invoke("installed_models", json!({}))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    h.state().picked.record(&test_model());
     let model = h
         .invoke(
             "import_model",
@@ -538,5 +568,44 @@ fn commands_are_declared_allowed_and_in_the_ui_contract() {
         allowed.len(),
         woolly_desktop::commands::COMMAND_NAMES.len(),
         "the capability allows exactly the app's commands: {allowed:?}"
+    );
+}
+
+/// Without a launch model and with an empty store there is no model: the app never falls
+/// back to a file of the build machine (this binary was built inside the repository, next to
+/// its test model) or of the working directory.
+#[test]
+fn no_model_without_one_given_or_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::open_paths(
+        woolly_desktop::AppPaths::under(dir.path()),
+        std::sync::Arc::new(woolly_desktop::secrets::MemorySecrets::default()),
+    );
+    // Run from the repository root, where `models/<test model>` is a relative path that
+    // resolves (the working directory is per process: no other test depends on it).
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::env::set_current_dir(&repo).unwrap();
+    assert!(std::path::Path::new("models/SmolLM2-135M-Instruct.Q4_1.gguf").is_file());
+
+    assert_eq!(h.invoke("installed_models", json!({})).unwrap(), json!([]));
+    let (_, ch) = h.channel();
+    let err = h
+        .invoke("load_model", json!({ "modelId": null, "onProgress": ch }))
+        .unwrap_err();
+    assert_eq!(err["code"], "no_model", "{err}");
+    let c = h
+        .invoke("create_conversation", json!({ "title": null }))
+        .unwrap();
+    let (_, ch) = h.channel();
+    let err = h
+        .invoke(
+            "send_message",
+            json!({ "conversationId": c["id"], "content": "Hello", "onEvent": ch }),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "no_model", "{err}");
+    assert_eq!(
+        h.invoke("system_info", json!({})).unwrap()["modelState"],
+        "unloaded"
     );
 }

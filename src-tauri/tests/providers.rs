@@ -452,3 +452,158 @@ fn provider_errors_are_clear_values() {
     let left = h.invoke("list_providers", json!({})).unwrap();
     assert_eq!(left.as_array().unwrap().len(), 2, "{left}");
 }
+
+/// A loopback server that answers every request with an empty model list and reports each
+/// request's `Authorization` header (None when absent).
+fn recording_server() -> (u16, std::sync::mpsc::Receiver<Option<String>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut auth = None;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("authorization") {
+                        auth = Some(value.trim().to_string());
+                    }
+                }
+            }
+            let body = r#"{"object":"list","data":[]}"#;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tx.send(auth);
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn a_key_stays_with_its_host_and_travels_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::open(dir.path());
+    let secret = |pid: &str| h.state().secrets.get(&format!("provider:{pid}")).unwrap();
+
+    // Plain http:// is for this machine only.
+    for url in [
+        "http://api.example.com/v1",
+        "http://10.0.0.5:8000/v1",
+        "http://localhost.example.com/v1",
+    ] {
+        let err = h
+            .invoke(
+                "add_provider",
+                json!({ "name": "x", "baseUrl": url, "apiKey": "k" }),
+            )
+            .unwrap_err();
+        assert_eq!(err["code"], "invalid_argument", "{url}: {err}");
+        assert!(
+            err["message"].as_str().unwrap().contains("https://"),
+            "{err}"
+        );
+    }
+    assert_eq!(h.invoke("list_providers", json!({})).unwrap(), json!([]));
+
+    // A new path on the same origin keeps the key.
+    let p = add_provider(&h, "Cloud", "https://api.example.com/v1", Some("cloud-key"));
+    let pid = p["id"].as_str().unwrap().to_string();
+    let same = h
+        .invoke(
+            "update_provider",
+            json!({ "providerId": pid, "name": "Cloud", "baseUrl": "https://API.example.com/v2/" }),
+        )
+        .unwrap();
+    assert_eq!(same["hasApiKey"], true);
+    assert_eq!(secret(&pid).as_deref(), Some("cloud-key"));
+    // A refused edit changes nothing.
+    let err = h
+        .invoke(
+            "update_provider",
+            json!({ "providerId": pid, "name": "Cloud", "baseUrl": "http://api.example.com/v2" }),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_argument", "{err}");
+    assert_eq!(secret(&pid).as_deref(), Some("cloud-key"));
+    // Another host, or another port of the same host: the key is deleted.
+    for (url, key) in [
+        ("https://elsewhere.example/v1", "cloud-key"),
+        ("https://elsewhere.example:8443/v1", "second-key"),
+    ] {
+        if key == "second-key" {
+            h.invoke(
+                "set_provider_key",
+                json!({ "providerId": pid, "apiKey": key }),
+            )
+            .unwrap();
+        }
+        let moved = h
+            .invoke(
+                "update_provider",
+                json!({ "providerId": pid, "name": "Cloud", "baseUrl": url }),
+            )
+            .unwrap();
+        assert_eq!(moved["hasApiKey"], false, "{url}");
+        assert_eq!(secret(&pid), None, "{url}");
+    }
+
+    // End to end on loopback: a key given for one port is never sent to another.
+    let (port, requests) = recording_server();
+    let p = add_provider(
+        &h,
+        "Local",
+        &format!("http://127.0.0.1:{port}/v1"),
+        Some("local-key"),
+    );
+    let local = p["id"].as_str().unwrap().to_string();
+    h.invoke("provider_models", json!({ "providerId": local }))
+        .unwrap();
+    let seen = requests.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(seen.as_deref(), Some("Bearer local-key"));
+    let (other, requests) = recording_server();
+    let moved = h
+        .invoke(
+            "update_provider",
+            json!({ "providerId": local, "name": "Local", "baseUrl": format!("http://localhost:{other}/v1") }),
+        )
+        .unwrap();
+    assert_eq!(moved["hasApiKey"], false);
+    h.invoke("provider_models", json!({ "providerId": local }))
+        .unwrap();
+    let seen = requests.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(seen, None, "the old host's key went to the new one");
+
+    // A provider saved by an older version with plain http:// to another machine is refused
+    // before anything is sent (192.0.2.1 is TEST-NET: a connection attempt would time out).
+    let file = h.state().paths.providers_file();
+    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    saved["data"][0]["baseUrl"] = json!("http://192.0.2.1/v1");
+    saved["data"][0]["hasApiKey"] = json!(true);
+    std::fs::write(&file, saved.to_string()).unwrap();
+    h.state()
+        .secrets
+        .set(&format!("provider:{pid}"), "cloud-key")
+        .unwrap();
+    let started = Instant::now();
+    let err = h
+        .invoke("provider_models", json!({ "providerId": pid }))
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_argument", "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "it tried to connect"
+    );
+    let id = remote_chat(&h, &pid, 4);
+    assert_eq!(
+        send(&h, &id, "Hello?").0.unwrap_err()["code"],
+        "invalid_argument"
+    );
+}

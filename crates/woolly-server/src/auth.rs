@@ -47,18 +47,26 @@ pub fn keys_match(given: &[u8], expected: &[u8]) -> bool {
 }
 
 /// Refuses requests whose `Host` is not an allowed name: a web page that rebinds its own
-/// domain to 127.0.0.1 (DNS rebinding) still sends its own domain as the Host.
+/// domain to 127.0.0.1 (DNS rebinding) still sends its own domain as the Host. A request
+/// without a `Host` (HTTP/1.0, a hand-made request) is refused too, and so is an
+/// absolute-form target (`GET http://name/…`) naming another host.
 pub async fn check_host(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     if let Some(allowed) = &state.inner.config.allowed_hosts {
-        if let Some(host) = req.headers().get(header::HOST) {
-            let host = host.to_str().unwrap_or_default();
-            if !host_allowed(host, allowed) {
+        let Some(host) = req.headers().get(header::HOST) else {
+            return Err(ApiError::Forbidden(
+                "A Host header is required; connect through localhost or 127.0.0.1".into(),
+            ));
+        };
+        let host = host.to_str().unwrap_or_default();
+        let target = req.uri().authority().map(|a| a.as_str());
+        for name in std::iter::once(host).chain(target) {
+            if !host_allowed(name, allowed) {
                 return Err(ApiError::Forbidden(format!(
-                    "Host {host:?} is not allowed; connect through localhost or 127.0.0.1"
+                    "Host {name:?} is not allowed; connect through localhost or 127.0.0.1"
                 )));
             }
         }

@@ -218,6 +218,19 @@ async fn foreign_host_and_closed_cors() {
     )
     .await;
     assert_eq!(status_of(&answer), 200, "{answer}");
+    // No Host at all (HTTP/1.0, or a hand-made HTTP/1.1 request) is refused too, on every
+    // route; so is an absolute-form target naming a foreign host.
+    for request in [
+        "GET /v1/models HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET /v1/models HTTP/1.0\r\n\r\n",
+        "GET /health HTTP/1.0\r\n\r\n",
+        "GET http://evil.example/v1/models HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    ] {
+        let answer = raw(addr, request).await;
+        assert_eq!(status_of(&answer), 403, "{request:?}: {answer}");
+    }
+    let answer = raw(addr, "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await;
+    assert_eq!(status_of(&answer), 200, "{answer}");
 
     // CORS closed: a preflight gets no Access-Control-Allow-Origin.
     let preflight = "OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n\

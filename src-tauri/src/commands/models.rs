@@ -34,7 +34,7 @@ pub async fn catalog(
     blocking(move || {
         let ctx = context_length.unwrap_or(state.settings().default_params.context_length) as u64;
         let memory = hub::system_memory();
-        let installed = hub::known_models(&state.store()?)?;
+        let installed = hub::known_models(&state.store()?, state.paths.launch_model.as_deref())?;
         Ok(builtin_catalog()?
             .models
             .iter()
@@ -51,7 +51,7 @@ pub async fn installed_models(state: State<'_, AppState>) -> AppResult<Vec<Insta
         let ctx = state.settings().default_params.context_length as u64;
         let memory = hub::system_memory();
         let catalog = builtin_catalog()?;
-        let known = hub::known_models(&state.store()?)?;
+        let known = hub::known_models(&state.store()?, state.paths.launch_model.as_deref())?;
         Ok(known
             .iter()
             .map(|m| hub::installed(m, &catalog, ctx, &memory))
@@ -95,24 +95,33 @@ pub fn cancel_download(state: State<'_, AppState>, download_id: String) -> AppRe
     state.downloads.cancel(&state, &download_id)
 }
 
-/// The native open-file dialog, filtered to GGUF files.
+/// The native open-file dialog, filtered to GGUF files. The chosen file is recorded: it is
+/// what `import_model` may then import.
 #[tauri::command]
-pub async fn pick_model_file<R: Runtime>(app: AppHandle<R>) -> AppResult<Option<String>> {
+pub async fn pick_model_file<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> AppResult<Option<String>> {
     use tauri_plugin_dialog::DialogExt;
+    let state = state.inner().clone();
     blocking(move || {
         let picked = app
             .dialog()
             .file()
             .set_title("Import a GGUF model")
             .add_filter("GGUF model", &["gguf"])
-            .blocking_pick_file();
-        Ok(picked
-            .and_then(|p| p.into_path().ok())
-            .map(|p| p.to_string_lossy().into_owned()))
+            .blocking_pick_file()
+            .and_then(|p| p.into_path().ok());
+        if let Some(path) = &picked {
+            state.picked.record(path);
+        }
+        Ok(picked.map(|p| p.to_string_lossy().into_owned()))
     })
     .await
 }
 
+/// Imports a file the user chose with `pick_model_file` during this run (any other path is
+/// refused), after checking it is a GGUF model; nothing is recorded for a file that is not.
 #[tauri::command]
 pub async fn import_model(
     state: State<'_, AppState>,
@@ -121,18 +130,23 @@ pub async fn import_model(
 ) -> AppResult<InstalledModel> {
     let state = state.inner().clone();
     blocking(move || {
-        let path = PathBuf::from(path.trim());
-        if !path.is_file() {
-            return Err(AppError::invalid(format!(
-                "{} is not a file.",
-                path.display()
-            )));
-        }
+        // The same answer for any path not picked, existing or not: no probing of files.
+        let path = PathBuf::from(path.trim())
+            .canonicalize()
+            .ok()
+            .filter(|p| state.picked.contains(p) && p.is_file())
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "Choose the model file with Browse… (Woolly imports only files chosen there).",
+                )
+            })?;
         let mode = match mode {
             ImportMode::Copy => woolly_hub::ImportMode::Copy,
             ImportMode::Reference => woolly_hub::ImportMode::Reference,
         };
+        // The store parses the GGUF header before it copies or records anything.
         let model = state.store()?.import(&path, mode, None)?;
+        state.picked.forget(&path);
         let ctx = state.settings().default_params.context_length as u64;
         Ok(hub::installed(
             &model,
@@ -149,9 +163,9 @@ pub async fn delete_model(state: State<'_, AppState>, model_id: String) -> AppRe
     let state = state.inner().clone();
     blocking(move || {
         let store = state.store()?;
-        if hub::is_external(&store, &model_id) {
+        if hub::is_external(&store, state.paths.launch_model.as_deref(), &model_id) {
             return Err(AppError::invalid(
-                "This model is not in Woolly's model store (it comes from WOOLLY_MODEL or the repository's models folder), so Woolly does not delete it.",
+                "This model is not in Woolly's model store (it was given at launch in WOOLLY_MODEL), so Woolly does not delete it.",
             ));
         }
         let model = store.get(&model_id).map_err(|_| AppError::not_found("No such model."))?;

@@ -65,6 +65,8 @@ pub async fn add_provider(
     .await
 }
 
+/// Renames and re-points a provider. Moving it to another origin (scheme, host or port)
+/// deletes its key: the key was given for the old server.
 #[tauri::command]
 pub async fn update_provider(
     state: State<'_, AppState>,
@@ -74,11 +76,13 @@ pub async fn update_provider(
 ) -> AppResult<Provider> {
     let state = state.inner().clone();
     blocking(move || {
-        Ok(provider(state.providers.update(
-            &provider_id,
-            &name,
-            &base_url,
-        )?))
+        // Moved to another host: saved without its key first (never sent to the new host),
+        // then the key is deleted; the user enters the new host's key.
+        let (p, drop_key) = state.providers.update(&provider_id, &name, &base_url)?;
+        if drop_key {
+            state.secrets.delete(&secret_name(&p.id))?;
+        }
+        Ok(provider(p))
     })
     .await
 }

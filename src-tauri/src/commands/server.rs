@@ -56,7 +56,12 @@ pub async fn start_server(state: State<'_, AppState>, port: u16) -> AppResult<Se
             return Ok((engine, api_key));
         }
         let settings = worker.settings();
-        let model = engine_host::resolve(worker.store().ok().as_ref(), None, &settings)?;
+        let model = engine_host::resolve(
+            worker.store().ok().as_ref(),
+            worker.paths.launch_model.as_deref(),
+            None,
+            &settings,
+        )?;
         let context = settings.default_params.context_length;
         let (engine, _) = worker
             .engine

@@ -34,22 +34,26 @@ pub async fn load_model(
     let (engine, model) = blocking(move || {
         let state = worker;
         let settings = state.settings();
-        let result =
-            engine_host::resolve(state.store().ok().as_ref(), model_id.as_deref(), &settings)
-                .and_then(|model| {
-                    let mut progress = |p: f32, stage: &str| {
-                        let _ = on_progress.send(LoadEvent::Progress {
-                            progress: p,
-                            stage: stage.to_string(),
-                        });
-                    };
-                    state.engine.load(
-                        &model,
-                        settings.default_params.context_length,
-                        &settings,
-                        &mut progress,
-                    )
+        let result = engine_host::resolve(
+            state.store().ok().as_ref(),
+            state.paths.launch_model.as_deref(),
+            model_id.as_deref(),
+            &settings,
+        )
+        .and_then(|model| {
+            let mut progress = |p: f32, stage: &str| {
+                let _ = on_progress.send(LoadEvent::Progress {
+                    progress: p,
+                    stage: stage.to_string(),
                 });
+            };
+            state.engine.load(
+                &model,
+                settings.default_params.context_length,
+                &settings,
+                &mut progress,
+            )
+        });
         match result {
             Ok((engine, model)) => {
                 let _ = on_progress.send(LoadEvent::Loaded {
@@ -88,13 +92,17 @@ pub async fn unload_model(state: State<'_, AppState>) -> AppResult<()> {
     .await
 }
 
-/// Opens http(s) and mailto links in the system's browser / mail client.
+/// Opens https: and mailto: links in the system's browser / mail client. Nothing else: no
+/// plain http: (a model or a page could point at a local service), file:, or custom schemes
+/// that would start other programs.
 #[tauri::command]
 pub fn open_external(url: String) -> AppResult<()> {
     let parsed =
         url::Url::parse(url.trim()).map_err(|_| AppError::invalid("This is not a valid link."))?;
-    if !matches!(parsed.scheme(), "http" | "https" | "mailto") {
-        return Err(AppError::invalid("Only web and mail links can be opened."));
+    if !matches!(parsed.scheme(), "https" | "mailto") {
+        return Err(AppError::invalid(
+            "Only https:// and mailto: links can be opened.",
+        ));
     }
     let link = parsed.as_str();
     #[cfg(target_os = "macos")]

@@ -40,6 +40,18 @@ pub(super) fn touch(conn: &Connection, id: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Longest title accepted, in characters.
+const MAX_TITLE: usize = 200;
+
+fn check_title(title: &str) -> AppResult<()> {
+    if title.chars().count() > MAX_TITLE {
+        return Err(AppError::invalid(format!(
+            "A title can have at most {MAX_TITLE} characters."
+        )));
+    }
+    Ok(())
+}
+
 /// A title from the first message: its first line, whitespace collapsed, at most 48 chars.
 pub fn title_from(text: &str) -> String {
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -82,6 +94,7 @@ impl Db {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .unwrap_or(DEFAULT_TITLE);
+        check_title(title)?;
         let id = new_id();
         let now = now_ms();
         let conn = self.lock();
@@ -98,6 +111,7 @@ impl Db {
         if title.is_empty() {
             return Err(AppError::invalid("The title cannot be empty."));
         }
+        check_title(title)?;
         let conn = self.lock();
         let n = conn.execute(
             "UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1",

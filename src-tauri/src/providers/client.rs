@@ -19,23 +19,35 @@ const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_BODY: usize = 8 << 20;
 
 fn client(url: &str) -> Result<&'static Client, ProviderError> {
-    static CLIENT: OnceLock<Option<Client>> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            Client::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .read_timeout(READ_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("woolly-desktop/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .ok()
-        })
+    static PROXIED: OnceLock<Option<Client>> = OnceLock::new();
+    static DIRECT: OnceLock<Option<Client>> = OnceLock::new();
+    let build = |direct: bool| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut b = Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("woolly-desktop/", env!("CARGO_PKG_VERSION")));
+        if direct {
+            b = b.no_proxy();
+        }
+        b.build().ok()
+    };
+    // This machine's providers are reached directly: through a proxy (HTTP_PROXY without a
+    // NO_PROXY for localhost) a plain-http key would leave the machine.
+    let direct = is_direct(url);
+    let slot = if direct { &DIRECT } else { &PROXIED };
+    slot.get_or_init(|| build(direct))
         .as_ref()
         .ok_or_else(|| ProviderError::Unreachable {
             url: url.to_string(),
             reason: "the HTTP client could not start".into(),
         })
+}
+
+/// Whether `url` is on this machine (loopback), so never sent through a proxy.
+fn is_direct(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| super::store::is_loopback(&u))
 }
 
 /// The innermost cause ("Connection refused (os error 111)"), not reqwest's wrapper text.
@@ -58,6 +70,12 @@ pub fn transport_error(url: &str, e: &reqwest::Error) -> ProviderError {
         url: url.to_string(),
         reason,
     }
+}
+
+/// Checks the base URL again before anything is sent: a provider saved before plain
+/// `http://` to other machines was refused is refused here rather than sent its key.
+fn safe_to_send(base_url: &str) -> Result<(), ProviderError> {
+    super::store::normalize_base_url(base_url).map(drop)
 }
 
 fn authorized(req: RequestBuilder, key: Option<&str>) -> RequestBuilder {
@@ -118,6 +136,7 @@ pub async fn list_models(
     key: Option<&str>,
 ) -> Result<Vec<ProviderModel>, ProviderError> {
     let url = format!("{base_url}/models");
+    safe_to_send(base_url)?;
     let req = authorized(client(&url)?.get(&url), key).timeout(LIST_TIMEOUT);
     let resp = req.send().await.map_err(|e| transport_error(&url, &e))?;
     let body = read_body(&url, check(&url, resp).await?).await?;
@@ -157,6 +176,7 @@ pub async fn start_chat(
     body: &Value,
 ) -> Result<Response, ProviderError> {
     let url = format!("{base_url}/chat/completions");
+    safe_to_send(base_url)?;
     let bytes = serde_json::to_vec(body).map_err(|e| ProviderError::Invalid(e.to_string()))?;
     let req = authorized(client(&url)?.post(&url), key)
         .header(CONTENT_TYPE, "application/json")
@@ -164,4 +184,25 @@ pub async fn start_chat(
         .body(bytes);
     let resp = req.send().await.map_err(|e| transport_error(&url, &e))?;
     check(&url, resp).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_providers_bypass_proxies() {
+        for url in [
+            "http://127.0.0.1:8080/v1/models",
+            "http://localhost:11434/v1/chat/completions",
+            "http://[::1]:8000/v1/models",
+        ] {
+            assert!(super::is_direct(url), "{url}");
+        }
+        for url in [
+            "https://api.example.com/v1/models",
+            "https://10.0.0.5/v1/models",
+            "",
+        ] {
+            assert!(!super::is_direct(url), "{url}");
+        }
+    }
 }

@@ -37,7 +37,8 @@ pub struct Harness {
 
 impl Harness {
     /// An app whose data and config live under `root`, with secrets in memory (the real
-    /// keychain is tested by tests/keyring.rs inside a D-Bus session).
+    /// keychain is tested by tests/keyring.rs inside a D-Bus session), launched with the
+    /// repository's test model (as `make run` passes it in `WOOLLY_MODEL`).
     pub fn open(root: &Path) -> Self {
         Self::open_with(
             root,
@@ -47,7 +48,17 @@ impl Harness {
 
     /// With a secret store of the test's choosing (e.g. one that always fails).
     pub fn open_with(root: &Path, secrets: Arc<dyn woolly_desktop::secrets::SecretStore>) -> Self {
-        let state = AppState::open_with(AppPaths::under(root), secrets).expect("open app state");
+        let mut paths = AppPaths::under(root);
+        paths.launch_model = Some(test_model().canonicalize().expect("the test model"));
+        Self::open_paths(paths, secrets)
+    }
+
+    /// With paths of the test's choosing (e.g. no launch model).
+    pub fn open_paths(
+        paths: AppPaths,
+        secrets: Arc<dyn woolly_desktop::secrets::SecretStore>,
+    ) -> Self {
+        let state = AppState::open_with(paths, secrets).expect("open app state");
         let events = Arc::new(Events::default());
         let sink = events.clone();
         let builder = mock_builder().channel_interceptor(move |_webview, callback, index, body| {

@@ -74,6 +74,8 @@ export interface MockOptions {
   downloadBytesPerSecond?: number;
   /** Clock (ms). Default Date.now. */
   now?: () => number;
+  /** The file the open-file dialog returns. Default null (the dialog was cancelled). */
+  pickedFile?: string | null;
 }
 
 type Handler<K extends CommandName> = (args: ArgsOf<K>) => Promise<ResultOf<K>> | ResultOf<K>;
@@ -229,6 +231,8 @@ export class MockBackend {
     { id: "llama3.1:8b", ownedBy: "library" },
   ];
   openedUrls: string[] = [];
+  /** Files picked in the dialog: the only paths import_model accepts (as the app). */
+  picked = new Set<string>();
   private running = new Map<string, AbortController>();
   private nextId = 1;
 
@@ -240,6 +244,7 @@ export class MockBackend {
       modelLoaded: false,
       downloadBytesPerSecond: 40 * MB,
       now: () => Date.now(),
+      pickedFile: null,
       ...options,
     };
     const tiny = CATALOG[0];
@@ -627,6 +632,13 @@ export class MockBackend {
     }
     if (!/^https?:$/.test(url.protocol)) throw fail("invalid_argument", "The base URL must start with http:// or https://.");
     if (url.username || url.password) throw fail("invalid_argument", "Put the API key in the key field, not in the URL.");
+    const loopback = /^(localhost|127(\.\d+){3}|\[::1\])$/i.test(url.hostname);
+    if (url.protocol === "http:" && !loopback) {
+      throw fail(
+        "invalid_argument",
+        "Use https:// for a provider on another machine (http:// is only for this computer: localhost, 127.0.0.1, ::1).",
+      );
+    }
     return url.href.replace(/\/+$/, "");
   }
 
@@ -771,7 +783,7 @@ export class MockBackend {
       return null;
     },
     open_external: ({ url }) => {
-      if (!/^(https?:|mailto:)/i.test(url)) throw fail("invalid_argument", "Only web and mail links can be opened.");
+      if (!/^(https:|mailto:)/i.test(url)) throw fail("invalid_argument", "Only https:// and mailto: links can be opened.");
       this.openedUrls.push(url);
       if (typeof window !== "undefined" && !/jsdom/i.test(navigator.userAgent)) {
         window.open(url, "_blank", "noopener,noreferrer");
@@ -837,8 +849,15 @@ export class MockBackend {
       job.channel?.send({ event: "cancelled", data: { id: downloadId } });
       return null;
     },
-    pick_model_file: () => null,
+    pick_model_file: () => {
+      const picked = this.options.pickedFile;
+      if (picked) this.picked.add(picked);
+      return picked;
+    },
     import_model: ({ path, mode }) => {
+      if (!this.picked.has(path.trim())) {
+        throw fail("invalid_argument", "Choose the model file with Browse… (Woolly imports only files chosen there).");
+      }
       if (!path.trim().toLowerCase().endsWith(".gguf")) {
         throw fail("invalid_argument", "Choose a .gguf file.");
       }
@@ -899,7 +918,7 @@ export class MockBackend {
     list_providers: () => [...this.providers.values()],
     add_provider: ({ name, baseUrl, apiKey }) => {
       const key = apiKey?.trim() || null;
-      if (key && /\s/.test(key)) throw fail("invalid_argument", "The key must not be empty or contain spaces.");
+      if (key && /\s/.test(key)) throw fail("invalid_argument", "The key must be 1 to 4096 characters, without spaces.");
       const provider: Provider = {
         id: this.id("prov"),
         name: MockBackend.providerName(name),
@@ -912,7 +931,13 @@ export class MockBackend {
     },
     update_provider: ({ providerId, name, baseUrl }) => {
       const p = this.provider(providerId);
-      Object.assign(p, { name: MockBackend.providerName(name), baseUrl: MockBackend.baseUrl(baseUrl) });
+      const url = MockBackend.baseUrl(baseUrl);
+      // As the app: a key stays with the origin it was given for.
+      if (new URL(url).origin !== new URL(p.baseUrl).origin) {
+        this.providerKeys.delete(p.id);
+        p.hasApiKey = false;
+      }
+      Object.assign(p, { name: MockBackend.providerName(name), baseUrl: url });
       return p;
     },
     set_provider_key: ({ providerId, apiKey }) => {
@@ -935,7 +960,7 @@ export class MockBackend {
     },
     set_server_api_key: ({ apiKey }) => {
       const key = apiKey?.trim() || null;
-      if (key !== null && /\s/.test(key)) throw fail("invalid_argument", "The key must not be empty or contain spaces.");
+      if (key !== null && /\s/.test(key)) throw fail("invalid_argument", "The key must be 1 to 4096 characters, without spaces.");
       this.server.apiKey = key;
       return this.serverStatus();
     },

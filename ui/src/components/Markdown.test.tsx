@@ -30,9 +30,14 @@ describe("Markdown (untrusted model output)", () => {
     expect(screen.getByRole("link", { name: "Image: alt text" })).toHaveAttribute("href", "https://example.com/a.png");
   });
 
-  it("drops javascript: and data: URLs", () => {
+  it("drops javascript:, data:, file: and plain http: URLs", () => {
     const { container } = render(
-      <Markdown text={"[click me](javascript:alert(1)) and [data](data:text/html,<b>x</b>) and [ok](https://ok.example)"} />,
+      <Markdown
+        text={
+          "[click me](javascript:alert(1)) and [data](data:text/html,<b>x</b>) and [local](http://127.0.0.1:8080/v1/models) " +
+          "and [file](file:///etc/passwd) and [ok](https://ok.example)"
+        }
+      />,
     );
     const hrefs = [...container.querySelectorAll("a")].map((a) => a.getAttribute("href"));
     expect(hrefs).toEqual(["https://ok.example"]);

@@ -36,7 +36,8 @@ function htmlAsText() {
   return (tree: MdNode) => walk(tree);
 }
 
-const SAFE_LINK = /^(https?:|mailto:)/i;
+/** Links the app opens (in the system browser or mail client): encrypted web and mail only. */
+const SAFE_LINK = /^(https:|mailto:)/i;
 
 export function CopyButton({
   getText,

@@ -73,9 +73,13 @@ describe("models page", () => {
     await waitFor(() => expect(within(card("smollm2-360m-instruct-q8_0")).getByText("Installed")).toBeInTheDocument());
   });
 
-  it("imports a GGUF file by path and deletes a model", async () => {
-    const { user, backend } = await openModels();
-    await user.type(screen.getByTestId("import-path"), "/home/me/my-model.Q4_K_M.gguf");
+  it("imports a GGUF file chosen with Browse and deletes a model", async () => {
+    const { user, backend } = await openModels({ pickedFile: "/home/me/my-model.Q4_K_M.gguf" });
+    // The path cannot be typed: only a file chosen in the dialog is imported.
+    expect(screen.getByTestId("import-path")).toHaveAttribute("readonly");
+    expect(screen.getByTestId("import-submit")).toBeDisabled();
+    await user.click(screen.getByRole("button", { name: /Browse/ }));
+    await waitFor(() => expect(screen.getByTestId("import-path")).toHaveValue("/home/me/my-model.Q4_K_M.gguf"));
     await user.click(screen.getByLabelText("Use in place"));
     await user.click(screen.getByTestId("import-submit"));
     await waitFor(() => expect(screen.getAllByTestId("installed-model")).toHaveLength(2));
@@ -89,8 +93,8 @@ describe("models page", () => {
   });
 
   it("shows why an import failed", async () => {
-    const { user } = await openModels();
-    await user.type(screen.getByTestId("import-path"), "/tmp/notes.txt");
+    const { user } = await openModels({ pickedFile: "/tmp/notes.txt" });
+    await user.click(screen.getByRole("button", { name: /Browse/ }));
     await user.click(screen.getByTestId("import-submit"));
     expect(await screen.findByRole("alert")).toHaveTextContent("Choose a .gguf file.");
   });

@@ -274,9 +274,9 @@ function ImportForm() {
           <input
             id={pathId}
             data-testid="import-path"
-            placeholder="/path/to/model.gguf"
+            placeholder="Choose a .gguf file with Browse…"
             value={path}
-            onChange={(e) => setPath(e.target.value)}
+            readOnly
           />
           <button
             type="button"

@@ -319,10 +319,9 @@ fn dot_q2_k(row: &[u8], xq: &[Q8Block]) -> f32 {
             let (mut isc, mut imin) = (0i32, 0i32);
             for h in 0..2 {
                 let (mut dot, mut sx) = (0i32, 0i32);
-                for l in 16 * h..16 * (h + 1) {
-                    let x = y.qs[l] as i32;
-                    dot += ((q[l] >> shift) & 3) as i32 * x;
-                    sx += x;
+                for (&w, &x) in q[16 * h..16 * (h + 1)].iter().zip(&y.qs[16 * h..]) {
+                    dot += ((w >> shift) & 3) as i32 * x as i32;
+                    sx += x as i32;
                 }
                 let sc = scales[2 * j + h];
                 isc += (sc & 0x0F) as i32 * dot;

@@ -133,10 +133,18 @@ pub fn scores_len(kv_heads: usize, ctx: usize) -> usize {
     kv_heads * QUERY_SPLITS * MAX_QUERIES * ctx.next_multiple_of(KEY_STEP)
 }
 
-/// Causal attention of `n` queries at positions `start..start + n` (`q`, `out`:
+/// Which positions the queries of a chunk see: each its own and the ones before, back to
+/// the last `window` of them when `window > 0` (sliding-window layers).
+#[derive(Clone, Copy)]
+pub struct Causal {
+    /// The position of the chunk's first query.
+    pub start: usize,
+    pub window: usize,
+}
+
+/// Attention of `n` queries at positions `start..start + n` (`q`, `out`:
 /// `[n][heads * head_dim]`) over the cache, which already holds positions up to
-/// `start + n - 1`; with a `window` (> 0) each query sees only its last `window`
-/// positions. `scores` is [`scores_len`] long.
+/// `start + n - 1`. `scores` is [`scores_len`] long.
 pub fn attend(
     pool: &Pool,
     cache: &KvCache,
@@ -144,8 +152,7 @@ pub fn attend(
     out: &mut [f32],
     scores: &mut [f32],
     heads: usize,
-    start: usize,
-    window: usize,
+    Causal { start, window }: Causal,
 ) {
     let (hd, ctx, kv_heads) = (cache.hd, cache.ctx, cache.kv_heads);
     let q_dim = heads * hd;
@@ -215,6 +222,7 @@ mod tests {
     use super::*;
 
     /// Causal grouped-query attention written out plainly.
+    #[allow(clippy::too_many_arguments)]
     fn naive(
         q: &[f32],
         keys: &[Vec<f32>],
@@ -278,7 +286,8 @@ mod tests {
             for window in [0, 2, 4] {
                 let mut out = vec![0.0; q.len()];
                 let mut scores = vec![0.0; scores_len(kvh, ctx)];
-                attend(&pool, &cache, &q, &mut out, &mut scores, heads, 3, window);
+                let causal = Causal { start: 3, window };
+                attend(&pool, &cache, &q, &mut out, &mut scores, heads, causal);
                 let want = naive(&q, &keys, &vals, heads, kvh, hd, 3, window);
                 for (i, (a, b)) in out.iter().zip(&want).enumerate() {
                     assert!(

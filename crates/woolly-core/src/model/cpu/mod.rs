@@ -284,8 +284,10 @@ impl CpuTransformer {
             &mut s.att[..n * q_dim],
             &mut s.scores,
             cfg.n_heads,
-            start,
-            if local { cfg.window } else { 0 },
+            attention::Causal {
+                start,
+                window: if local { cfg.window } else { 0 },
+            },
         );
         rows_quantized(pool, &mut s.att, &mut s.xq, n, q_dim, &|_, _| {});
         let input = Input::quantized(&s.att, &s.xq, &mut s.tiles, n, q_dim, amx);

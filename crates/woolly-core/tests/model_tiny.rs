@@ -17,7 +17,13 @@ struct Variant {
     rope_dim: usize,
     scaling: Option<(&'static str, f32)>,
     weight_type: GgmlType,
+    /// Gemma 3: six layers (five sliding-window, one global), post-norms, GeGLU, a scaled
+    /// embedding and a window shorter than the test's sequence.
+    gemma: bool,
 }
+
+/// Gemma 3's sliding window in the tiny model: the 13 positions of the test overrun it.
+const WINDOW: usize = 4;
 
 const DIM: usize = 64;
 const HEADS: usize = 4;
@@ -71,12 +77,20 @@ fn random_blocks(rng: &mut Rng, ty: GgmlType, rows: usize, cols: usize) -> Vec<u
     out
 }
 
+fn layers(v: &Variant) -> usize {
+    if v.gemma {
+        6
+    } else {
+        LAYERS
+    }
+}
+
 fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
     let mut rng = Rng(seed);
     let mut w = GgufWriter::new();
     let a = v.arch;
     w.meta("general.architecture", Value::String(a.into()))
-        .meta(format!("{a}.block_count"), Value::U32(LAYERS as u32))
+        .meta(format!("{a}.block_count"), Value::U32(layers(v) as u32))
         .meta(format!("{a}.context_length"), Value::U32(256))
         .meta(format!("{a}.embedding_length"), Value::U32(DIM as u32))
         .meta(format!("{a}.feed_forward_length"), Value::U32(FFN as u32))
@@ -100,12 +114,22 @@ fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
             format!("{a}.attention.value_length"),
             Value::U32(HEAD_DIM as u32),
         )
-        .meta(format!("{a}.rope.freq_base"), Value::F32(10000.0))
+        // Gemma's global layers have their own base; its local ones keep 10000.
+        .meta(
+            format!("{a}.rope.freq_base"),
+            Value::F32(if v.gemma { 1e6 } else { 10000.0 }),
+        )
         .meta(
             format!("{a}.rope.dimension_count"),
             Value::U32(v.rope_dim as u32),
         )
         .meta(format!("{a}.vocab_size"), Value::U32(VOCAB as u32));
+    if v.gemma {
+        w.meta(
+            format!("{a}.attention.sliding_window"),
+            Value::U32(WINDOW as u32),
+        );
+    }
     if let Some((kind, factor)) = v.scaling {
         w.meta(format!("{a}.rope.scaling.type"), Value::String(kind.into()))
             .meta(format!("{a}.rope.scaling.factor"), Value::F32(factor))
@@ -130,8 +154,17 @@ fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
         GgmlType::Q8_0,
         random_blocks(&mut rng, GgmlType::Q8_0, VOCAB, DIM),
     );
-    for l in 0..LAYERS {
+    for l in 0..layers(v) {
         let p = format!("blk.{l}");
+        if v.gemma {
+            for n in ["post_attention_norm", "post_ffw_norm"] {
+                w.tensor_f32(
+                    format!("{p}.{n}.weight"),
+                    &[DIM as u64],
+                    &norm(&mut rng, DIM),
+                );
+            }
+        }
         w.tensor_f32(
             format!("{p}.attn_norm.weight"),
             &[DIM as u64],
@@ -252,7 +285,27 @@ impl Reference {
         let pos = self.keys[0].len();
         let embd = deq(f, "token_embd.weight");
         let mut x = embd[token as usize * DIM..(token as usize + 1) * DIM].to_vec();
-        for l in 0..LAYERS {
+        let gemma = cfg.arch == woolly_core::model::Arch::Gemma3;
+        if gemma {
+            x.iter_mut().for_each(|v| *v *= (DIM as f32).sqrt());
+        }
+        for l in 0..self.keys.len() {
+            // Gemma 3: every sixth layer global, the others over the last WINDOW positions
+            // with RoPE base 10000.
+            let local = gemma && l % 6 != 5;
+            let rope_cfg = if local {
+                ModelConfig {
+                    rope_base: 10000.0,
+                    ..cfg.clone()
+                }
+            } else {
+                cfg.clone()
+            };
+            let first = if local {
+                (pos + 1).saturating_sub(WINDOW)
+            } else {
+                0
+            };
             let p = format!("blk.{l}");
             let g = |n: &str| deq(f, &format!("{p}.{n}"));
             let opt = |n: &str| f.tensor(&format!("{p}.{n}")).map(|_| g(n));
@@ -278,7 +331,7 @@ impl Reference {
                         let r = rmsnorm(head, n);
                         head.copy_from_slice(&r);
                     }
-                    rope(head, pos, cfg);
+                    rope(head, pos, &rope_cfg);
                 }
             }
             self.keys[l].push(k);
@@ -287,7 +340,7 @@ impl Reference {
             for h in 0..HEADS {
                 let kvh = h / (HEADS / KV_HEADS);
                 let qh = &q[h * HEAD_DIM..(h + 1) * HEAD_DIM];
-                let scores: Vec<f32> = self.keys[l]
+                let scores: Vec<f32> = self.keys[l][first..]
                     .iter()
                     .map(|k| {
                         qh.iter()
@@ -300,13 +353,16 @@ impl Reference {
                 let max = scores.iter().cloned().fold(f32::MIN, f32::max);
                 let e: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
                 let sum: f32 = e.iter().sum();
-                for (t, w) in e.iter().enumerate() {
+                for (t, w) in (first..).zip(&e) {
                     for d in 0..HEAD_DIM {
                         attn[h * HEAD_DIM + d] += w / sum * self.values[l][t][kvh * HEAD_DIM + d];
                     }
                 }
             }
-            let o = matvec(&g("attn_output.weight"), &attn);
+            let mut o = matvec(&g("attn_output.weight"), &attn);
+            if let Some(n) = opt("post_attention_norm.weight") {
+                o = rmsnorm(&o, &n);
+            }
             x.iter_mut().zip(o).for_each(|(a, b)| *a += b);
             let xn = rmsnorm(&x, &g("ffn_norm.weight"));
             let gate = matvec(&g("ffn_gate.weight"), &xn);
@@ -314,9 +370,21 @@ impl Reference {
             let hidden: Vec<f32> = gate
                 .iter()
                 .zip(&up)
-                .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
+                .map(|(&g, u)| {
+                    let act = if gemma {
+                        // GELU, tanh approximation.
+                        let c = (2.0 / std::f32::consts::PI).sqrt();
+                        0.5 * g * (1.0 + (c * (g + 0.044715 * g * g * g)).tanh())
+                    } else {
+                        g / (1.0 + (-g).exp())
+                    };
+                    act * u
+                })
                 .collect();
-            let d = matvec(&g("ffn_down.weight"), &hidden);
+            let mut d = matvec(&g("ffn_down.weight"), &hidden);
+            if let Some(n) = opt("post_ffw_norm.weight") {
+                d = rmsnorm(&d, &n);
+            }
             x.iter_mut().zip(d).for_each(|(a, b)| *a += b);
         }
         let xn = rmsnorm(&x, &deq(f, "output_norm.weight"));
@@ -333,7 +401,26 @@ impl Reference {
 fn check(v: Variant) {
     check_path(&v, Some((1, KvCacheType::F32)));
     check_path(&v, Some((2, KvCacheType::F16)));
-    check_path(&v, None);
+    if v.gemma {
+        gpu_declines(&v);
+    } else {
+        check_path(&v, None);
+    }
+}
+
+/// The GPU path does not run Gemma yet: loading there is a clear error (the engine then
+/// runs the model on the CPU and says why), never a crash.
+fn gpu_declines(v: &Variant) {
+    let Ok(gpu) = ComputeDevice::gpu() else {
+        return;
+    };
+    let bytes = write_model(v, 1);
+    let file = Arc::new(GgufFile::from_bytes(bytes, "g.gguf").unwrap());
+    let cfg = ModelConfig::from_gguf(&file).unwrap();
+    let err = Model::load(file, cfg, gpu, 64, KvCacheType::F16, 1)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("GPU path does not run"), "{err}");
 }
 
 fn check_path(v: &Variant, cpu: Option<(usize, KvCacheType)>) {
@@ -358,8 +445,8 @@ fn check_path(v: &Variant, cpu: Option<(usize, KvCacheType)>) {
     let mut reference = Reference {
         f: GgufFile::from_bytes(bytes, "ref.gguf").unwrap(),
         cfg,
-        keys: vec![vec![]; LAYERS],
-        values: vec![vec![]; LAYERS],
+        keys: vec![vec![]; layers(v)],
+        values: vec![vec![]; layers(v)],
     };
     // Long enough for a prefill on AMX tiles where the CPU has them.
     let prompt = [3u32, 17, 99, 42, 7, 120, 64, 11, 90, 33];
@@ -425,6 +512,7 @@ fn base(arch: &'static str) -> Variant {
         rope_dim: HEAD_DIM,
         scaling: None,
         weight_type: GgmlType::Q4_1,
+        gemma: false,
     }
 }
 
@@ -488,13 +576,23 @@ fn qwen3_qk_norm() {
 }
 
 #[test]
+fn gemma3_sliding_window_post_norms_geglu() {
+    check(Variant {
+        qk_norm: true,
+        tied: true,
+        gemma: true,
+        ..base("gemma3")
+    });
+}
+
+#[test]
 fn unknown_architecture_lists_supported() {
     let mut w = GgufWriter::new();
     w.meta("general.architecture", Value::String("mamba".into()));
     let f = GgufFile::from_bytes(w.to_bytes(), "m.gguf").unwrap();
     let err = ModelConfig::from_gguf(&f).unwrap_err().to_string();
     assert!(
-        err.contains("mamba") && err.contains("llama, mistral, qwen2, qwen3"),
+        err.contains("mamba") && err.contains("llama, mistral, qwen2, qwen3, gemma3"),
         "{err}"
     );
 }

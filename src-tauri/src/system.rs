@@ -14,9 +14,8 @@ fn system() -> &'static Mutex<Option<System>> {
 /// The instruction sets the CPU kernels use (the best the CPU has, unless
 /// `WOOLLY_CPU_FEATURES` caps them).
 fn cpu_kernels() -> String {
-    use woolly_core::quant::packed::{amx_available, Isa};
-    let amx = if amx_available() { " + AMX" } else { "" };
-    format!("{}{amx}", Isa::detect().name())
+    use woolly_core::quant::packed::{amx_available, kernels_name, Isa};
+    kernels_name(Isa::detect(), amx_available())
 }
 
 fn cpu_name() -> &'static str {

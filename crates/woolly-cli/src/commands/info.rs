@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use woolly_core::engine::{DevicePreference, KvCacheType, MemoryEstimate};
 use woolly_core::gguf::GgufFile;
 use woolly_core::model::{gpu, ComputeDevice, ModelConfig};
-use woolly_core::quant::packed::{amx_available, Isa};
+use woolly_core::quant::packed::{amx_available, kernels_name, Isa};
 use woolly_core::quant::CpuFeatures;
 
 #[derive(clap::Args)]
@@ -30,14 +30,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     println!("devices:");
-    let amx = if amx_available() { " + AMX" } else { "" };
     let cap = match woolly_core::quant::cpu::cap() {
         Some(cap) => format!(", capped at {cap}"),
         None => String::new(),
     };
     println!(
-        "  cpu   {}{amx} kernels (the CPU has {}{cap})",
-        Isa::detect().name(),
+        "  cpu   {} kernels (the CPU has {}{cap})",
+        kernels_name(Isa::detect(), amx_available()),
         CpuFeatures::detected()
     );
     match gpu::device::shared() {

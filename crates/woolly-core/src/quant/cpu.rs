@@ -54,14 +54,6 @@ impl CpuFeatures {
         }
         Self::Portable
     }
-
-    /// The tier the kernels run at: the detected one, lowered to the cap if there is one.
-    pub fn active() -> Self {
-        match cap() {
-            Some(cap) => cap.min(Self::detected()),
-            None => Self::detected(),
-        }
-    }
 }
 
 impl fmt::Display for CpuFeatures {

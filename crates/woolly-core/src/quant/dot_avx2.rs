@@ -5,14 +5,8 @@ use super::dequant::{half, q3_k_scales};
 use super::dot::Q8Block;
 use std::arch::x86_64::*;
 
-/// Whether the kernels below may run: the CPU has them (checked once; the answer is
-/// cached by std) and the cap allows them.
-pub fn available() -> bool {
-    super::cpu::allows(super::CpuFeatures::Avx2)
-        && is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c")
-}
+/// Whether the kernels below may run: the packed AVX2 kernels' gate.
+pub(crate) use super::packed::avx2_available as available;
 
 /// The two little-endian f16 at `b[0..4]` as `[b0, b1, 0, 0]`, converted by the F16C unit.
 /// Loading a whole u32 (`vmovd`) keeps the conversion free of false dependencies.

@@ -14,7 +14,7 @@ use super::weights::{LayerWeights, QMatrix};
 use super::ModelError;
 use crate::engine::KvCacheType;
 use crate::gguf::GgufFile;
-use crate::quant::packed::{amx_available, Isa, TokenTiles};
+use crate::quant::packed::{amx_available, kernels_name, Isa, TokenTiles};
 use crate::quant::{self, Q8Block, Q8_BLOCK};
 use attention::KvCache;
 use pool::{Pool, SharedMut};
@@ -133,11 +133,7 @@ impl CpuTransformer {
             scores: vec![0.0; attention::scores_len(cfg.n_kv_heads, ctx)],
         };
         let amx = amx_available();
-        let kernels = if amx {
-            format!("{} + AMX", isa.name())
-        } else {
-            isa.name().to_string()
-        };
+        let kernels = kernels_name(isa, amx);
         let device = ComputeDevice {
             name: format!("cpu ({kernels}, {} threads)", pool.threads()),
             ..device
@@ -241,8 +237,8 @@ impl CpuTransformer {
             ],
         );
         if let (Some(qn), Some(kn)) = (&layer.w.q_norm, &layer.w.k_norm) {
-            ops::head_norms(&mut s.q[..n * q_dim], qn, eps);
-            ops::head_norms(&mut s.k[..n * kv_dim], kn, eps);
+            ops::rms_norm_rows(&mut s.q[..n * q_dim], qn, eps);
+            ops::rms_norm_rows(&mut s.k[..n * kv_dim], kn, eps);
         }
         // RoPE, a position per task, then the KV store.
         let (half, layout) = (cfg.rope_dim / 2, cfg.rope_layout);

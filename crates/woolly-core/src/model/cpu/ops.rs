@@ -24,16 +24,6 @@ fn mean_square(x: &[f32]) -> f32 {
     ((lanes.iter().sum::<f64>() + tail) / x.len() as f64) as f32
 }
 
-/// RMSNorm of every `w.len()`-wide head in `x`, in place (Qwen3's Q/K norms).
-pub fn head_norms(x: &mut [f32], w: &[f32], eps: f32) {
-    let mut tmp = [0f32; 512];
-    for head in x.chunks_exact_mut(w.len()) {
-        let tmp = &mut tmp[..head.len()];
-        rms_norm(head, w, eps, tmp);
-        head.copy_from_slice(tmp);
-    }
-}
-
 /// Rotates adjacent pairs `(x0, x1), (x2, x3), ...` of each `head_dim`-wide head; dims past
 /// `2 * cos.len()` pass through.
 pub fn rope_normal(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
@@ -75,7 +65,8 @@ pub fn geglu(gate: &mut [f32], up: &[f32]) {
     }
 }
 
-/// RMSNorm of each `w.len()`-wide row of `x`, in place.
+/// RMSNorm of each `w.len()`-wide row of `x`, in place: Qwen3's and Gemma's per-head
+/// query/key norms, Gemma's post-norms.
 pub fn rms_norm_rows(x: &mut [f32], w: &[f32], eps: f32) {
     for row in x.chunks_exact_mut(w.len()) {
         let scale = 1.0 / (mean_square(row) + eps).sqrt();

@@ -25,15 +25,7 @@ fn avx512() -> bool {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn avx2() -> bool {
-    static HAS: OnceLock<bool> = OnceLock::new();
-    allows(CpuFeatures::Avx2)
-        && *HAS.get_or_init(|| {
-            is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-                && is_x86_feature_detected!("f16c")
-        })
-}
+use crate::quant::packed::avx2_available as avx2;
 
 /// `e^x` to about 2e-7 relative, branch-free so loops over it vectorize: `2^(x log2 e)`
 /// split into an integer power (built in the exponent bits) and a polynomial fraction.

@@ -33,6 +33,40 @@ pub(super) fn nibbles(w: __m256i) -> (__m256i, __m256i) {
     )
 }
 
+/// Block column `c` of a unit of four nibble lines and one shared line of fifth bits
+/// (Q5_0, Q5_K; see the module's layout): the low and high 16 values of rows 0-1 and of
+/// rows 2-3, each `nibble | fifth << 4`.
+///
+/// # Safety
+/// `quad` points at the unit's five lines, in bounds.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) unsafe fn five_bits(
+    quad: *const Line,
+    c: usize,
+) -> ((__m256i, __m256i), (__m256i, __m256i)) {
+    // SAFETY: the caller passes five lines in bounds; lines are 64-byte aligned.
+    let (w, h) = unsafe { (quad.add(c) as *const __m256i, quad.add(4) as *const __m256i) };
+    let (w01, w23, h01, h23) = unsafe {
+        (
+            _mm256_load_si256(w),
+            _mm256_load_si256(w.add(1)),
+            _mm256_load_si256(h),
+            _mm256_load_si256(h.add(1)),
+        )
+    };
+    // Bits 2c and 2c + 1 of each byte are the fifth bits of values k and k + 16.
+    let (shift, fifth) = (_mm_cvtsi32_si128(2 * c as i32), _mm256_set1_epi8(0x10));
+    let with_fifth = |w: __m256i, h: __m256i| {
+        let ((lo, hi), h) = (nibbles(w), _mm256_srl_epi16(h, shift));
+        (
+            _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16::<4>(h), fifth)),
+            _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16::<3>(h), fifth)),
+        )
+    };
+    (with_fifth(w01, h01), with_fifth(w23, h23))
+}
+
 /// `lo * xl + hi * xh` summed per 4 bytes: unsigned weights below 64 times signed bytes
 /// stay within i16 in pairs (2 * 63 * 127 < 2^15).
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -131,30 +165,11 @@ pub unsafe fn q5<const T: usize>(
     assert!(sc.len() >= nb * GROUP && ys.iter().all(|y| y.len() >= nb));
     let mut acc01 = [_mm256_setzero_ps(); T];
     let mut acc23 = [_mm256_setzero_ps(); T];
-    let (one, sixteen) = (_mm256_set1_epi8(1), _mm256_set1_epi8(16));
+    let sixteen = _mm256_set1_epi8(16);
     for b in 0..nb {
-        let (u, c) = (b / 4, b % 4);
-        let (line, fifth) = (&qs[5 * u + c], &qs[5 * u + 4]);
-        // SAFETY: lines are 64-byte aligned; the bounds were asserted above.
+        // SAFETY: the unit's five lines are in bounds (asserted above).
         unsafe {
-            let (lo01, hi01) = nibbles(_mm256_load_si256(line.0.as_ptr() as *const _));
-            let (lo23, hi23) = nibbles(_mm256_load_si256(line.0.as_ptr().add(32) as *const _));
-            let h01 = _mm256_load_si256(fifth.0.as_ptr() as *const _);
-            let h23 = _mm256_load_si256(fifth.0.as_ptr().add(32) as *const _);
-            // Bit `2c` of each byte is the fifth bit of the low value, `2c + 1` the high's.
-            let bit = |h: __m256i, shift: i32| {
-                let b = _mm256_and_si256(_mm256_srl_epi16(h, _mm_cvtsi32_si128(shift)), one);
-                _mm256_slli_epi16::<4>(b)
-            };
-            let s = 2 * c as i32;
-            let (lo01, hi01) = (
-                _mm256_or_si256(lo01, bit(h01, s)),
-                _mm256_or_si256(hi01, bit(h01, s + 1)),
-            );
-            let (lo23, hi23) = (
-                _mm256_or_si256(lo23, bit(h23, s)),
-                _mm256_or_si256(hi23, bit(h23, s + 1)),
-            );
+            let ((lo01, hi01), (lo23, hi23)) = five_bits(qs.as_ptr().add(b / 4 * 5), b % 4);
             let sp = sc.as_ptr().add(b * GROUP) as *const __m128i;
             let (d01, d23) = spread(_mm_cvtph_ps(_mm_loadl_epi64(sp)));
             for t in 0..T {

@@ -1,7 +1,7 @@
 //! AVX2 kernels for the packed K-quants (see [`super`] for the layout). They also serve
 //! AVX-512 CPUs, for decode and prefill alike, so the two agree to the bit there too.
 
-use super::avx2::{halves, idot, nibbles};
+use super::avx2::{five_bits, halves, idot, nibbles};
 use super::{Line, Q8Block, GROUP};
 use crate::quant::dequant::IQ4_VALUES;
 use std::arch::x86_64::*;
@@ -80,7 +80,6 @@ pub unsafe fn q4k<const FIVE: bool, const T: usize>(
     let per = if FIVE { 10 } else { 8 };
     assert!(subs.len() >= units * SUB * 2 * GROUP && qs.len() >= units * per);
     assert!(ys.iter().all(|y| y.len() >= units * SUB));
-    let fifth = _mm256_set1_epi8(0x10);
     let mut acc = [_mm256_setzero_ps(); T];
     for u in 0..units {
         // SAFETY: every pointer below stays within the bounds asserted above.
@@ -97,26 +96,12 @@ pub unsafe fn q4k<const FIVE: bool, const T: usize>(
                 };
                 let sub = subs.as_ptr().add(b * 2 * GROUP);
                 prefetch(line, sub);
-                let (w01, w23) = load_pairs(line);
-                let ((mut lo01, mut hi01), (mut lo23, mut hi23)) = (nibbles(w01), nibbles(w23));
-                if FIVE {
-                    // Bits 2c and 2c + 1 of block c's byte give values k and k + 16 their
-                    // fifth bit.
-                    let (h01, h23) = load_pairs(lines.add(j / 4 * 5 + 4));
-                    let shift = _mm_cvtsi32_si128(2 * (j % 4) as i32);
-                    let fifth_of = |h: __m256i| {
-                        let h = _mm256_srl_epi16(h, shift);
-                        (
-                            _mm256_and_si256(_mm256_slli_epi16::<4>(h), fifth),
-                            _mm256_and_si256(_mm256_slli_epi16::<3>(h), fifth),
-                        )
-                    };
-                    let ((l01, u01), (l23, u23)) = (fifth_of(h01), fifth_of(h23));
-                    lo01 = _mm256_or_si256(lo01, l01);
-                    hi01 = _mm256_or_si256(hi01, u01);
-                    lo23 = _mm256_or_si256(lo23, l23);
-                    hi23 = _mm256_or_si256(hi23, u23);
-                }
+                let ((lo01, hi01), (lo23, hi23)) = if FIVE {
+                    five_bits(lines.add(j / 4 * 5), j % 4)
+                } else {
+                    let (w01, w23) = load_pairs(line);
+                    (nibbles(w01), nibbles(w23))
+                };
                 // [sc0..sc3, m0..m3] times [d, dmin]: the rows' block scales and mins.
                 let s8 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(sub as *const _));
                 let dmb = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(s8));

@@ -53,6 +53,20 @@ pub fn amx_available() -> bool {
     false
 }
 
+/// Whether the AVX2 + FMA + F16C kernels may run (the CPU has them, the cap allows them):
+/// the one gate of every AVX2 loop, packed or not.
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx2::available as avx2_available;
+
+/// The kernels `isa` and `amx` name, as the app, `woolly info` and `bench` show them.
+pub fn kernels_name(isa: Isa, amx: bool) -> String {
+    if amx {
+        format!("{} + AMX", isa.name())
+    } else {
+        isa.name().to_string()
+    }
+}
+
 // What the CPU has, whatever the cap (for [`super::CpuFeatures::detected`]).
 #[cfg(target_arch = "x86_64")]
 pub(super) use avx512::detected as avx512_detected;

@@ -288,6 +288,12 @@ impl PackedMatrix {
                 }
             };
             let sub = |j: usize, second: usize| subs[j * 2 * GROUP + second * GROUP + lane];
+            // Value `i` of block column `c` of the four-line unit at `quad` (Q5_0, Q5_K),
+            // its fifth bit from the unit's fifth line.
+            let five = |quad: usize, c: usize, i: usize| {
+                let h = lines[quad + 4].0[lane * 16 + i % 16] >> (2 * c);
+                nibble(quad + c, i) | ((h >> (i / 16)) & 1) << 4
+            };
             match kind {
                 PackedKind::Q4_0 | PackedKind::Q4_1 => {
                     let offset = match kind {
@@ -302,9 +308,7 @@ impl PackedMatrix {
                     for (c, y) in y.chunks_exact_mut(Q8_BLOCK).enumerate() {
                         let d = f16(sc[c * GROUP + lane]);
                         for (i, v) in y.iter_mut().enumerate() {
-                            let h = lines[4].0[lane * 16 + i % 16] >> (2 * c);
-                            let q = nibble(c, i) | ((h >> (i / 16)) & 1) << 4;
-                            *v = (q as i32 - 16) as f32 * d;
+                            *v = (five(0, c, i) as i32 - 16) as f32 * d;
                         }
                     }
                 }
@@ -331,9 +335,7 @@ impl PackedMatrix {
                         let (scale, min) = (d * sub(j, 0) as f32, dmin * sub(j, 1) as f32);
                         for (i, v) in y.iter_mut().enumerate() {
                             let q = if kind == PackedKind::Q5K {
-                                let (quad, c) = (j / 4, j % 4);
-                                let h = lines[quad * 5 + 4].0[lane * 16 + i % 16] >> (2 * c);
-                                nibble(quad * 5 + c, i) | ((h >> (i / 16)) & 1) << 4
+                                five(j / 4 * 5, j % 4, i)
                             } else {
                                 nibble(j, i)
                             };

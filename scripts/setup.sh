@@ -28,10 +28,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python tools used by tests: the reference GGUF dequantizer; the official OpenAI client
-# (and pytest) for the server's API-compatibility tests.
-if ! python3 -c 'import gguf, numpy, openai, pytest' 2>/dev/null; then
-  say "installing Python test dependencies (gguf, numpy)"
-  python3 -m pip install --quiet --disable-pip-version-check gguf==0.19.0 numpy openai pytest
+# (and pytest, and jsonschema to validate structured output) for the server's API tests.
+if ! python3 -c 'import gguf, numpy, openai, pytest, jsonschema' 2>/dev/null; then
+  say "installing Python test dependencies (gguf, numpy, openai, pytest, jsonschema)"
+  python3 -m pip install --quiet --disable-pip-version-check gguf==0.19.0 numpy openai pytest jsonschema
 fi
 
 ./scripts/fetch-test-model.sh

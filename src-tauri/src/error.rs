@@ -110,7 +110,7 @@ impl From<woolly_core::engine::EngineError> for AppError {
         let code = match &e {
             E::InsufficientMemory { .. } => ErrorCode::InsufficientMemory,
             E::Gguf(_) | E::Config(_) | E::Tokenizer(_) | E::Model(_) => ErrorCode::ModelLoadFailed,
-            E::PromptTooLong { .. } | E::EmptyPrompt => ErrorCode::InvalidArgument,
+            E::PromptTooLong { .. } | E::EmptyPrompt | E::Grammar(_) => ErrorCode::InvalidArgument,
             E::Chat(_) | E::Internal(_) | E::GpuFailed(_) => ErrorCode::GenerationFailed,
         };
         Self::new(code, e.to_string())

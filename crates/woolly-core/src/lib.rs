@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod engine;
 pub mod gguf;
+pub mod grammar;
 pub mod model;
 pub mod quant;
 pub mod sampling;

@@ -136,6 +136,7 @@ fn is_client_error(e: &EngineError) -> bool {
         EngineError::PromptTooLong { .. }
             | EngineError::EmptyPrompt
             | EngineError::Chat(ChatError::Render(_))
+            | EngineError::Grammar(_)
     )
 }
 

@@ -12,13 +12,13 @@ use crate::AppState;
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::sync::OwnedSemaphorePermit;
-use woolly_core::engine::{CancelToken, EngineError, GenerateRequest, Generation};
+use woolly_core::engine::{CancelToken, EngineError, GenerateRequest, Generation, TokenEvent};
 
 /// What a streaming generation sends to its consumer.
 #[derive(Debug)]
 pub enum StreamEvent {
-    /// Newly completed text (may be empty).
-    Token(String),
+    /// Newly completed text (may be empty), with the token's log-probability when asked for.
+    Token(TokenEvent),
     /// The end: the whole generation, or why it failed.
     Done(Result<Generation, ApiError>),
 }
@@ -130,7 +130,7 @@ pub fn stream(
             let _held = (permit, ticket);
             let cancel = request.cancel.clone();
             engine.generate(&request, |t| {
-                if token_tx.send(StreamEvent::Token(t.text.clone())).is_err() {
+                if token_tx.send(StreamEvent::Token(t.clone())).is_err() {
                     cancel.cancel();
                 }
             })

@@ -2,7 +2,9 @@
 
 use crate::error::{ApiError, ApiJson};
 use crate::generation::{self, StreamEvent, Ticket};
-use crate::openai::{self, ChatRequest, CompletionRequest, Kind, PromptInput, Responder, Settings};
+use crate::openai::{self, ChatRequest, CompletionRequest, Kind, PromptInput, Settings};
+use crate::response::Responder;
+use crate::tools::{CallFilter, ToolChoice};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -12,7 +14,8 @@ use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::time::Duration;
-use woolly_core::engine::{GenerateRequest, Prompt};
+use woolly_core::engine::{Engine, GenerateRequest, Prompt, TokenLogprob};
+use woolly_core::grammar::Grammar;
 
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
     let pending = state
@@ -70,7 +73,7 @@ pub struct Prepared {
 
 pub async fn prepare_chat(state: &AppState, body: ChatRequest) -> Result<Prepared, ApiError> {
     state.check_model(body.model.as_deref())?;
-    let settings = body.params.validate()?;
+    let settings = body.params.validate(Kind::Chat)?;
     let messages = openai::chat_messages(body.messages)?;
     prepare(
         state,
@@ -87,7 +90,7 @@ pub async fn prepare_completion(
     body: CompletionRequest,
 ) -> Result<Prepared, ApiError> {
     state.check_model(body.model.as_deref())?;
-    let settings = body.params.validate()?;
+    let settings = body.params.validate(Kind::Completion)?;
     if body.best_of.is_some_and(|b| b != 1) {
         return Err(ApiError::invalid(
             "Only `best_of` = 1 is supported",
@@ -141,9 +144,17 @@ async fn prepare(
     prefix: String,
 ) -> Result<Prepared, ApiError> {
     let engine = state.inner.engine.clone();
-    let tokens = tokio::task::spawn_blocking(move || engine.prompt_tokens(&prompt))
-        .await
-        .map_err(|e| ApiError::Internal(format!("tokenizer worker failed: {e}")))??;
+    let shown = match settings.tool_choice {
+        ToolChoice::None => Vec::new(),
+        _ => settings.tools.definitions.clone(),
+    };
+    let for_grammar = settings.clone();
+    let (tokens, grammar) = tokio::task::spawn_blocking(move || {
+        let tokens = engine.prompt_tokens_with_tools(&prompt, &shown)?;
+        Ok::<_, ApiError>((tokens, grammar_for(&engine, &for_grammar)?))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("tokenizer worker failed: {e}")))??;
     let info = state.inner.engine.info();
     let vocab = state.inner.engine.tokenizer().vocab_size();
     if let Some(bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
@@ -170,7 +181,9 @@ async fn prepare(
     request.sampling = settings.sampling.clone();
     request.stop = settings.stop.clone();
     request.ignore_eos = settings.ignore_eos;
-    let responder = Responder::new(kind, &info.model_id, settings.include_usage);
+    request.grammar = grammar;
+    request.logprobs = settings.logprobs;
+    let responder = Responder::new(kind, &state.inner.engine, settings.include_usage);
     Ok(Prepared {
         request,
         settings,
@@ -180,12 +193,51 @@ async fn prepare(
     })
 }
 
+/// The grammar the reply must follow: a forced tool call, or `response_format`'s JSON.
+/// Compiled here so that a bad schema is a 400 before anything streams.
+fn grammar_for(engine: &Engine, settings: &Settings) -> Result<Option<Grammar>, ApiError> {
+    let functions: Vec<(&str, &Value)> = match &settings.tool_choice {
+        ToolChoice::Required => settings
+            .tools
+            .functions
+            .iter()
+            .map(|(n, p)| (n.as_str(), p))
+            .collect(),
+        ToolChoice::Function(name) => settings
+            .tools
+            .functions
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(n, p)| (n.as_str(), p))
+            .collect(),
+        ToolChoice::None | ToolChoice::Auto => Vec::new(),
+    };
+    let grammar = if !functions.is_empty() {
+        Some(engine.tool_call_grammar(&functions))
+    } else {
+        settings.format.as_ref().map(|c| engine.grammar(c))
+    };
+    grammar.transpose().map_err(|e| match e {
+        woolly_core::engine::EngineError::Grammar(g) => {
+            let param = if functions.is_empty() { "response_format" } else { "tools" };
+            ApiError::invalid(format!("Invalid schema: {g}"), Some(param))
+        }
+        other => ApiError::Engine(other),
+    })
+}
+
 async fn respond(state: &AppState, p: Prepared) -> Response {
     if p.settings.stream {
         return sse(state, p).into_response();
     }
     match generation::generate(state, p.ticket, p.request).await {
-        Ok(generation) => Json(p.responder.complete(&generation, &p.prefix)).into_response(),
+        Ok(generation) => {
+            let calls = match p.settings.tool_choice {
+                ToolChoice::None => None,
+                _ => crate::tools::calls_in(&generation.text, &p.settings.tools),
+            };
+            Json(p.responder.complete(&generation, &p.prefix, calls)).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -194,31 +246,76 @@ fn data(value: &Value) -> Event {
     Event::default().data(value.to_string())
 }
 
+/// What a stream has let through so far: text held back while it may be a tool call, and
+/// log-probabilities waiting for the text they belong to.
+struct StreamState {
+    calls: Option<CallFilter>,
+    logprobs: Option<Vec<TokenLogprob>>,
+    /// Characters streamed so far (completions' `text_offset`).
+    offset: usize,
+}
+
+impl StreamState {
+    fn text_chunks(&mut self, responder: &Responder, text: &str) -> Vec<Value> {
+        if text.is_empty() {
+            return Vec::new();
+        }
+        let lp = self.logprobs.as_mut().map(std::mem::take);
+        let chunk = responder.text_chunk(text, lp.as_deref(), self.offset);
+        self.offset += text.chars().count();
+        vec![chunk]
+    }
+}
+
 /// Server-sent events: chunks as the engine produces them, then `data: [DONE]`. When the
 /// client goes away the stream is dropped, which cancels the generation.
 fn sse(state: &AppState, p: Prepared) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let responder = p.responder;
+    let tools = p.settings.tools.clone();
+    let mut st = StreamState {
+        calls: (p.settings.tool_choice != ToolChoice::None).then(CallFilter::default),
+        logprobs: p.settings.logprobs.map(|_| Vec::new()),
+        offset: p.prefix.chars().count(),
+    };
     let mut head: Vec<Event> = responder.head_chunk().iter().map(data).collect();
     if !p.prefix.is_empty() {
-        head.push(data(&responder.text_chunk(&p.prefix)));
+        head.push(data(&responder.text_chunk(&p.prefix, None, 0)));
     }
     let mut rx = generation::stream(state, p.ticket, p.request);
     let events = stream::poll_fn(move |cx| rx.poll_recv(cx)).flat_map(move |event| {
-        let out: Vec<Event> = match event {
-            StreamEvent::Token(text) if text.is_empty() => Vec::new(),
-            StreamEvent::Token(text) => vec![data(&responder.text_chunk(&text))],
+        let finished = matches!(event, StreamEvent::Done(_));
+        let out: Vec<Value> = match event {
+            StreamEvent::Token(t) => {
+                if let (Some(lp), Some(pending)) = (t.logprob, st.logprobs.as_mut()) {
+                    pending.push(lp);
+                }
+                let text = match st.calls.as_mut() {
+                    Some(filter) => filter.push(&t.text),
+                    None => t.text,
+                };
+                st.text_chunks(&responder, &text)
+            }
             StreamEvent::Done(Ok(generation)) => {
-                let mut out: Vec<Event> = responder
-                    .tail_chunks(&generation)
-                    .iter()
-                    .map(data)
-                    .collect();
-                out.push(Event::default().data("[DONE]"));
+                let mut out = Vec::new();
+                let mut finish = generation.stats.stop_reason.as_str();
+                if let Some(filter) = st.calls.as_mut() {
+                    let (text, calls) = filter.finish(&tools);
+                    out.extend(st.text_chunks(&responder, &text));
+                    if !calls.is_empty() {
+                        out.extend(responder.tool_call_chunks(&calls));
+                        finish = "tool_calls";
+                    }
+                }
+                out.extend(responder.tail_chunks(&generation, finish));
                 out
             }
-            StreamEvent::Done(Err(e)) => vec![data(&e.body()), Event::default().data("[DONE]")],
+            StreamEvent::Done(Err(e)) => vec![e.body()],
         };
-        stream::iter(out)
+        let mut events: Vec<Event> = out.iter().map(data).collect();
+        if finished {
+            events.push(Event::default().data("[DONE]"));
+        }
+        stream::iter(events)
     });
     Sse::new(stream::iter(head).chain(events).map(Ok))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))

@@ -29,6 +29,8 @@ mod error;
 mod generation;
 mod handlers;
 mod openai;
+mod response;
+mod tools;
 mod ws;
 
 pub use error::{ApiError, ServerError};

@@ -1,11 +1,13 @@
 //! OpenAI request bodies, their validation, and the JSON the server answers with.
 
 use crate::error::ApiError;
+use crate::tools::{self, ToolChoice, Tools};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use woolly_core::chat::ChatMessage;
-use woolly_core::engine::{Generation, GenerationStats};
+use woolly_core::engine::{GenerationStats, MAX_TOP_LOGPROBS};
+use woolly_core::grammar::Constraint;
 use woolly_core::sampling::SamplingParams;
 
 /// Most stop sequences one request may give.
@@ -42,6 +44,14 @@ pub struct InMessage {
     pub role: String,
     #[serde(default)]
     pub content: Option<MessageContent>,
+    /// An assistant turn's calls, as this server returned them.
+    #[serde(default)]
+    pub tool_calls: Option<Vec<Value>>,
+    /// A `tool` turn: the call it answers.
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,7 +121,17 @@ pub struct CommonParams {
     #[serde(default)]
     pub tools: Option<Vec<Value>>,
     #[serde(default)]
+    pub tool_choice: Option<Value>,
+    /// Accepted and ignored (serde skips it): with `auto` the model may make several
+    /// calls; a reply forced to call (`required`, a named function) makes one.
+    #[serde(default)]
     pub response_format: Option<Value>,
+    /// Chat: `true`/`false`; completions: how many alternatives (0-20).
+    #[serde(default)]
+    pub logprobs: Option<Value>,
+    /// Chat: how many alternatives (0-20), with `logprobs: true`.
+    #[serde(default)]
+    pub top_logprobs: Option<i64>,
     // Extensions (llama.cpp-style).
     #[serde(default)]
     pub top_k: Option<u32>,
@@ -132,6 +152,12 @@ pub struct Settings {
     pub sampling: SamplingParams,
     pub stop: Vec<String>,
     pub ignore_eos: bool,
+    /// Each token's log-probability with this many alternatives.
+    pub logprobs: Option<usize>,
+    /// `response_format`: the reply must be JSON (of a schema).
+    pub format: Option<Constraint>,
+    pub tools: Tools,
+    pub tool_choice: ToolChoice,
 }
 
 fn check_range(value: Option<f32>, lo: f32, hi: f32, name: &str) -> Result<(), ApiError> {
@@ -145,7 +171,7 @@ fn check_range(value: Option<f32>, lo: f32, hi: f32, name: &str) -> Result<(), A
 }
 
 impl CommonParams {
-    pub fn validate(&self) -> Result<Settings, ApiError> {
+    pub fn validate(&self, kind: Kind) -> Result<Settings, ApiError> {
         check_range(self.temperature, 0.0, 2.0, "temperature")?;
         check_range(self.top_p, 0.0, 1.0, "top_p")?;
         check_range(self.presence_penalty, -2.0, 2.0, "presence_penalty")?;
@@ -157,24 +183,18 @@ impl CommonParams {
                 return Err(ApiError::invalid("Only `n` = 1 is supported", Some("n")));
             }
         }
-        if self.tools.as_ref().is_some_and(|t| !t.is_empty()) {
+        let (tools, tool_choice) = match kind {
+            Kind::Chat => tools::validate(self.tools.as_deref(), self.tool_choice.as_ref())?,
+            Kind::Completion => (Tools::default(), ToolChoice::None),
+        };
+        let format = response_format(self.response_format.as_ref())?;
+        if format.is_some() && matches!(tool_choice, ToolChoice::Required | ToolChoice::Function(_)) {
             return Err(ApiError::invalid(
-                "Tool calling is not supported by this server",
-                Some("tools"),
+                "`response_format` cannot be combined with a `tool_choice` that forces a call",
+                Some("response_format"),
             ));
         }
-        if let Some(format) = &self.response_format {
-            if format
-                .get("type")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t != "text")
-            {
-                return Err(ApiError::invalid(
-                    "Only `response_format` {\"type\": \"text\"} is supported",
-                    Some("response_format"),
-                ));
-            }
-        }
+        let logprobs = self.logprobs(kind)?;
         let (max_tokens, max_param) = match (self.max_completion_tokens, self.max_tokens) {
             (Some(n), _) => (Some(n), "max_completion_tokens"),
             (None, n) => (n, "max_tokens"),
@@ -251,7 +271,85 @@ impl CommonParams {
             sampling,
             stop,
             ignore_eos: self.ignore_eos.unwrap_or(false),
+            logprobs,
+            format,
+            tools,
+            tool_choice,
         })
+    }
+
+    /// Chat: `logprobs: true` with `top_logprobs` 0-20; completions: `logprobs` 0-20.
+    fn logprobs(&self, kind: Kind) -> Result<Option<usize>, ApiError> {
+        let count = |n: i64, name: &str| {
+            usize::try_from(n)
+                .ok()
+                .filter(|&n| n <= MAX_TOP_LOGPROBS)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        format!("{n} is not a valid value for `{name}`: it must be between 0 and {MAX_TOP_LOGPROBS}"),
+                        Some(name),
+                    )
+                })
+        };
+        match kind {
+            Kind::Chat => {
+                let on = match &self.logprobs {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => {
+                        return Err(ApiError::invalid(
+                            "`logprobs` must be true or false",
+                            Some("logprobs"),
+                        ))
+                    }
+                };
+                match (on, self.top_logprobs) {
+                    (false, Some(_)) => Err(ApiError::invalid(
+                        "`top_logprobs` needs `logprobs` set to true",
+                        Some("top_logprobs"),
+                    )),
+                    (false, None) => Ok(None),
+                    (true, n) => count(n.unwrap_or(0), "top_logprobs").map(Some),
+                }
+            }
+            Kind::Completion => match &self.logprobs {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(n)) => match n.as_i64() {
+                    Some(n) => count(n, "logprobs").map(Some),
+                    None => Err(ApiError::invalid("`logprobs` must be an integer", Some("logprobs"))),
+                },
+                Some(_) => Err(ApiError::invalid(
+                    "`logprobs` must be an integer between 0 and 20",
+                    Some("logprobs"),
+                )),
+            },
+        }
+    }
+}
+
+/// `response_format`: `text`, `json_object`, or `json_schema` with its `schema`.
+fn response_format(format: Option<&Value>) -> Result<Option<Constraint>, ApiError> {
+    let Some(format) = format.filter(|f| !f.is_null()) else {
+        return Ok(None);
+    };
+    let bad = |msg: &str| ApiError::invalid(msg.to_owned(), Some("response_format"));
+    match format.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(None),
+        Some("json_object") => Ok(Some(Constraint::JsonObject)),
+        Some("json_schema") => {
+            let spec = format
+                .get("json_schema")
+                .filter(|s| s.is_object())
+                .ok_or_else(|| bad("`response_format.json_schema` must be an object with a `schema`"))?;
+            match spec.get("schema") {
+                None | Some(Value::Null) => Ok(Some(Constraint::JsonObject)),
+                Some(schema @ Value::Object(_)) => Ok(Some(Constraint::JsonSchema(schema.clone()))),
+                Some(_) => Err(bad("`response_format.json_schema.schema` must be a JSON schema object")),
+            }
+        }
+        _ => Err(bad(
+            "`response_format.type` must be \"text\", \"json_object\" or \"json_schema\"",
+        )),
     }
 }
 
@@ -288,9 +386,28 @@ pub fn chat_messages(messages: Vec<InMessage>) -> Result<Vec<ChatMessage>, ApiEr
             };
             // "developer" is the newer name for "system"; templates know "system".
             let role = if m.role == "developer" { "system".to_owned() } else { m.role };
-            Ok(ChatMessage::new(role, content))
+            let mut message = ChatMessage::new(role, content);
+            message.tool_calls = m
+                .tool_calls
+                .unwrap_or_default()
+                .into_iter()
+                .map(template_call)
+                .collect();
+            message.tool_call_id = m.tool_call_id;
+            message.name = m.name;
+            Ok(message)
         })
         .collect()
+}
+
+/// A call as templates read it: arguments as an object (OpenAI sends them as JSON text).
+fn template_call(mut call: Value) -> Value {
+    if let Some(args) = call.pointer_mut("/function/arguments") {
+        if let Some(parsed) = args.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()) {
+            *args = parsed;
+        }
+    }
+    call
 }
 
 /// A generation's `usage` object.
@@ -320,116 +437,4 @@ pub fn timings(stats: &GenerationStats) -> Value {
 pub enum Kind {
     Chat,
     Completion,
-}
-
-/// Builds response bodies and stream chunks for one request.
-#[derive(Debug, Clone)]
-pub struct Responder {
-    pub kind: Kind,
-    pub id: String,
-    pub created: u64,
-    pub model: String,
-    pub include_usage: bool,
-}
-
-impl Responder {
-    pub fn new(kind: Kind, model: &str, include_usage: bool) -> Self {
-        let prefix = match kind {
-            Kind::Chat => "chatcmpl",
-            Kind::Completion => "cmpl",
-        };
-        Self {
-            kind,
-            id: format!("{prefix}-{}", crate::unique_id()),
-            created: crate::unix_now(),
-            model: model.to_owned(),
-            include_usage,
-        }
-    }
-
-    /// The whole (non-streaming) response.
-    pub fn complete(&self, generation: &Generation, prefix: &str) -> Value {
-        let stats = &generation.stats;
-        let finish = stats.stop_reason.as_str();
-        let text = format!("{prefix}{}", generation.text);
-        let choice = match self.kind {
-            Kind::Chat => json!({
-                "index": 0,
-                "message": {"role": "assistant", "content": text, "refusal": null},
-                "logprobs": null,
-                "finish_reason": finish,
-            }),
-            Kind::Completion => {
-                json!({"index": 0, "text": text, "logprobs": null, "finish_reason": finish})
-            }
-        };
-        json!({
-            "id": self.id,
-            "object": match self.kind { Kind::Chat => "chat.completion", Kind::Completion => "text_completion" },
-            "created": self.created,
-            "model": self.model,
-            "system_fingerprint": null,
-            "choices": [choice],
-            "usage": usage(stats),
-            "timings": timings(stats),
-        })
-    }
-
-    fn chunk(&self, choices: Value) -> Value {
-        let mut chunk = json!({
-            "id": self.id,
-            "object": match self.kind { Kind::Chat => "chat.completion.chunk", Kind::Completion => "text_completion" },
-            "created": self.created,
-            "model": self.model,
-            "system_fingerprint": null,
-            "choices": choices,
-        });
-        if self.include_usage {
-            chunk["usage"] = Value::Null;
-        }
-        chunk
-    }
-
-    /// The first chunk (chat: the assistant role), if any.
-    pub fn head_chunk(&self) -> Option<Value> {
-        match self.kind {
-            Kind::Chat => Some(self.chunk(json!([{
-                "index": 0,
-                "delta": {"role": "assistant", "content": ""},
-                "logprobs": null,
-                "finish_reason": null,
-            }]))),
-            Kind::Completion => None,
-        }
-    }
-
-    /// A chunk carrying generated text.
-    pub fn text_chunk(&self, text: &str) -> Value {
-        self.chunk(match self.kind {
-            Kind::Chat => json!([{"index": 0, "delta": {"content": text}, "logprobs": null, "finish_reason": null}]),
-            Kind::Completion => json!([{"index": 0, "text": text, "logprobs": null, "finish_reason": null}]),
-        })
-    }
-
-    /// The last chunks: the finish reason, then usage when asked for.
-    pub fn tail_chunks(&self, generation: &Generation) -> Vec<Value> {
-        let stats = &generation.stats;
-        let finish = stats.stop_reason.as_str();
-        let mut last = self.chunk(match self.kind {
-            Kind::Chat => {
-                json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": finish}])
-            }
-            Kind::Completion => {
-                json!([{"index": 0, "text": "", "logprobs": null, "finish_reason": finish}])
-            }
-        });
-        last["timings"] = timings(stats);
-        let mut chunks = vec![last];
-        if self.include_usage {
-            let mut u = self.chunk(json!([]));
-            u["usage"] = usage(stats);
-            chunks.push(u);
-        }
-        chunks
-    }
 }

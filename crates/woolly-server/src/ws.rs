@@ -31,6 +31,7 @@ use crate::error::ApiError;
 use crate::generation::{self, StreamEvent};
 use crate::handlers::{prepare_chat, prepare_completion, Prepared};
 use crate::openai::{self, ChatRequest, CompletionRequest};
+use crate::tools::{tool_calls_json, CallFilter, ToolChoice, Tools};
 use crate::AppState;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -63,6 +64,8 @@ struct Running {
     id: String,
     rx: UnboundedReceiver<StreamEvent>,
     cancel: CancelToken,
+    /// With tools: text held back while it may be a call, and the tools it may call.
+    calls: Option<(CallFilter, Tools)>,
 }
 
 async fn next_event(running: &mut Option<Running>) -> Option<StreamEvent> {
@@ -117,8 +120,10 @@ async fn session(mut socket: WebSocket, state: AppState) {
                         });
                         let cancel = p.request.cancel.clone();
                         text = p.prefix.clone();
+                        let calls = (p.settings.tool_choice != ToolChoice::None)
+                            .then(|| (CallFilter::default(), p.settings.tools.clone()));
                         let rx = generation::stream(&state, p.ticket, p.request);
-                        running = Some(Running { id, rx, cancel });
+                        running = Some(Running { id, rx, cancel, calls });
                         if !send(&mut socket, start).await { break; }
                     }
                     Err(e) => {
@@ -127,23 +132,49 @@ async fn session(mut socket: WebSocket, state: AppState) {
                 }
             }
             event = next_event(&mut running) => {
-                let Some(r) = running.as_ref() else { continue };
+                let Some(r) = running.as_mut() else { continue };
                 let id = r.id.clone();
                 let message = match event {
-                    Some(StreamEvent::Token(t)) if t.is_empty() => continue,
                     Some(StreamEvent::Token(t)) => {
-                        text.push_str(&t);
-                        json!({"type": "token", "id": id, "text": t})
+                        let piece = match r.calls.as_mut() {
+                            Some((filter, _)) => filter.push(&t.text),
+                            None => t.text,
+                        };
+                        if piece.is_empty() && t.logprob.is_none() {
+                            continue;
+                        }
+                        text.push_str(&piece);
+                        let mut m = json!({"type": "token", "id": id, "text": piece});
+                        if let Some(lp) = t.logprob {
+                            m["logprob"] = json!(lp.logprob);
+                            m["token_id"] = json!(lp.token_id);
+                            m["top_logprobs"] = lp.top.iter().map(|&(id, l)| json!({"token_id": id, "logprob": l})).collect();
+                        }
+                        m
                     }
                     Some(StreamEvent::Done(Ok(g))) => {
+                        let mut finish = g.stats.stop_reason.as_str();
+                        let mut tool_calls = Value::Null;
+                        if let Some((filter, tools)) = r.calls.as_mut() {
+                            let (rest, calls) = filter.finish(tools);
+                            text.push_str(&rest);
+                            if !calls.is_empty() {
+                                finish = "tool_calls";
+                                tool_calls = tool_calls_json(&calls);
+                            }
+                        }
                         running = None;
-                        json!({
+                        let mut m = json!({
                             "type": "done", "id": id,
-                            "finish_reason": g.stats.stop_reason.as_str(),
+                            "finish_reason": finish,
                             "text": std::mem::take(&mut text),
                             "usage": openai::usage(&g.stats),
                             "timings": openai::timings(&g.stats),
-                        })
+                        });
+                        if !tool_calls.is_null() {
+                            m["tool_calls"] = tool_calls;
+                        }
+                        m
                     }
                     Some(StreamEvent::Done(Err(e))) => {
                         running = None;

@@ -1,9 +1,13 @@
 //! Chat templates: renders a model's `tokenizer.chat_template` (Jinja) with minijinja,
 //! configured like Hugging Face's `apply_chat_template` (trim/lstrip blocks, Python-style
-//! string methods, `raise_exception`).
+//! string methods, `raise_exception`), with tool definitions and tool turns when asked.
+
+pub mod tools;
 
 use crate::gguf::GgufFile;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+pub use tools::{ToolCall, ToolSyntax};
 
 /// Used when a model ships no template: ChatML, which most small instruct models accept.
 pub const FALLBACK_TEMPLATE: &str = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
@@ -12,6 +16,16 @@ pub const FALLBACK_TEMPLATE: &str = "{% for message in messages %}{{ '<|im_start
 pub struct ChatMessage {
     pub role: String,
     pub content: String,
+    /// An assistant turn's calls, as templates read them:
+    /// `{"id", "type": "function", "function": {"name", "arguments": {...}}}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<Value>,
+    /// A `tool` turn: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// A `tool` turn: the function that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl ChatMessage {
@@ -19,6 +33,9 @@ impl ChatMessage {
         Self {
             role: role.into(),
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            name: None,
         }
     }
     pub fn system(content: impl Into<String>) -> Self {
@@ -46,6 +63,9 @@ pub struct ChatTemplate {
     bos_token: String,
     eos_token: String,
     is_fallback: bool,
+    /// The template reads a `tools` variable (it shows tool definitions itself).
+    knows_tools: bool,
+    tool_syntax: ToolSyntax,
 }
 
 impl std::fmt::Debug for ChatTemplate {
@@ -74,11 +94,18 @@ impl ChatTemplate {
         env.add_function("strftime_now", strftime_now);
         env.add_template_owned(NAME, source.to_owned())
             .map_err(|e| ChatError::Compile(describe(&e)))?;
+        let knows_tools = env
+            .get_template(NAME)
+            .map_err(|e| ChatError::Compile(describe(&e)))?
+            .undeclared_variables(false)
+            .contains("tools");
         Ok(Self {
             env,
             bos_token: bos_token.into(),
             eos_token: eos_token.into(),
             is_fallback: false,
+            knows_tools,
+            tool_syntax: ToolSyntax::of_template(source),
         })
     }
 
@@ -109,11 +136,54 @@ impl ChatTemplate {
         self.is_fallback
     }
 
+    /// How the model writes tool calls.
+    pub fn tool_syntax(&self) -> ToolSyntax {
+        self.tool_syntax
+    }
+
     /// Renders the conversation; with `add_generation_prompt` the text ends where the
     /// assistant's reply begins.
     pub fn render(
         &self,
         messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<String, ChatError> {
+        self.render_with_tools(messages, &[], add_generation_prompt)
+    }
+
+    /// [`ChatTemplate::render`] with tool definitions (OpenAI's `{"type": "function",
+    /// "function": {...}}`). A template that reads `tools` gets them and the tool turns as
+    /// they are; any other gets [`tools::fallback_prompt`] in its system message, calls as
+    /// `<tool_call>` blocks and results as `<tool_response>` blocks (in `user` turns if it
+    /// refuses a `tool` role).
+    pub fn render_with_tools(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[Value],
+        add_generation_prompt: bool,
+    ) -> Result<String, ChatError> {
+        let has_tool_turns = messages
+            .iter()
+            .any(|m| !m.tool_calls.is_empty() || m.role == "tool");
+        if self.knows_tools || (tools.is_empty() && !has_tool_turns) {
+            let tools = (!tools.is_empty()).then_some(tools);
+            return self.render_context(messages, tools, add_generation_prompt);
+        }
+        let mut plain = plain_turns(messages, tools);
+        self.render_context(&plain, None, add_generation_prompt)
+            .or_else(|e| {
+                for m in plain.iter_mut().filter(|m| m.role == "tool") {
+                    m.role = "user".into();
+                }
+                self.render_context(&plain, None, add_generation_prompt)
+                    .map_err(|_| e)
+            })
+    }
+
+    fn render_context(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&[Value]>,
         add_generation_prompt: bool,
     ) -> Result<String, ChatError> {
         let template = self
@@ -123,12 +193,46 @@ impl ChatTemplate {
         template
             .render(minijinja::context! {
                 messages => messages,
+                tools => tools,
                 add_generation_prompt => add_generation_prompt,
                 bos_token => &self.bos_token,
                 eos_token => &self.eos_token,
             })
             .map_err(|e| ChatError::Render(describe(&e)))
     }
+}
+
+/// Tool turns as plain text, for templates that know no tools: the fallback prompt in the
+/// system message, calls as `<tool_call>` blocks, results as `<tool_response>` blocks.
+fn plain_turns(messages: &[ChatMessage], tools: &[Value]) -> Vec<ChatMessage> {
+    let mut plain: Vec<ChatMessage> = messages
+        .iter()
+        .map(|m| {
+            let mut content = m.content.clone();
+            for call in &m.tool_calls {
+                let f = call.get("function").unwrap_or(call);
+                let call = serde_json::json!({"name": f.get("name"), "arguments": f.get("arguments")});
+                if !content.is_empty() {
+                    content.push('\n');
+                }
+                content.push_str(&format!("<tool_call>\n{call}\n</tool_call>"));
+            }
+            if m.role == "tool" {
+                content = format!("<tool_response>\n{content}\n</tool_response>");
+            }
+            ChatMessage::new(m.role.clone(), content)
+        })
+        .collect();
+    if !tools.is_empty() {
+        let prompt = tools::fallback_prompt(tools);
+        match plain.first_mut() {
+            Some(first) if first.role == "system" => {
+                first.content = format!("{}\n\n{prompt}", first.content);
+            }
+            _ => plain.insert(0, ChatMessage::system(prompt)),
+        }
+    }
+    plain
 }
 
 /// minijinja's error with its chain of causes, on one line.

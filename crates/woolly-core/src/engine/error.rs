@@ -1,5 +1,6 @@
 use crate::chat::ChatError;
 use crate::gguf::GgufError;
+use crate::grammar::GrammarError;
 use crate::model::{ConfigError, ModelError};
 use crate::tokenizer::TokenizerError;
 
@@ -27,6 +28,9 @@ pub enum EngineError {
         prompt_tokens: usize,
         context_length: usize,
     },
+    /// The constraint on the reply (JSON schema, grammar) is invalid or unsupported.
+    #[error("invalid constraint: {0}")]
+    Grammar(#[from] GrammarError),
     #[error("the prompt is empty")]
     EmptyPrompt,
     /// The GPU failed during a reply; the model now runs on the CPU.

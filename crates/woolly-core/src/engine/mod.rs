@@ -18,17 +18,19 @@ mod types;
 
 pub use config::{DevicePreference, EngineConfig, EngineConfigBuilder, KvCacheType};
 pub use error::EngineError;
+pub use generate::MAX_TOP_LOGPROBS;
 pub use memory::{available_memory, MemoryEstimate};
 pub use types::*;
 
 use crate::chat::ChatTemplate;
 use crate::gguf::GgufFile;
+use crate::grammar::{Constraint, Grammar, GrammarVocab};
 use crate::model::gpu::Adapter;
 use crate::model::{ComputeDevice, DeviceKind, Model, ModelConfig, ModelError};
 use crate::tokenizer::Tokenizer;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 /// Longest context used when the caller does not choose one.
@@ -64,6 +66,8 @@ pub struct Engine {
     reload: Reload,
     tokenizer: Tokenizer,
     template: ChatTemplate,
+    /// The vocabulary's trie for constrained decoding, built on first use.
+    grammar_vocab: OnceLock<Result<GrammarVocab, crate::grammar::GrammarError>>,
     session: Mutex<Session>,
     subscribers: Mutex<Vec<Sender<EngineEvent>>>,
 }
@@ -190,6 +194,7 @@ impl Engine {
             info,
             tokenizer,
             template,
+            grammar_vocab: OnceLock::new(),
             session: Mutex::new(Session {
                 model,
                 cached: Vec::new(),
@@ -222,6 +227,30 @@ impl Engine {
         &self.template
     }
 
+    /// Compiles a constraint on replies for this model's vocabulary; an invalid or
+    /// unsupported one is an error naming what is wrong. Compile once, use for many requests.
+    pub fn grammar(&self, constraint: &Constraint) -> Result<Grammar, EngineError> {
+        let vocab = self
+            .grammar_vocab
+            .get_or_init(|| GrammarVocab::new(&self.tokenizer, self.reload.config.vocab_size))
+            .as_ref()
+            .map_err(Clone::clone)?;
+        catch_panics(|| Ok(Grammar::compile(vocab, constraint)?))
+    }
+
+    /// A grammar whose only replies are one call to one of `functions` (`(name, parameters
+    /// JSON schema)`), written the way this model writes calls, its arguments valid.
+    pub fn tool_call_grammar(
+        &self,
+        functions: &[(&str, &serde_json::Value)],
+    ) -> Result<Grammar, EngineError> {
+        let syntax = self.template.tool_syntax();
+        let lark = crate::chat::tools::call_grammar(syntax, functions, |text| {
+            self.tokenizer.token_id(text)
+        });
+        self.grammar(&Constraint::Lark(lark))
+    }
+
     /// Receives [`EngineEvent`]s from now on. The `ModelLoaded` event is replayed first.
     pub fn subscribe(&self) -> Receiver<EngineEvent> {
         let (tx, rx) = channel();
@@ -239,10 +268,20 @@ impl Engine {
 
     /// The token ids a prompt turns into.
     pub fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<u32>, EngineError> {
+        self.prompt_tokens_with_tools(prompt, &[])
+    }
+
+    /// [`Engine::prompt_tokens`], a chat showing the model these tools (OpenAI's
+    /// `{"type": "function", "function": {...}}` objects).
+    pub fn prompt_tokens_with_tools(
+        &self,
+        prompt: &Prompt,
+        tools: &[serde_json::Value],
+    ) -> Result<Vec<u32>, EngineError> {
         Ok(match prompt {
             Prompt::Text(text) => self.tokenizer.encode(text, true, true),
             Prompt::Chat(messages) => {
-                let text = self.template.render(messages, true)?;
+                let text = self.template.render_with_tools(messages, tools, true)?;
                 self.tokenizer.encode(&text, true, true)
             }
             Prompt::Tokens(ids) => ids.clone(),

@@ -1,6 +1,7 @@
 //! What a generation takes and gives back.
 
 use crate::chat::ChatMessage;
+use crate::grammar::Grammar;
 use crate::sampling::SamplingParams;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +32,13 @@ pub struct GenerateRequest {
     pub cancel: CancelToken,
     /// How many of the first token's largest logits to report (`Generation::first_top_logits`).
     pub top_logits: usize,
+    /// The reply must follow this grammar (compile one with [`super::Engine::grammar`]).
+    pub grammar: Option<Grammar>,
+    /// Report each token's log-probability and this many alternatives (0-20).
+    pub logprobs: Option<usize>,
+    /// Tools shown to the model with a chat prompt (OpenAI's `{"type": "function",
+    /// "function": {"name", "description", "parameters"}}`).
+    pub tools: Vec<serde_json::Value>,
 }
 
 impl GenerateRequest {
@@ -43,6 +51,9 @@ impl GenerateRequest {
             ignore_eos: false,
             cancel: CancelToken::default(),
             top_logits: 5,
+            grammar: None,
+            logprobs: None,
+            tools: Vec::new(),
         }
     }
 }
@@ -105,7 +116,18 @@ pub struct Generation {
     pub text: String,
     /// The `top_logits` largest logits before the first generated token was sampled.
     pub first_top_logits: Vec<(u32, f32)>,
+    /// One per token of `tokens`, when [`GenerateRequest::logprobs`] asked for them.
+    pub logprobs: Vec<TokenLogprob>,
     pub stats: GenerationStats,
+}
+
+/// A generated token's log-probability under the model (softmax of the raw logits, before
+/// penalties, bias or grammar), with the most likely alternatives, most likely first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    pub token_id: u32,
+    pub logprob: f32,
+    pub top: Vec<(u32, f32)>,
 }
 
 /// One streamed piece of a reply.
@@ -115,6 +137,9 @@ pub struct TokenEvent {
     /// Text that became complete with this token (may be empty mid-character or while a
     /// possible stop sequence is held back).
     pub text: String,
+    /// The token's log-probability, when asked for; `None` on the last event that only
+    /// flushes held-back text.
+    pub logprob: Option<TokenLogprob>,
 }
 
 /// Engine-wide notifications for observers (a UI status bar, logs).

@@ -6,6 +6,8 @@ mod stop;
 
 pub use stop::{StopMatcher, StopStatus};
 
+use crate::grammar::{GrammarError, Guide};
+
 use rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +96,30 @@ impl Sampler {
     /// every token so far (prompt and generated).
     pub fn sample(&mut self, logits: &mut [f32], history: &[u32]) -> u32 {
         self.apply_bias_and_penalties(logits, history);
+        self.pick(logits)
+    }
+
+    /// [`Sampler::sample`] kept to what `guide` allows: the usual pick when the guide takes
+    /// it, else a pick among the tokens it allows (the whole vocabulary masked only then).
+    pub fn sample_guided(
+        &mut self,
+        logits: &mut [f32],
+        history: &[u32],
+        guide: &mut Guide,
+    ) -> Result<u32, GrammarError> {
+        self.apply_bias_and_penalties(logits, history);
+        let token = self.pick(logits);
+        if guide.allows(token) {
+            return Ok(token);
+        }
+        if !guide.mask(logits)? {
+            return Err(GrammarError("the grammar allows no token here".into()));
+        }
+        Ok(self.pick(logits))
+    }
+
+    /// Greedy or seeded choice over `logits` as they are (-inf never chosen unless all are).
+    fn pick(&mut self, logits: &[f32]) -> u32 {
         let p = &self.params;
         if p.temperature <= 0.0 || p.top_k == 1 {
             return argmax(logits);
@@ -203,6 +229,48 @@ pub fn argmax(logits: &[f32]) -> u32 {
 }
 
 /// The `k` largest logits, best first.
+/// Log-probabilities under the model: the log-softmax of raw logits, from one pass.
+#[derive(Debug, Clone, Copy)]
+pub struct LogSoftmax {
+    max: f32,
+    log_sum: f32,
+}
+
+impl LogSoftmax {
+    pub fn of(logits: &[f32]) -> Self {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f64 = logits.iter().map(|&l| f64::from((l - max).exp())).sum();
+        Self {
+            max,
+            log_sum: sum.ln() as f32,
+        }
+    }
+
+    /// The log-probability of a token whose raw logit is `logit`.
+    pub fn logprob(&self, logit: f32) -> f32 {
+        logit - self.max - self.log_sum
+    }
+}
+
+/// The `k` largest logits, largest first (lower id first on ties), into `out`: one pass,
+/// no allocation beyond `out`'s `k` slots.
+pub fn top_k_into(logits: &[f32], k: usize, out: &mut Vec<(u32, f32)>) {
+    out.clear();
+    if k == 0 {
+        return;
+    }
+    for (i, &l) in logits.iter().enumerate() {
+        if out.len() == k && !(l > out[k - 1].1) {
+            continue;
+        }
+        let at = out.partition_point(|&(_, x)| x >= l);
+        if out.len() == k {
+            out.pop();
+        }
+        out.insert(at, (i as u32, l));
+    }
+}
+
 pub fn top_logits(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
     let mut all: Vec<(u32, f32)> = logits
         .iter()

@@ -67,3 +67,83 @@ fn model_without_template_gets_the_fallback() {
         "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
     );
 }
+
+mod tools {
+    use serde_json::json;
+    use woolly_core::chat::{ChatMessage, ChatTemplate, FALLBACK_TEMPLATE};
+
+    fn weather_tool() -> serde_json::Value {
+        json!({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}})
+    }
+
+    fn history() -> Vec<ChatMessage> {
+        let mut call = ChatMessage::assistant("");
+        call.tool_calls = vec![json!({"id": "c1", "type": "function",
+            "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}})];
+        let mut result = ChatMessage::new("tool", "-3 C");
+        result.tool_call_id = Some("c1".into());
+        vec![ChatMessage::user("Weather in Oslo?"), call, result]
+    }
+
+    #[test]
+    fn a_template_that_reads_tools_gets_them_and_the_calls() {
+        let t = ChatTemplate::new(
+            "{% if tools %}{% for t in tools %}[{{ t.function.name }}]{% endfor %}{% endif %}\
+             {% for m in messages %}{{ m.role }}:{{ m.content }}\
+             {% for c in m.tool_calls or [] %}<{{ c.function.name }} {{ c.function.arguments | tojson }}>{% endfor %}\
+             {% if m.tool_call_id %}({{ m.tool_call_id }}){% endif %}|{% endfor %}",
+            "",
+            "",
+        )
+        .unwrap();
+        let out = t
+            .render_with_tools(&history(), &[weather_tool()], false)
+            .unwrap();
+        assert_eq!(
+            out,
+            "[get_weather]user:Weather in Oslo?|assistant:<get_weather {\"city\":\"Oslo\"}>|tool:-3 C(c1)|"
+        );
+        // Without tools the template sees none.
+        assert!(!t
+            .render(&history(), false)
+            .unwrap()
+            .contains("[get_weather]"));
+    }
+
+    #[test]
+    fn other_templates_get_the_fallback_prompt_and_plain_turns() {
+        let t = ChatTemplate::new(FALLBACK_TEMPLATE, "", "").unwrap();
+        let out = t
+            .render_with_tools(&history(), &[weather_tool()], true)
+            .unwrap();
+        let expected = format!(
+            "<|im_start|>system\n{}<|im_end|>\n\
+             <|im_start|>user\nWeather in Oslo?<|im_end|>\n\
+             <|im_start|>assistant\n<tool_call>\n{{\"name\":\"get_weather\",\"arguments\":{{\"city\":\"Oslo\"}}}}\n</tool_call><|im_end|>\n\
+             <|im_start|>tool\n<tool_response>\n-3 C\n</tool_response><|im_end|>\n\
+             <|im_start|>assistant\n",
+            woolly_core::chat::tools::fallback_prompt(&[weather_tool()])
+        );
+        assert_eq!(out, expected);
+        assert!(
+            expected.contains("\"name\":\"get_weather\""),
+            "the tool is listed"
+        );
+    }
+
+    #[test]
+    fn a_template_that_refuses_the_tool_role_gets_a_user_turn() {
+        let t = ChatTemplate::new(
+            "{% for m in messages %}{% if m.role not in ['system', 'user', 'assistant'] %}\
+             {{ raise_exception('bad role ' + m.role) }}{% endif %}{{ m.role }}:{{ m.content }}|{% endfor %}",
+            "",
+            "",
+        )
+        .unwrap();
+        let out = t.render_with_tools(&history(), &[], false).unwrap();
+        assert_eq!(
+            out,
+            "user:Weather in Oslo?|assistant:<tool_call>\n{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Oslo\"}}\n</tool_call>|user:<tool_response>\n-3 C\n</tool_response>|"
+        );
+    }
+}

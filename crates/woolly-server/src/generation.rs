@@ -12,7 +12,9 @@ use crate::AppState;
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::sync::OwnedSemaphorePermit;
-use woolly_core::engine::{CancelToken, EngineError, GenerateRequest, Generation, TokenEvent};
+use woolly_core::engine::{
+    CancelToken, Engine, EngineError, GenerateRequest, Generation, TokenEvent,
+};
 
 /// What a streaming generation sends to its consumer.
 #[derive(Debug)]
@@ -83,6 +85,23 @@ fn joined(
         Ok(Err(e)) => Err(ApiError::Engine(e)),
         Err(e) => Err(ApiError::Internal(format!("generation worker failed: {e}"))),
     }
+}
+
+/// Runs other engine work (embeddings) in the same queue as generations, on a worker.
+pub async fn exclusive<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let ticket = state.ticket()?;
+    let permit = state.turn().await?;
+    let engine = state.inner.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let _held = (permit, ticket);
+        work(&engine)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("engine worker failed: {e}")))?
+    .map_err(ApiError::Engine)
 }
 
 /// Runs a generation to completion. Dropping the future (client gone, timeout) cancels it.

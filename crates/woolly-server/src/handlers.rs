@@ -219,7 +219,11 @@ fn grammar_for(engine: &Engine, settings: &Settings) -> Result<Option<Grammar>, 
     };
     grammar.transpose().map_err(|e| match e {
         woolly_core::engine::EngineError::Grammar(g) => {
-            let param = if functions.is_empty() { "response_format" } else { "tools" };
+            let param = if functions.is_empty() {
+                "response_format"
+            } else {
+                "tools"
+            };
             ApiError::invalid(format!("Invalid schema: {g}"), Some(param))
         }
         other => ApiError::Engine(other),

@@ -25,6 +25,7 @@
 //! ```
 
 mod auth;
+mod embeddings;
 mod error;
 mod generation;
 mod handlers;
@@ -175,6 +176,7 @@ pub fn router(engine: Arc<Engine>, config: ServerConfig) -> Router {
         .route("/v1/models/{*id}", get(handlers::get_model))
         .route("/v1/chat/completions", post(handlers::chat_completions))
         .route("/v1/completions", post(handlers::completions))
+        .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/ws", get(ws::upgrade))
         .route_layer(from_fn_with_state(state.clone(), auth::require_key));
     Router::new()

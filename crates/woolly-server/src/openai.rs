@@ -188,7 +188,8 @@ impl CommonParams {
             Kind::Completion => (Tools::default(), ToolChoice::None),
         };
         let format = response_format(self.response_format.as_ref())?;
-        if format.is_some() && matches!(tool_choice, ToolChoice::Required | ToolChoice::Function(_)) {
+        if format.is_some() && matches!(tool_choice, ToolChoice::Required | ToolChoice::Function(_))
+        {
             return Err(ApiError::invalid(
                 "`response_format` cannot be combined with a `tool_choice` that forces a call",
                 Some("response_format"),
@@ -316,7 +317,10 @@ impl CommonParams {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::Number(n)) => match n.as_i64() {
                     Some(n) => count(n, "logprobs").map(Some),
-                    None => Err(ApiError::invalid("`logprobs` must be an integer", Some("logprobs"))),
+                    None => Err(ApiError::invalid(
+                        "`logprobs` must be an integer",
+                        Some("logprobs"),
+                    )),
                 },
                 Some(_) => Err(ApiError::invalid(
                     "`logprobs` must be an integer between 0 and 20",
@@ -340,11 +344,15 @@ fn response_format(format: Option<&Value>) -> Result<Option<Constraint>, ApiErro
             let spec = format
                 .get("json_schema")
                 .filter(|s| s.is_object())
-                .ok_or_else(|| bad("`response_format.json_schema` must be an object with a `schema`"))?;
+                .ok_or_else(|| {
+                    bad("`response_format.json_schema` must be an object with a `schema`")
+                })?;
             match spec.get("schema") {
                 None | Some(Value::Null) => Ok(Some(Constraint::JsonObject)),
                 Some(schema @ Value::Object(_)) => Ok(Some(Constraint::JsonSchema(schema.clone()))),
-                Some(_) => Err(bad("`response_format.json_schema.schema` must be a JSON schema object")),
+                Some(_) => Err(bad(
+                    "`response_format.json_schema.schema` must be a JSON schema object",
+                )),
             }
         }
         _ => Err(bad(
@@ -403,7 +411,10 @@ pub fn chat_messages(messages: Vec<InMessage>) -> Result<Vec<ChatMessage>, ApiEr
 /// A call as templates read it: arguments as an object (OpenAI sends them as JSON text).
 fn template_call(mut call: Value) -> Value {
     if let Some(args) = call.pointer_mut("/function/arguments") {
-        if let Some(parsed) = args.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()) {
+        if let Some(parsed) = args
+            .as_str()
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        {
             *args = parsed;
         }
     }

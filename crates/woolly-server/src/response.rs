@@ -121,7 +121,12 @@ impl Responder {
 
     /// A chunk carrying generated text and, when asked for, its tokens' log-probabilities.
     /// `offset`: where the text starts in the completion (for `text_offset`).
-    pub fn text_chunk(&self, text: &str, logprobs: Option<&[TokenLogprob]>, offset: usize) -> Value {
+    pub fn text_chunk(
+        &self,
+        text: &str,
+        logprobs: Option<&[TokenLogprob]>,
+        offset: usize,
+    ) -> Value {
         let lp = match logprobs {
             Some(lp) => self.logprobs_value(lp, Some(offset), ""),
             None => Value::Null,
@@ -194,8 +199,7 @@ impl Responder {
                     .iter()
                     .map(|t| {
                         let mut e = entry(t.token_id, t.logprob);
-                        e["top_logprobs"] =
-                            t.top.iter().map(|&(id, l)| entry(id, l)).collect();
+                        e["top_logprobs"] = t.top.iter().map(|&(id, l)| entry(id, l)).collect();
                         e
                     })
                     .collect();

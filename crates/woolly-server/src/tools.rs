@@ -41,7 +41,10 @@ pub fn validate(
     let mut checked = Tools::default();
     for (i, tool) in tools.unwrap_or_default().iter().enumerate() {
         let param = format!("tools[{i}]");
-        let kind = tool.get("type").and_then(Value::as_str).unwrap_or("function");
+        let kind = tool
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("function");
         if kind != "function" {
             return Err(ApiError::invalid(
                 format!("Tools of type {kind:?} are not supported (only \"function\")"),
@@ -51,9 +54,7 @@ pub fn validate(
         let function = tool
             .get("function")
             .filter(|f| f.is_object())
-            .ok_or_else(|| {
-                ApiError::invalid("A tool needs a `function` object", Some(&param))
-            })?;
+            .ok_or_else(|| ApiError::invalid("A tool needs a `function` object", Some(&param)))?;
         let name = function
             .get("name")
             .and_then(Value::as_str)
@@ -80,7 +81,9 @@ pub fn validate(
                 ))
             }
         };
-        checked.functions.push((name.to_owned(), parameters.clone()));
+        checked
+            .functions
+            .push((name.to_owned(), parameters.clone()));
         let mut function = function.clone();
         function["parameters"] = parameters;
         checked

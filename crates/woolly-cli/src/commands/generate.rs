@@ -1,7 +1,9 @@
 use super::common::ModelArgs;
+use anyhow::Context;
 use serde_json::json;
 use std::io::Write;
 use woolly_core::engine::{GenerateRequest, Prompt};
+use woolly_core::grammar::Constraint;
 use woolly_core::sampling::SamplingParams;
 
 #[derive(clap::Args)]
@@ -28,6 +30,12 @@ pub struct Args {
     /// Largest logits of the first generated token listed in `--json`'s `top_logits`.
     #[arg(long, default_value_t = 5, value_name = "N")]
     top_logits: usize,
+    /// The reply must be JSON valid against this JSON Schema file.
+    #[arg(long, value_name = "FILE", conflicts_with = "grammar")]
+    json_schema: Option<std::path::PathBuf>,
+    /// The reply must follow this grammar file (llguidance's Lark syntax).
+    #[arg(long, value_name = "FILE")]
+    grammar: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -69,6 +77,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     request.ignore_eos = args.ignore_eos;
     request.top_logits = args.top_logits;
     request.stop = args.stop.clone();
+    let constraint = match (&args.json_schema, &args.grammar) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let schema = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            Some(Constraint::JsonSchema(schema))
+        }
+        (None, Some(path)) => Some(Constraint::Lark(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        )),
+        (None, None) => None,
+    };
+    if let Some(c) = &constraint {
+        request.grammar = Some(engine.grammar(c)?);
+    }
     let cancel = request.cancel.clone();
     let _ = ctrlc::set_handler(move || cancel.cancel());
     let json = args.json;

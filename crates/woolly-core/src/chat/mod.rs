@@ -211,7 +211,8 @@ fn plain_turns(messages: &[ChatMessage], tools: &[Value]) -> Vec<ChatMessage> {
             let mut content = m.content.clone();
             for call in &m.tool_calls {
                 let f = call.get("function").unwrap_or(call);
-                let call = serde_json::json!({"name": f.get("name"), "arguments": f.get("arguments")});
+                let call =
+                    serde_json::json!({"name": f.get("name"), "arguments": f.get("arguments")});
                 if !content.is_empty() {
                     content.push('\n');
                 }

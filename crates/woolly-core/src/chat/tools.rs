@@ -131,7 +131,9 @@ fn call_of(v: &Value) -> Option<ToolCall> {
         Some(Value::String(s)) => serde_json::from_str(s).ok()?,
         Some(args) => args.clone(),
     };
-    arguments.is_object().then_some(ToolCall { name, arguments })
+    arguments
+        .is_object()
+        .then_some(ToolCall { name, arguments })
 }
 
 /// A grammar (llguidance Lark) whose only sentences are one call, in `syntax`, to one of
@@ -235,9 +237,15 @@ mod tests {
 
     #[test]
     fn syntax_follows_the_template() {
-        assert_eq!(ToolSyntax::of_template("{{ '<tool_call>' }}"), ToolSyntax::Hermes);
+        assert_eq!(
+            ToolSyntax::of_template("{{ '<tool_call>' }}"),
+            ToolSyntax::Hermes
+        );
         assert_eq!(ToolSyntax::of_template("[TOOL_CALLS]"), ToolSyntax::Mistral);
-        assert_eq!(ToolSyntax::of_template("<|python_tag|>"), ToolSyntax::Llama3);
+        assert_eq!(
+            ToolSyntax::of_template("<|python_tag|>"),
+            ToolSyntax::Llama3
+        );
         assert_eq!(ToolSyntax::of_template("plain"), ToolSyntax::Hermes);
     }
 }

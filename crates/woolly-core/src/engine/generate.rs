@@ -1,10 +1,10 @@
 //! One generation: prefill what the cache does not hold, then decode token by token.
 
+use super::TokenLogprob;
 use super::{
     Engine, EngineError, EngineEvent, GenerateRequest, Generation, GenerationStats, Session,
     StopReason, TokenEvent,
 };
-use super::TokenLogprob;
 use crate::sampling::{top_k_into, top_logits, LogSoftmax, Sampler, StopMatcher, StopStatus};
 use crate::tokenizer::StreamDecoder;
 use std::time::Instant;
@@ -145,7 +145,7 @@ pub(super) fn run(
     })
 }
 
-fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+pub(super) fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
@@ -179,7 +179,11 @@ impl Scorer {
         TokenLogprob {
             token_id: token,
             logprob: norm.logprob(self.raw[token as usize]),
-            top: self.top.iter().map(|&(id, l)| (id, norm.logprob(l))).collect(),
+            top: self
+                .top
+                .iter()
+                .map(|&(id, l)| (id, norm.logprob(l)))
+                .collect(),
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct ModelInfo {
     pub file_size: u64,
     pub context_length: usize,
     pub train_context_length: usize,
+    /// The width of the hidden states, and of [`Engine::embed`]'s vectors.
+    pub embedding_length: usize,
     /// Where the model runs: `"cpu (AVX2, 2 threads)"`, `"gpu: NVIDIA RTX 4070 (Vulkan)"`.
     pub device: String,
     /// Why `auto` chose that device, or why the GPU was left.
@@ -181,6 +183,7 @@ impl Engine {
             file_size: file.file_size(),
             context_length: ctx,
             train_context_length: model_config.train_ctx,
+            embedding_length: model_config.dim,
             device: status.device.clone(),
             device_reason: status.reason.clone(),
             gpu: status.gpu.clone(),
@@ -286,6 +289,43 @@ impl Engine {
             }
             Prompt::Tokens(ids) => ids.clone(),
         })
+    }
+
+    /// The tokens [`Engine::embed`] reads for a text (its BOS when the model adds one; special
+    /// tokens as plain text).
+    pub fn embedding_tokens(&self, text: &str) -> Vec<u32> {
+        self.tokenizer.encode(text, true, false)
+    }
+
+    /// An embedding of `tokens` from the loaded model: the mean of the last hidden states
+    /// (after the output norm), L2-normalized. The model's own forward pass, no second copy of
+    /// the weights; waits for a running generation.
+    pub fn embed(&self, tokens: &[u32]) -> Result<Vec<f32>, EngineError> {
+        if tokens.is_empty() {
+            return Err(EngineError::EmptyPrompt);
+        }
+        let mut session = lock(&self.session);
+        let context_length = session.model.context_length();
+        if tokens.len() > context_length {
+            return Err(EngineError::PromptTooLong {
+                prompt_tokens: tokens.len(),
+                context_length,
+            });
+        }
+        let mut sum = vec![0.0f32; session.model.config().dim];
+        let result = catch_panics(|| Ok(session.model.hidden_sum(tokens, 0, &mut sum)?));
+        // The cache from position 0 now holds these tokens: keep what the last turn shares.
+        let keep = match result {
+            Ok(()) => generate::common_prefix(&session.cached, tokens),
+            Err(_) => 0,
+        };
+        session.cached.truncate(keep);
+        result?;
+        let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            sum.iter_mut().for_each(|v| *v /= norm);
+        }
+        Ok(sum)
     }
 
     /// Generates a reply, calling `on_token` for each token as it is produced. Blocks the

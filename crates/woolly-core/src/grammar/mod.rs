@@ -30,9 +30,9 @@ impl Constraint {
     /// separators: no free whitespace, so a small model cannot wander into endless blanks.
     fn to_grammar(&self) -> Result<TopLevelGrammar, GrammarError> {
         Ok(match self {
-            Constraint::JsonObject => {
-                TopLevelGrammar::from_json_schema(with_layout(serde_json::json!({"type": "object"})))
-            }
+            Constraint::JsonObject => TopLevelGrammar::from_json_schema(with_layout(
+                serde_json::json!({"type": "object"}),
+            )),
             Constraint::JsonSchema(schema) => {
                 if !schema.is_object() {
                     return Err(GrammarError(format!(
@@ -130,14 +130,15 @@ pub struct Guide {
 impl Guide {
     /// Whether `token` may come next (an end-of-generation token only once the reply is complete).
     pub fn allows(&mut self, token: u32) -> bool {
-        self.matcher
-            .validate_tokens(&[token])
-            .is_ok_and(|n| n == 1)
+        self.matcher.validate_tokens(&[token]).is_ok_and(|n| n == 1)
     }
 
     /// Sets every logit the grammar forbids to -inf; false when it allows nothing.
     pub fn mask(&mut self, logits: &mut [f32]) -> Result<bool, GrammarError> {
-        let mask = self.matcher.compute_mask().map_err(|e| GrammarError(e.to_string()))?;
+        let mask = self
+            .matcher
+            .compute_mask()
+            .map_err(|e| GrammarError(e.to_string()))?;
         let mut any = false;
         for (id, l) in logits.iter_mut().enumerate() {
             if mask.is_allowed(id as u32) {

@@ -106,6 +106,41 @@ impl Model {
             Model::Gpu(m) => m.forward(tokens, start, logits),
         }
     }
+
+    /// Runs `tokens` at positions `start..` like [`Model::forward`], adding each position's
+    /// last hidden state (after the output norm, before the head) into `sum` (one row of
+    /// the model's width): what mean pooling needs.
+    pub fn hidden_sum(
+        &mut self,
+        tokens: &[u32],
+        start: usize,
+        sum: &mut [f32],
+    ) -> Result<(), ModelError> {
+        let (cfg, ctx) = (self.config(), self.context_length());
+        if start + tokens.len() > ctx {
+            return Err(ModelError::ContextFull {
+                needed: start + tokens.len(),
+                context: ctx,
+            });
+        }
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
+            return Err(ModelError::BadToken(bad));
+        }
+        if sum.len() != cfg.dim {
+            return Err(ModelError::Internal(format!(
+                "a sum of {} for hidden states of {}",
+                sum.len(),
+                cfg.dim
+            )));
+        }
+        match self {
+            Model::Cpu(m) => {
+                m.hidden_sum(tokens, start, sum);
+                Ok(())
+            }
+            Model::Gpu(m) => m.hidden_sum(tokens, start, sum),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

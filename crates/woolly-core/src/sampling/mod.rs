@@ -291,6 +291,30 @@ mod tests {
     }
 
     #[test]
+    fn top_k_matches_a_full_sort() {
+        let mut rng = SplitMix64::new(7);
+        let logits: Vec<f32> = (0..5000)
+            .map(|_| (rng.next_f32() * 40.0).round() / 4.0)
+            .collect();
+        let mut out = Vec::new();
+        for k in [0, 1, 5, 20, 5000] {
+            top_k_into(&logits, k, &mut out);
+            assert_eq!(out, top_logits(&logits, k), "k = {k}");
+        }
+    }
+
+    #[test]
+    fn log_softmax_matches_the_formula() {
+        let l = logits();
+        let norm = LogSoftmax::of(&l);
+        let z: f64 = l.iter().map(|&x| f64::from(x).exp()).sum();
+        for &x in &l {
+            let expected = f64::from(x) - z.ln();
+            assert!((f64::from(norm.logprob(x)) - expected).abs() < 1e-6);
+        }
+    }
+
+    #[test]
     fn greedy_is_argmax() {
         let mut s = Sampler::new(SamplingParams::greedy());
         assert_eq!(s.sample(&mut logits(), &[]), 1);

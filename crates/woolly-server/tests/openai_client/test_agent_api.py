@@ -65,29 +65,31 @@ WEATHER_QUESTIONS = [
 
 # Every construct the issue lists: required and optional properties, a string enum, an integer
 # range, an array with min/max items, a nested object, anyOf, and $ref into $defs.
+# Strings are bounded (maxLength): a 135M model at temperature 1.0 may otherwise write one
+# string until max_tokens, which the grammar allows (any length is valid) but cannot finish.
 CHARACTER_SCHEMA = {
     "type": "object",
     "properties": {
-        "name": {"type": "string"},
+        "name": {"type": "string", "maxLength": 40},
         "role": {"type": "string", "enum": ["engineer", "artist", "doctor"]},
         "age": {"type": "integer", "minimum": 18, "maximum": 99},
-        "skills": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3},
+        "skills": {"type": "array", "items": {"type": "string", "maxLength": 30}, "minItems": 1, "maxItems": 3},
         "home": {
             "type": "object",
-            "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+            "properties": {"city": {"type": "string", "maxLength": 40}, "country": {"type": "string", "maxLength": 40}},
             "required": ["city"],
             "additionalProperties": False,
         },
         "contact": {"anyOf": [{"$ref": "#/$defs/email"}, {"$ref": "#/$defs/phone"}]},
-        "nickname": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "nickname": {"anyOf": [{"type": "string", "maxLength": 30}, {"type": "null"}]},
         "retired": {"type": "boolean"},
     },
     "required": ["name", "role", "age", "skills", "home", "contact"],
     "additionalProperties": False,
     "$defs": {
-        "email": {"type": "object", "properties": {"email": {"type": "string"}}, "required": ["email"],
+        "email": {"type": "object", "properties": {"email": {"type": "string", "maxLength": 40}}, "required": ["email"],
                   "additionalProperties": False},
-        "phone": {"type": "object", "properties": {"phone": {"type": "string"}}, "required": ["phone"],
+        "phone": {"type": "object", "properties": {"phone": {"type": "string", "maxLength": 40}}, "required": ["phone"],
                   "additionalProperties": False},
     },
 }
@@ -249,7 +251,7 @@ def test_json_schema_validates_on_20_seeds(client, model):
     bad = []
     for seed in range(20):
         r = client.chat.completions.create(model=model, messages=CHARACTER_PROMPT, response_format=CHARACTER_FORMAT,
-                                           temperature=1.0, seed=seed, max_tokens=400)
+                                           temperature=1.0, seed=seed, max_tokens=600)
         choice = r.choices[0]
         try:
             assert choice.finish_reason == "stop", f"finish_reason {choice.finish_reason}"
@@ -262,7 +264,7 @@ def test_json_schema_validates_on_20_seeds(client, model):
 def test_json_schema_streamed(client, model):
     """The streamed pieces of a json_schema reply join into a valid document."""
     stream = client.chat.completions.create(model=model, messages=CHARACTER_PROMPT, response_format=CHARACTER_FORMAT,
-                                            temperature=1.0, seed=123, max_tokens=400, stream=True)
+                                            temperature=1.0, seed=123, max_tokens=600, stream=True)
     text, finish = "", None
     for chunk in stream:
         for choice in chunk.choices:

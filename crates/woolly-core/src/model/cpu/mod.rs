@@ -3,7 +3,7 @@
 //! packed quantized kernels, several layers per pass of a persistent thread pool.
 
 mod attention;
-mod ops;
+pub(super) mod ops;
 mod pool;
 mod simd;
 mod weights;
@@ -195,6 +195,19 @@ impl CpuTransformer {
         let head = self.output.as_ref().unwrap_or(&self.embeddings);
         matmul(&self.pool, self.isa, &input, [(head, logits)]);
         Ok(())
+    }
+
+    /// [`super::Model::hidden_sum`], whose arguments were checked there.
+    pub(super) fn hidden_sum(&mut self, tokens: &[u32], start: usize, sum: &mut [f32]) {
+        let dim = self.cfg.dim;
+        let mut row = vec![0.0; dim];
+        for (i, chunk) in tokens.chunks(CHUNK).enumerate() {
+            self.forward_chunk(chunk, start + i * CHUNK);
+            for x in self.s.x[..chunk.len() * dim].chunks_exact(dim) {
+                ops::rms_norm(x, &self.output_norm, self.cfg.norm_eps, &mut row);
+                sum.iter_mut().zip(&row).for_each(|(s, r)| *s += r);
+            }
+        }
     }
 
     fn forward_chunk(&mut self, tokens: &[u32], start: usize) {

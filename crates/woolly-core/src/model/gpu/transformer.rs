@@ -240,6 +240,40 @@ impl GpuTransformer {
     }
 
     /// The layers over `tokens` at `start..`; returns the residual stream `[n, dim]`.
+    /// [`super::super::Model::hidden_sum`], whose arguments were checked there: the hidden
+    /// states read back and normed on the host (embeddings are not the hot path).
+    pub fn hidden_sum(
+        &mut self,
+        tokens: &[u32],
+        start: usize,
+        sum: &mut [f32],
+    ) -> Result<(), ModelError> {
+        let gpu = self.gpu.clone();
+        let read = |buf: &Buf| -> Result<Vec<f32>, ModelError> {
+            let bytes = gpu
+                .client
+                .read_one(buf.handle.clone())
+                .map_err(|e| ModelError::Device(format!("the GPU failed: {e}")))?;
+            Ok(bytes
+                .chunks_exact(4)
+                .take(buf.len)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        };
+        let norm = read(&self.output_norm)?;
+        let k = Kernels::new(&gpu);
+        let (dim, eps) = (self.cfg.dim, self.cfg.norm_eps);
+        let mut row = vec![0.0; dim];
+        for (i, chunk) in tokens.chunks(CHUNK).enumerate() {
+            let x = read(&self.forward_chunk(&k, chunk, start + i * CHUNK)?)?;
+            for x in x[..chunk.len() * dim].chunks_exact(dim) {
+                crate::model::cpu::ops::rms_norm(x, &norm, eps, &mut row);
+                sum.iter_mut().zip(&row).for_each(|(s, r)| *s += r);
+            }
+        }
+        Ok(())
+    }
+
     fn forward_chunk(
         &mut self,
         k: &Kernels,

@@ -184,3 +184,55 @@ async fn key_and_origin_are_checked() {
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forced_tool_call_and_logprobs_over_the_socket() {
+    let server = start(shared_engine(), ServerConfig::default()).await;
+    let mut socket = connect(&server, "").await;
+    let tools = json!([{"type": "function", "function": {"name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20}},
+                       "required": ["city"], "additionalProperties": false}}}]);
+    send(
+        &mut socket,
+        json!({"type": "chat", "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": tools, "tool_choice": "required", "max_tokens": 60, "temperature": 0}),
+    )
+    .await;
+    let (text, done) = until_done(&mut socket).await;
+    assert_eq!(done["finish_reason"], "tool_calls", "{done}");
+    assert_eq!(text, "", "a call is not streamed as text");
+    let call = &done["tool_calls"][0];
+    assert_eq!(call["function"]["name"], "get_weather");
+    let args: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    let city = args["city"].as_str().expect("a city string");
+    assert!(
+        city.chars().count() <= 20 && args.as_object().unwrap().len() == 1,
+        "{args}"
+    );
+
+    // Log-probabilities ride on the token messages: greedy takes the most likely token.
+    send(
+        &mut socket,
+        json!({"type": "chat", "messages": [{"role": "user", "content": "Say hi."}],
+        "max_tokens": 4, "temperature": 0, "logprobs": true, "top_logprobs": 3}),
+    )
+    .await;
+    let mut seen = 0;
+    loop {
+        let m = next_json(&mut socket).await;
+        match m["type"].as_str().unwrap() {
+            "token" => {
+                let top = m["top_logprobs"].as_array().unwrap();
+                assert_eq!(top.len(), 3);
+                assert_eq!(top[0]["token_id"], m["token_id"]);
+                assert_eq!(top[0]["logprob"], m["logprob"]);
+                assert!(m["logprob"].as_f64().unwrap() <= 0.0);
+                seen += 1;
+            }
+            "done" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(seen, 4);
+}

@@ -1,5 +1,6 @@
 //! The one error type every command returns: `{"code": "<snake_case>", "message": "…"}`.
 
+use crate::types::ContextOverflow;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -27,6 +28,10 @@ pub enum ErrorCode {
     Unauthorized,
     /// A remote provider answered something that is not the OpenAI API.
     BadResponse,
+    /// The conversation no longer fits the context window; the error carries the numbers
+    /// and nothing was dropped (the user chooses: drop the oldest messages, new chat, or a
+    /// larger context).
+    ContextFull,
     Internal,
 }
 
@@ -50,6 +55,7 @@ impl ErrorCode {
             Self::Unreachable => "unreachable",
             Self::Unauthorized => "unauthorized",
             Self::BadResponse => "bad_response",
+            Self::ContextFull => "context_full",
             Self::Internal => "internal",
         }
     }
@@ -61,6 +67,9 @@ impl ErrorCode {
 pub struct AppError {
     pub code: ErrorCode,
     pub message: String,
+    /// With `context_full`: how far over the window the conversation is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<ContextOverflow>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -70,6 +79,26 @@ impl AppError {
         Self {
             code,
             message: message.into(),
+            context: None,
+        }
+    }
+    /// `context_full`, with the numbers and a message that says them.
+    pub fn context_full(o: ContextOverflow) -> Self {
+        let message = match o.drop_messages {
+            Some(n) => format!(
+                "This conversation no longer fits the model's context window: it needs {} tokens (prompt {} + reply {}) of {}. Leave out the {n} oldest message{}, start a new chat, or raise the context length in the chat settings.",
+                o.tokens_needed, o.prompt_tokens, o.reply_reserve, o.context_length,
+                if n == 1 { "" } else { "s" }
+            ),
+            None => format!(
+                "The last message is too long for the model's context window: it needs {} tokens (prompt {} + reply {}) of {}. Shorten it or raise the context length in the chat settings.",
+                o.tokens_needed, o.prompt_tokens, o.reply_reserve, o.context_length
+            ),
+        };
+        Self {
+            code: ErrorCode::ContextFull,
+            message,
+            context: Some(o),
         }
     }
     pub fn not_found(what: impl Into<String>) -> Self {

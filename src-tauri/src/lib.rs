@@ -6,9 +6,11 @@ pub mod db;
 pub mod downloads;
 pub mod engine_host;
 pub mod error;
+pub mod export;
 pub mod hub;
 pub mod jsonfile;
 pub mod paths;
+pub mod prompt;
 pub mod providers;
 pub mod secrets;
 pub mod server_host;
@@ -29,7 +31,7 @@ use tauri::{Builder, Manager, RunEvent, Runtime};
 /// Adds the app's state, plugins and commands to a builder (the real one or the test
 /// runtime's `tauri::test::mock_builder()`).
 pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
-    use commands::{chat, conversations, models, providers, server, system};
+    use commands::{chat, conversations, export, models, providers, server, system};
     builder
         .plugin(tauri_plugin_dialog::init())
         .plugin(
@@ -46,10 +48,14 @@ pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
             conversations::delete_conversation,
             conversations::search_conversations,
             conversations::get_messages,
+            export::export_conversation,
+            export::export_all,
+            export::import_conversations,
             chat::send_message,
             chat::stop_generation,
             chat::regenerate,
             chat::edit_and_resend,
+            chat::context_usage,
             system::get_settings,
             system::save_settings,
             system::system_info,

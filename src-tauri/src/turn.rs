@@ -5,16 +5,14 @@
 
 use crate::engine_host;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::prompt::build_prompt;
 use crate::providers::{self, RemoteModel};
 use crate::state::AppState;
 use crate::turns::TurnGuard;
-use crate::types::{
-    ChatEvent, Conversation, GenerationStats, Message, Role, StopReason, TurnResult,
-};
+use crate::types::{ChatEvent, Conversation, GenerationStats, Message, StopReason, TurnResult};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use woolly_core::chat::ChatMessage;
-use woolly_core::engine::{self, Engine, GenerateRequest, Prompt};
+use woolly_core::engine::{self, GenerateRequest, Prompt};
 
 /// How often the growing reply is written to the database (also every `FLUSH_TOKENS`).
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
@@ -32,14 +30,19 @@ fn error_event(e: &AppError) -> ChatEvent {
     ChatEvent::Error {
         message: e.message.clone(),
         code: Some(e.code.as_str().to_string()),
+        context: e.context.clone(),
     }
 }
 
-/// Runs a turn to its end and returns what was saved.
+/// Runs a turn to its end and returns what was saved. When the conversation does not fit
+/// the context window, the turn fails with `context_full` (the user message of a send or
+/// an edit stays saved, so `regenerate` with `allow_drop_oldest` continues it), unless
+/// `allow_drop_oldest` lets it leave out the fewest oldest messages that make it fit.
 pub async fn run(
     state: AppState,
     conversation_id: String,
     kind: TurnKind,
+    allow_drop_oldest: bool,
     emit: Emit,
 ) -> AppResult<TurnResult> {
     let check = |content: &str| {
@@ -89,7 +92,12 @@ pub async fn run(
     }
     let worker_emit = emit.clone();
     let job = tauri::async_runtime::spawn_blocking(move || {
-        generate(&state, &conversation, user_message, &guard, &*worker_emit)
+        let turn = Turn {
+            conversation: &conversation,
+            user_message,
+            allow_drop_oldest,
+        };
+        generate(&state, turn, &guard, &*worker_emit)
     });
     match job.await {
         Ok(result) => result,
@@ -101,13 +109,23 @@ pub async fn run(
     }
 }
 
+struct Turn<'a> {
+    conversation: &'a Conversation,
+    user_message: Option<Message>,
+    allow_drop_oldest: bool,
+}
+
 fn generate(
     state: &AppState,
-    conversation: &Conversation,
-    user_message: Option<Message>,
+    turn: Turn<'_>,
     guard: &TurnGuard,
     emit: &(dyn Fn(ChatEvent) + Send + Sync),
 ) -> AppResult<TurnResult> {
+    let Turn {
+        conversation,
+        user_message,
+        allow_drop_oldest,
+    } = turn;
     let fail = |e: AppError| {
         emit(error_event(&e));
         Err(e)
@@ -141,16 +159,19 @@ fn generate(
         };
     let ctx = (engine.info().context_length as u32).min(params.context_length);
     let history = state.db.messages(&conversation.id)?;
-    let (prompt, prompt_tokens) = match build_prompt(
+    let built = match build_prompt(
         &engine,
         &conversation.system_prompt,
         &history,
         ctx,
         params.max_tokens,
+        allow_drop_oldest,
     ) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    let (prompt, prompt_tokens) = (built.messages, built.prompt_tokens);
+    let dropped = (built.dropped > 0).then_some(built.dropped);
     let reply = state.db.start_reply(&conversation.id, Some(&model.id))?;
     emit(ChatEvent::Started {
         message_id: reply.id.clone(),
@@ -195,7 +216,10 @@ fn generate(
     });
     match outcome {
         Ok(generation) => {
-            let stats = stats(&generation.stats, params.max_tokens, ctx);
+            let stats = GenerationStats {
+                dropped_messages: dropped,
+                ..stats(&generation.stats, params.max_tokens, ctx)
+            };
             let saved = state.db.finish_reply(&reply.id, &text, Some(&stats))?;
             emit(ChatEvent::Finished {
                 stats: stats.clone(),
@@ -225,55 +249,11 @@ fn generate(
                     time_to_first_token_ms: 0,
                     stop_reason: StopReason::Error,
                     context_length: Some(ctx),
+                    dropped_messages: dropped,
                 };
                 let _ = state.db.finish_reply(&reply.id, &text, Some(&stats));
             }
             fail(e)
-        }
-    }
-}
-
-/// The chat to send: the system prompt and as much of the history as fits the window,
-/// leaving room for the reply. Older turns are dropped first; the last message always stays.
-pub fn build_prompt(
-    engine: &Engine,
-    system_prompt: &str,
-    history: &[Message],
-    ctx: u32,
-    max_tokens: u32,
-) -> AppResult<(Vec<ChatMessage>, u32)> {
-    let history: Vec<&Message> = history.iter().filter(|m| !m.content.is_empty()).collect();
-    if history.is_empty() {
-        return Err(AppError::invalid("There is no message to answer."));
-    }
-    let reserve = max_tokens.min(ctx / 4).max(1);
-    let limit = ctx.saturating_sub(reserve) as usize;
-    let mut start = 0;
-    loop {
-        let mut messages = Vec::with_capacity(history.len() + 1);
-        if !system_prompt.trim().is_empty() {
-            messages.push(ChatMessage::system(system_prompt));
-        }
-        for m in &history[start..] {
-            messages.push(match m.role {
-                Role::User => ChatMessage::user(m.content.as_str()),
-                Role::Assistant => ChatMessage::assistant(m.content.as_str()),
-            });
-        }
-        let n = engine.prompt_tokens(&Prompt::Chat(messages.clone()))?.len();
-        let last = start + 1 >= history.len();
-        if n <= limit || last {
-            if n >= ctx as usize {
-                return Err(AppError::invalid(format!(
-                    "The message is too long for the context window ({n} tokens of {ctx}). Shorten it or raise the context length in the chat settings."
-                )));
-            }
-            return Ok((messages, n as u32));
-        }
-        start += 1;
-        // Keep question and answer together: restart at a user message.
-        while start + 1 < history.len() && history[start].role != Role::User {
-            start += 1;
         }
     }
 }
@@ -301,5 +281,6 @@ fn stats(s: &engine::GenerationStats, max_tokens: u32, ctx: u32) -> GenerationSt
         time_to_first_token_ms: s.time_to_first_token_ms.max(0.0).round() as u64,
         stop_reason,
         context_length: Some(ctx),
+        dropped_messages: None,
     }
 }

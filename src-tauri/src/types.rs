@@ -127,6 +127,37 @@ pub struct GenerationStats {
     pub stop_reason: StopReason,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_length: Option<u32>,
+    /// How many of the oldest messages were left out of the prompt, when the user chose
+    /// to drop them (`allow_drop_oldest`) to fit the context window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_messages: Option<u32>,
+}
+
+/// Why a turn failed with `context_full`: the prompt and the reply budget do not fit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextOverflow {
+    /// Tokens of the whole conversation as a prompt (system prompt, every message, template).
+    pub prompt_tokens: u32,
+    /// Tokens kept free for the reply: min(maxTokens, context / 4).
+    pub reply_reserve: u32,
+    /// `prompt_tokens + reply_reserve`.
+    pub tokens_needed: u32,
+    /// The context window of the turn.
+    pub context_length: u32,
+    /// The fewest oldest messages to leave out so the rest fits (a question and its answer
+    /// go together); None when even the last message alone does not fit.
+    pub drop_messages: Option<u32>,
+}
+
+/// What the context meter shows: the conversation (and the draft) counted with the loaded
+/// model's tokenizer and template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextUsage {
+    pub prompt_tokens: u32,
+    pub reply_reserve: u32,
+    pub context_length: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,6 +207,9 @@ pub enum ChatEvent {
     Error {
         message: String,
         code: Option<String>,
+        /// With code `context_full`: the numbers, for the choice the UI offers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<ContextOverflow>,
     },
 }
 

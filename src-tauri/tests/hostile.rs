@@ -28,9 +28,18 @@ fn arguments(cmd: &str) -> &'static [&'static str] {
         "update_conversation" => &["conversationId", "systemPrompt", "params", "modelId"],
         "delete_conversation" | "get_messages" | "stop_generation" => &["conversationId"],
         "search_conversations" => &["query"],
-        "send_message" => &["conversationId", "content", "onEvent"],
-        "regenerate" => &["conversationId", "onEvent"],
-        "edit_and_resend" => &["conversationId", "messageId", "content", "onEvent"],
+        "export_conversation" => &["conversationId", "format"],
+        "export_all" => &["format"],
+        "send_message" => &["conversationId", "content", "allowDropOldest", "onEvent"],
+        "regenerate" => &["conversationId", "allowDropOldest", "onEvent"],
+        "edit_and_resend" => &[
+            "conversationId",
+            "messageId",
+            "content",
+            "allowDropOldest",
+            "onEvent",
+        ],
+        "context_usage" => &["conversationId", "draft"],
         "save_settings" => &["settings"],
         "load_model" => &["modelId", "onProgress"],
         "open_external" => &["url"],
@@ -54,7 +63,14 @@ fn arguments(cmd: &str) -> &'static [&'static str] {
 /// Commands that reach outside the test's sandbox when a call is well formed: the Hugging
 /// Face token lives in the OS keychain itself (a `null` token would delete the user's), and
 /// the file dialog is native. They only get arguments that cannot deserialize.
-const TYPES_ONLY: &[&str] = &["set_hf_token", "has_hf_token", "pick_model_file"];
+const TYPES_ONLY: &[&str] = &[
+    "set_hf_token",
+    "has_hf_token",
+    "pick_model_file",
+    "export_conversation",
+    "export_all",
+    "import_conversations",
+];
 
 fn is_channel(arg: &str) -> bool {
     arg.starts_with("on")
@@ -152,6 +168,7 @@ const CODES: &[&str] = &[
     "unreachable",
     "unauthorized",
     "bad_response",
+    "context_full",
 ];
 
 /// A typed rejection: the app's `{code, message}`, or Tauri's own refusal of arguments that
@@ -315,6 +332,7 @@ fn every_command_survives_hostile_arguments() {
                         body[other] = match other {
                             "conversationId" => conversation["id"].clone(),
                             "mode" => json!("reference"),
+                            "allowDropOldest" => json!(false),
                             "baseUrl" => json!("https://api.example.com/v1"),
                             "name" | "title" => json!("name"),
                             _ => json!(s),

@@ -1,9 +1,15 @@
 //! Chat turns: each streams `ChatEvent`s through its own channel and resolves when over.
+//! `allow_drop_oldest` (default false) lets a turn leave out the oldest messages that do
+//! not fit the context window; without it such a turn fails with `context_full`.
 
+use super::blocking;
+use crate::engine_host;
 use crate::error::AppResult;
+use crate::prompt;
+use crate::providers::RemoteModel;
 use crate::state::AppState;
 use crate::turn::{self, Emit, TurnKind};
-use crate::types::{ChatEvent, TurnResult};
+use crate::types::{ChatEvent, ContextUsage, TurnResult};
 use std::sync::Arc;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -20,12 +26,14 @@ pub async fn send_message(
     state: State<'_, AppState>,
     conversation_id: String,
     content: String,
+    allow_drop_oldest: Option<bool>,
     on_event: Channel<ChatEvent>,
 ) -> AppResult<TurnResult> {
     turn::run(
         state.inner().clone(),
         conversation_id,
         TurnKind::Send { content },
+        allow_drop_oldest.unwrap_or(false),
         emitter(on_event),
     )
     .await
@@ -40,12 +48,14 @@ pub fn stop_generation(state: State<'_, AppState>, conversation_id: String) -> b
 pub async fn regenerate(
     state: State<'_, AppState>,
     conversation_id: String,
+    allow_drop_oldest: Option<bool>,
     on_event: Channel<ChatEvent>,
 ) -> AppResult<TurnResult> {
     turn::run(
         state.inner().clone(),
         conversation_id,
         TurnKind::Regenerate,
+        allow_drop_oldest.unwrap_or(false),
         emitter(on_event),
     )
     .await
@@ -57,6 +67,7 @@ pub async fn edit_and_resend(
     conversation_id: String,
     message_id: String,
     content: String,
+    allow_drop_oldest: Option<bool>,
     on_event: Channel<ChatEvent>,
 ) -> AppResult<TurnResult> {
     let kind = TurnKind::Edit {
@@ -67,7 +78,52 @@ pub async fn edit_and_resend(
         state.inner().clone(),
         conversation_id,
         kind,
+        allow_drop_oldest.unwrap_or(false),
         emitter(on_event),
     )
+    .await
+}
+
+/// The context meter: the conversation and the draft counted with the loaded model, as the
+/// next turn would send them. Null when that model is not loaded (counting never loads
+/// one) or the conversation uses a remote provider.
+#[tauri::command]
+pub async fn context_usage(
+    state: State<'_, AppState>,
+    conversation_id: String,
+    draft: String,
+) -> AppResult<Option<ContextUsage>> {
+    let state = state.inner().clone();
+    blocking(move || {
+        let conversation = state.db.get_conversation(&conversation_id)?;
+        let id = conversation.model_id.as_deref();
+        if id.and_then(RemoteModel::parse).is_some() {
+            return Ok(None);
+        }
+        let store = state.store().ok();
+        let launch = state.paths.launch_model.as_deref();
+        let Ok(model) = engine_host::resolve(store.as_ref(), launch, id, &state.settings()) else {
+            return Ok(None);
+        };
+        let (Some(engine), Some(loaded)) = (state.engine.current(), state.engine.loaded_id())
+        else {
+            return Ok(None);
+        };
+        if loaded != model.id {
+            return Ok(None);
+        }
+        let params = &conversation.params;
+        let ctx = (engine.info().context_length as u32).min(params.context_length);
+        let history = state.db.messages(&conversation_id)?;
+        prompt::usage(
+            &engine,
+            &conversation.system_prompt,
+            &history,
+            &draft,
+            ctx,
+            params.max_tokens,
+        )
+        .map(Some)
+    })
     .await
 }

@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod conversations;
+pub mod export;
 pub mod models;
 pub mod providers;
 pub mod server;
@@ -19,10 +20,14 @@ pub const COMMAND_NAMES: &[&str] = &[
     "delete_conversation",
     "search_conversations",
     "get_messages",
+    "export_conversation",
+    "export_all",
+    "import_conversations",
     "send_message",
     "stop_generation",
     "regenerate",
     "edit_and_resend",
+    "context_usage",
     "get_settings",
     "save_settings",
     "system_info",

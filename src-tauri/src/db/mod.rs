@@ -3,6 +3,7 @@
 
 mod conversations;
 mod downloads;
+mod import;
 mod messages;
 mod migrations;
 mod search;

@@ -25,6 +25,7 @@ fn error_event(e: &AppError) -> ChatEvent {
     ChatEvent::Error {
         message: e.message.clone(),
         code: Some(e.code.as_str().to_string()),
+        context: e.context.clone(),
     }
 }
 
@@ -101,6 +102,7 @@ impl Reply {
                 .map_or(0, |t| t.duration_since(started).as_millis() as u64),
             stop_reason,
             context_length: None,
+            dropped_messages: None,
         }
     }
 }

@@ -1,0 +1,51 @@
+//! Imported conversations (see `crate::export`): each gets a new id, its messages keep
+//! their order, text, times and statistics; all of a file's conversations land in one
+//! transaction, so a failure leaves the history as it was.
+
+use super::conversations::get_in;
+use super::{new_id, now_ms, Db};
+use crate::error::AppResult;
+use crate::export::ExportedConversation;
+use crate::types::Conversation;
+use rusqlite::params;
+
+impl Db {
+    pub fn import_conversations(
+        &self,
+        conversations: &[ExportedConversation],
+    ) -> AppResult<Vec<Conversation>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut ids = Vec::with_capacity(conversations.len());
+        // Listed newest first, the file's first conversation on top.
+        let now = now_ms();
+        for c in conversations.iter().rev() {
+            let id = new_id();
+            let params = serde_json::to_string(&c.params).unwrap_or_else(|_| "{}".into());
+            tx.execute(
+                "INSERT INTO conversations (id, title, created_at, updated_at, system_prompt, params, model_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, c.title.trim(), c.created_at, now, c.system_prompt, params, c.model_id],
+            )?;
+            for m in &c.messages {
+                let stats = m
+                    .stats
+                    .as_ref()
+                    .map(|s| serde_json::to_string(s).unwrap_or_default());
+                tx.execute(
+                    "INSERT INTO messages (id, conversation_id, role, content, created_at, stats, model_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![new_id(), id, m.role.as_str(), m.content, m.created_at, stats, m.model_id],
+                )?;
+            }
+            ids.push(id);
+        }
+        ids.reverse();
+        let imported = ids
+            .iter()
+            .map(|id| get_in(&tx, id))
+            .collect::<AppResult<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(imported)
+    }
+}

@@ -8,10 +8,12 @@ import { ApiError, getTransport, toAppError } from "./transport";
 import type {
   CatalogEntry,
   ChatEvent,
+  ContextUsage,
   Conversation,
   DownloadEvent,
   DownloadInfo,
   DownloadSource,
+  ExportFormat,
   ImportMode,
   InstalledModel,
   LoadEvent,
@@ -58,27 +60,39 @@ export const searchConversations = (query: string): Promise<SearchHit[]> =>
   call("search_conversations", { query });
 export const getMessages = (conversationId: string): Promise<Message[]> =>
   call("get_messages", { conversationId });
+export const exportConversation = (conversationId: string, format: ExportFormat): Promise<string | null> =>
+  call("export_conversation", { conversationId, format });
+export const exportAll = (format: ExportFormat): Promise<string | null> => call("export_all", { format });
+export const importConversations = (): Promise<Conversation[] | null> => call("import_conversations", none);
 
 // ── chat turns ──
+/** The flag is sent only when the user chose to drop (the default is false). */
+const drop = (allowDropOldest: boolean) => (allowDropOldest ? { allowDropOldest } : {});
 export const sendMessage = (
   conversationId: string,
   content: string,
   onEvent: (event: ChatEvent) => void,
+  allowDropOldest = false,
 ): Promise<TurnResult> =>
-  call("send_message", { conversationId, content, onEvent: channel(onEvent) });
+  call("send_message", { conversationId, content, ...drop(allowDropOldest), onEvent: channel(onEvent) });
 export const stopGeneration = (conversationId: string): Promise<boolean> =>
   call("stop_generation", { conversationId });
 export const regenerate = (
   conversationId: string,
   onEvent: (event: ChatEvent) => void,
-): Promise<TurnResult> => call("regenerate", { conversationId, onEvent: channel(onEvent) });
+  allowDropOldest = false,
+): Promise<TurnResult> =>
+  call("regenerate", { conversationId, ...drop(allowDropOldest), onEvent: channel(onEvent) });
 export const editAndResend = (
   conversationId: string,
   messageId: string,
   content: string,
   onEvent: (event: ChatEvent) => void,
+  allowDropOldest = false,
 ): Promise<TurnResult> =>
-  call("edit_and_resend", { conversationId, messageId, content, onEvent: channel(onEvent) });
+  call("edit_and_resend", { conversationId, messageId, content, ...drop(allowDropOldest), onEvent: channel(onEvent) });
+export const contextUsage = (conversationId: string, draft: string): Promise<ContextUsage | null> =>
+  call("context_usage", { conversationId, draft });
 
 // ── settings, system, engine ──
 export const getSettings = (): Promise<Settings> => call("get_settings", none);

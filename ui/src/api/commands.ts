@@ -13,10 +13,12 @@
 import type {
   CatalogEntry,
   ChatEvent,
+  ContextUsage,
   Conversation,
   DownloadEvent,
   DownloadInfo,
   DownloadSource,
+  ExportFormat,
   ImportMode,
   InstalledModel,
   LoadEvent,
@@ -64,13 +66,28 @@ export interface Commands {
   search_conversations: { args: { query: string }; result: SearchHit[] };
   /** Messages of a conversation, oldest first (system prompt not included). */
   get_messages: { args: { conversationId: string }; result: Message[] };
+  /** Native save dialog, then writes the conversation there (Markdown or JSON). Resolves
+   *  with the path written, null when the dialog was cancelled. */
+  export_conversation: { args: { conversationId: string; format: ExportFormat }; result: string | null };
+  /** Every conversation into one file (save dialog); the path, or null when cancelled. */
+  export_all: { args: { format: ExportFormat }; result: string | null };
+  /** Native open dialog for a JSON export; its conversations become new ones (all or none;
+   *  a bad file rejects with `invalid_argument` and changes nothing). null when cancelled. */
+  import_conversations: { args: NoArgs; result: Conversation[] | null };
 
   // ── chat turns (stream through onEvent; resolve when the turn is over) ──
   /** Appends a user message, generates the reply. If the conversation is still titled
    *  "New chat", its title becomes the start of this message. Rejects with `busy` if the
    *  conversation is already generating; a partial reply is saved when stopped. */
   send_message: {
-    args: { conversationId: string; content: string; onEvent: StreamChannel<ChatEvent> };
+    args: {
+      conversationId: string;
+      content: string;
+      /** Leave out the oldest messages that do not fit the context window (default false:
+       *  the turn fails with `context_full` and nothing is dropped). */
+      allowDropOldest?: boolean;
+      onEvent: StreamChannel<ChatEvent>;
+    };
     result: TurnResult;
   };
   /** Cancels the running turn of that conversation (its stream then ends with `finished`,
@@ -78,7 +95,7 @@ export interface Commands {
   stop_generation: { args: { conversationId: string }; result: boolean };
   /** Deletes the last assistant message and generates a new reply to the last user message. */
   regenerate: {
-    args: { conversationId: string; onEvent: StreamChannel<ChatEvent> };
+    args: { conversationId: string; allowDropOldest?: boolean; onEvent: StreamChannel<ChatEvent> };
     result: TurnResult;
   };
   /** Replaces the text of user message `messageId`, deletes every later message and
@@ -88,10 +105,15 @@ export interface Commands {
       conversationId: string;
       messageId: string;
       content: string;
+      allowDropOldest?: boolean;
       onEvent: StreamChannel<ChatEvent>;
     };
     result: TurnResult;
   };
+  /** The context meter: the conversation plus `draft` (as the next user message, when not
+   *  blank) counted with the loaded model's tokenizer and template. null when that model is
+   *  not loaded (it never loads one) or the conversation uses a remote provider. */
+  context_usage: { args: { conversationId: string; draft: string }; result: ContextUsage | null };
 
   // ── settings, system, engine ──
   get_settings: { args: NoArgs; result: Settings };
@@ -176,10 +198,14 @@ export const COMMAND_NAMES = [
   "delete_conversation",
   "search_conversations",
   "get_messages",
+  "export_conversation",
+  "export_all",
+  "import_conversations",
   "send_message",
   "stop_generation",
   "regenerate",
   "edit_and_resend",
+  "context_usage",
   "get_settings",
   "save_settings",
   "system_info",

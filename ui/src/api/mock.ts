@@ -76,6 +76,10 @@ export interface MockOptions {
   now?: () => number;
   /** The file the open-file dialog returns. Default null (the dialog was cancelled). */
   pickedFile?: string | null;
+  /** Where the save dialog points (export); null = cancelled. Default "/home/user/Documents". */
+  saveDir?: string | null;
+  /** The text of the JSON file the import dialog picks; null = cancelled. Default null. */
+  importText?: string | null;
 }
 
 type Handler<K extends CommandName> = (args: ArgsOf<K>) => Promise<ResultOf<K>> | ResultOf<K>;
@@ -231,6 +235,8 @@ export class MockBackend {
     { id: "llama3.1:8b", ownedBy: "library" },
   ];
   openedUrls: string[] = [];
+  /** Files "written" by export_conversation / export_all: path and text. */
+  exported: { path: string; format: string; text: string }[] = [];
   /** Files picked in the dialog: the only paths import_model accepts (as the app). */
   picked = new Set<string>();
   private running = new Map<string, AbortController>();
@@ -245,6 +251,8 @@ export class MockBackend {
       downloadBytesPerSecond: 40 * MB,
       now: () => Date.now(),
       pickedFile: null,
+      saveDir: "/home/user/Documents",
+      importText: null,
       ...options,
     };
     const tiny = CATALOG[0];
@@ -445,10 +453,78 @@ export class MockBackend {
   }
 
   /** Runs one chat turn: streams into `channel`, saves the (possibly partial) reply. */
+  private exportTo(list: Conversation[], format: "markdown" | "json", name: string): string | null {
+    const dir = this.options.saveDir;
+    if (dir === null) return null;
+    const path = `${dir}/${name.replace(/[\\/:*?"<>|]/g, "-")}.${format === "json" ? "json" : "md"}`;
+    const text =
+      format === "json"
+        ? JSON.stringify({
+            format: "woolly.conversations",
+            version: 1,
+            exportedAt: this.options.now(),
+            app: "woolly-desktop (mock)",
+            conversations: list.map((c) => ({
+              title: c.title,
+              createdAt: c.createdAt,
+              updatedAt: c.updatedAt,
+              modelId: c.modelId,
+              systemPrompt: c.systemPrompt,
+              params: c.params,
+              messages: (this.messages.get(c.id) ?? []).map(({ role, content, createdAt, modelId, stats }) => ({ role, content, createdAt, modelId: modelId ?? null, stats })),
+            })),
+          }, null, 2)
+        : list.map((c) => `# ${c.title}\n\n` + (this.messages.get(c.id) ?? []).map((m) => `## ${m.role === "user" ? "User" : "Assistant"}\n\n${m.content}\n`).join("\n")).join("\n---\n\n");
+    this.exported.push({ path, format, text });
+    return path;
+  }
+
+  /** Mock prompt size: the system prompt and messages `from..` of the history. */
+  private promptTokens(conversation: Conversation, history: Message[], from = 0, draft = ""): number {
+    const messages = history.slice(from).filter((m) => m.content);
+    return (
+      tokenize(conversation.systemPrompt).length +
+      messages.reduce((n, m) => n + tokenize(m.content).length + 4, 0) +
+      (draft.trim() ? tokenize(draft).length + 4 : 0)
+    );
+  }
+
+  /** As the app: the fewest oldest messages to drop so the prompt fits (a question stays
+   *  with its answer), or a context_full error when not allowed or no drop helps. */
+  private fitPrompt(conversation: Conversation, history: Message[], allowDropOldest: boolean) {
+    const ctx = conversation.params.contextLength;
+    const reserve = Math.max(1, Math.min(conversation.params.maxTokens, Math.floor(ctx / 4)));
+    const full = this.promptTokens(conversation, history);
+    if (full + reserve <= ctx) return { promptTokens: full, dropped: 0 };
+    const list = history.filter((m) => m.content);
+    let best: { promptTokens: number; dropped: number } | null = null;
+    for (let i = 1; i < list.length; i++) {
+      if (list[i].role !== "user" && i + 1 !== list.length) continue;
+      const n = this.promptTokens(conversation, list, i);
+      if (n + reserve <= ctx) {
+        best = { promptTokens: n, dropped: i };
+        break;
+      }
+    }
+    if (best && allowDropOldest) return best;
+    const context = {
+      promptTokens: full,
+      replyReserve: reserve,
+      tokensNeeded: full + reserve,
+      contextLength: ctx,
+      dropMessages: best?.dropped ?? null,
+    };
+    const message = best
+      ? `This conversation no longer fits the model's context window: it needs ${full + reserve} tokens of ${ctx}.`
+      : `The last message is too long for the model's context window: it needs ${full + reserve} tokens of ${ctx}.`;
+    return { error: { code: "context_full", message, context } as AppError };
+  }
+
   private async runTurn(
     conversation: Conversation,
     userMessage: Message | null,
     channel: MockChannel<ChatEvent>,
+    allowDropOldest = false,
   ): Promise<TurnResult> {
     if (this.running.has(conversation.id)) {
       throw fail("busy", "This conversation is already generating a reply.");
@@ -476,9 +552,18 @@ export class MockBackend {
       channel.send({ event: "error", data: { message: e.message, code: e.code } });
       throw e;
     }
-    const promptTokens =
-      tokenize(conversation.systemPrompt).length +
-      history.reduce((n, m) => n + tokenize(m.content).length + 4, 0);
+    let promptTokens = this.promptTokens(conversation, history);
+    let dropped = 0;
+    if (remote === null) {
+      const fit = this.fitPrompt(conversation, history, allowDropOldest);
+      if ("error" in fit) {
+        this.running.delete(conversation.id);
+        const e = fit.error!;
+        channel.send({ event: "error", data: { message: e.message, code: e.code, context: e.context } });
+        throw e;
+      }
+      ({ promptTokens, dropped } = fit);
+    }
     const assistant = this.pushMessage(conversation, "assistant", "", null);
     channel.send({
       event: "started",
@@ -533,6 +618,7 @@ export class MockBackend {
       timeToFirstTokenMs: (firstTokenAt ?? this.options.now()) - started,
       stopReason,
       contextLength: conversation.params.contextLength,
+      ...(dropped > 0 ? { droppedMessages: dropped } : {}),
     };
     conversation.updatedAt = this.options.now();
     channel.send({ event: "finished", data: { stats: assistant.stats } });
@@ -699,28 +785,52 @@ export class MockBackend {
       this.conversation(conversationId);
       return this.messages.get(conversationId)!;
     },
-    send_message: async ({ conversationId, content, onEvent }) => {
+    export_conversation: ({ conversationId, format }) =>
+      this.exportTo([this.conversation(conversationId)], format, this.conversation(conversationId).title),
+    export_all: ({ format }) => this.exportTo([...this.conversations.values()], format, "Woolly conversations"),
+    import_conversations: () => {
+      const text = this.options.importText;
+      if (text === null) return null;
+      let file: { format?: unknown; version?: unknown; conversations?: unknown };
+      try {
+        file = JSON.parse(text);
+      } catch {
+        throw fail("invalid_argument", "This file is not a Woolly conversation export: it is cut short or not JSON. Nothing was imported.");
+      }
+      if (file.format !== "woolly.conversations" || file.version !== 1 || !Array.isArray(file.conversations)) {
+        throw fail("invalid_argument", "This file is not a Woolly conversation export. Nothing was imported.");
+      }
+      const list = file.conversations as { title: string; systemPrompt: string; params: SamplingParams; modelId: string | null; messages: { role: Message["role"]; content: string }[] }[];
+      return list.map((c) => {
+        const created = this.addConversation(c.title, c.messages.map((m) => [m.role, m.content] as [Message["role"], string]));
+        created.systemPrompt = c.systemPrompt;
+        created.params = { ...c.params };
+        created.modelId = c.modelId;
+        return created;
+      });
+    },
+    send_message: async ({ conversationId, content, allowDropOldest, onEvent }) => {
       const c = this.conversation(conversationId);
       if (!content.trim()) throw fail("invalid_argument", "The message is empty.");
       if (this.running.has(conversationId)) throw fail("busy", "This conversation is already generating a reply.");
       const user = this.pushMessage(c, "user", content, null);
       if (c.title === "New chat") c.title = titleFrom(content);
-      return this.runTurn(c, user, onEvent as MockChannel<ChatEvent>);
+      return this.runTurn(c, user, onEvent as MockChannel<ChatEvent>, allowDropOldest);
     },
     stop_generation: ({ conversationId }) => {
       const running = this.running.get(conversationId);
       running?.abort();
       return Boolean(running);
     },
-    regenerate: async ({ conversationId, onEvent }) => {
+    regenerate: async ({ conversationId, allowDropOldest, onEvent }) => {
       const c = this.conversation(conversationId);
       if (this.running.has(conversationId)) throw fail("busy", "This conversation is already generating a reply.");
       const list = this.messages.get(conversationId)!;
       if (list.at(-1)?.role === "assistant") list.pop();
       if (list.at(-1)?.role !== "user") throw fail("invalid_argument", "Nothing to regenerate.");
-      return this.runTurn(c, null, onEvent as MockChannel<ChatEvent>);
+      return this.runTurn(c, null, onEvent as MockChannel<ChatEvent>, allowDropOldest);
     },
-    edit_and_resend: async ({ conversationId, messageId, content, onEvent }) => {
+    edit_and_resend: async ({ conversationId, messageId, content, allowDropOldest, onEvent }) => {
       const c = this.conversation(conversationId);
       if (this.running.has(conversationId)) throw fail("busy", "This conversation is already generating a reply.");
       if (!content.trim()) throw fail("invalid_argument", "The message is empty.");
@@ -730,7 +840,17 @@ export class MockBackend {
       list[index].content = content;
       list.splice(index + 1);
       c.messageCount = list.length;
-      return this.runTurn(c, list[index], onEvent as MockChannel<ChatEvent>);
+      return this.runTurn(c, list[index], onEvent as MockChannel<ChatEvent>, allowDropOldest);
+    },
+    context_usage: ({ conversationId, draft }) => {
+      const c = this.conversation(conversationId);
+      if (!this.loaded || c.modelId?.startsWith("remote:")) return null;
+      const ctx = c.params.contextLength;
+      return {
+        promptTokens: this.promptTokens(c, this.messages.get(conversationId) ?? [], 0, draft ?? ""),
+        replyReserve: Math.max(1, Math.min(c.params.maxTokens, Math.floor(ctx / 4))),
+        contextLength: ctx,
+      };
     },
     get_settings: () => this.settings,
     save_settings: ({ settings }) => {

@@ -35,6 +35,7 @@ export type ErrorCode =
   | "unreachable" // a remote provider could not be reached
   | "unauthorized" // a remote provider refused the API key
   | "bad_response" // a remote provider answered something that is not the OpenAI API
+  | "context_full" // the conversation no longer fits the context window (see ContextOverflow)
   | "internal";
 
 /** What every command rejects with (Rust: `Result<T, AppError>`, AppError: Serialize). */
@@ -42,6 +43,37 @@ export interface AppError {
   code: ErrorCode | (string & {});
   /** Human-readable, shown to the user as is. */
   message: string;
+  /** With code `context_full`: the numbers. */
+  context?: ContextOverflow;
+}
+
+/**
+ * Why a turn failed with `context_full`: the prompt (system prompt + every message, chat
+ * template applied) plus the reply budget exceed the context window. Nothing was dropped;
+ * the user chooses: resend with `allowDropOldest` (regenerate), a new chat, or a larger
+ * context length.
+ */
+export interface ContextOverflow {
+  promptTokens: number;
+  /** Tokens kept for the reply: min(params.maxTokens, contextLength / 4). */
+  replyReserve: number;
+  /** promptTokens + replyReserve. */
+  tokensNeeded: number;
+  contextLength: number;
+  /** The fewest oldest messages to leave out so the rest fits (a question and its answer
+   *  go together); null when even the last message alone does not fit. */
+  dropMessages: number | null;
+}
+
+/** export_conversation / export_all: the file's format. JSON is complete and versioned
+ *  (`format: "woolly.conversations"`, `version: 1`) and import_conversations reads it back. */
+export type ExportFormat = "markdown" | "json";
+
+/** context_usage: the conversation (and the draft) counted with the loaded model. */
+export interface ContextUsage {
+  promptTokens: number;
+  replyReserve: number;
+  contextLength: number;
 }
 
 // ───────────────────────────── sampling / conversations ─────────────────────────────
@@ -105,6 +137,9 @@ export interface GenerationStats {
   stopReason: StopReason | (string & {});
   /** Context window the turn ran with (defaults to the conversation's params.contextLength). */
   contextLength?: number;
+  /** Oldest messages left out of the prompt because the user chose to drop them
+   *  (allowDropOldest); absent when none were. */
+  droppedMessages?: number;
 }
 
 export interface Message {
@@ -153,7 +188,15 @@ export type ChatEvent =
     }
   | { event: "token"; data: { text: string } }
   | { event: "finished"; data: { stats: GenerationStats } }
-  | { event: "error"; data: { message: string; code?: ErrorCode | (string & {}) } };
+  | {
+      event: "error";
+      data: {
+        message: string;
+        code?: ErrorCode | (string & {});
+        /** With code `context_full`: the numbers for the user's choice. */
+        context?: ContextOverflow;
+      };
+    };
 
 // ───────────────────────────── settings / system ─────────────────────────────
 
@@ -219,7 +262,15 @@ export interface SystemInfo {
 export type LoadEvent =
   | { event: "progress"; data: { progress: number; stage: string } }
   | { event: "loaded"; data: { model: LoadedModel } }
-  | { event: "error"; data: { message: string; code?: ErrorCode | (string & {}) } };
+  | {
+      event: "error";
+      data: {
+        message: string;
+        code?: ErrorCode | (string & {});
+        /** With code `context_full`: the numbers for the user's choice. */
+        context?: ContextOverflow;
+      };
+    };
 
 // ───────────────────────────── local API server ─────────────────────────────
 

@@ -14,6 +14,8 @@ interface Props {
   /** Return false to keep the text (e.g. the send failed before it started). */
   onSend: (text: string) => boolean | void | Promise<boolean | void>;
   onStop: () => void;
+  /** The text as it is typed (for the context meter). */
+  onTextChange?: (text: string) => void;
   children?: React.ReactNode;
 }
 
@@ -21,7 +23,7 @@ const MAX_HEIGHT = 240;
 
 /** Message box: Enter sends, Shift+Enter adds a line, Esc stops (handled by the app). */
 export const Composer = forwardRef<ComposerHandle, Props>(function Composer(
-  { generating, stopping, disabled, placeholder, onSend, onStop, children },
+  { generating, stopping, disabled, placeholder, onSend, onStop, onTextChange, children },
   ref,
 ) {
   const [text, setText] = useState("");
@@ -52,6 +54,10 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer(
   useEffect(() => {
     area.current?.focus();
   }, []);
+
+  useEffect(() => {
+    onTextChange?.(text);
+  }, [text, onTextChange]);
 
   const canSend = !generating && !disabled && text.trim().length > 0;
 

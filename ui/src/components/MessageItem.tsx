@@ -147,6 +147,14 @@ function MessageItemImpl({ message, stream, canEdit, canRegenerate, onEdit, onRe
           </div>
         )}
 
+        {!editing && !stream && !isUser && Boolean(message.stats?.droppedMessages) && (
+          <p className="dropped-notice" data-testid="dropped-notice">
+            {message.stats!.droppedMessages === 1
+              ? "1 earlier message was left out of the model's context."
+              : `${message.stats!.droppedMessages} earlier messages were left out of the model's context.`}
+          </p>
+        )}
+
         {!editing && (
           <div className="message-footer">
             {stream ? (

@@ -4,7 +4,7 @@
  * conversation; views read it with `useConversationState`.
  */
 import { useSyncExternalStore } from "react";
-import { api, ApiError, type ChatEvent, type Message, type TurnResult } from "../api";
+import { api, ApiError, type ChatEvent, type ContextOverflow, type Message, type TurnResult } from "../api";
 
 export interface StreamState {
   kind: "send" | "regenerate" | "edit";
@@ -25,9 +25,12 @@ export interface ConversationState {
   messages: Message[] | null;
   stream: StreamState | null;
   error: string | null;
+  /** The last turn failed with `context_full`: the numbers for the user's choice (drop
+   *  the oldest messages, new chat, larger context). Nothing was dropped. */
+  contextFull: ContextOverflow | null;
 }
 
-const EMPTY: ConversationState = { messages: null, stream: null, error: null };
+const EMPTY: ConversationState = { messages: null, stream: null, error: null, contextFull: null };
 export const PENDING_USER_ID = "pending-user";
 export const STREAMING_ID = "streaming-assistant";
 
@@ -119,6 +122,11 @@ export class ChatStore {
     if (this.get(conversationId).error) this.set(conversationId, { error: null });
   }
 
+  /** Closes the context-full choice without acting on it. */
+  dismissContextFull(conversationId: string) {
+    if (this.get(conversationId).contextFull) this.set(conversationId, { contextFull: null, error: null });
+  }
+
   async load(conversationId: string, force = false): Promise<void> {
     const state = this.get(conversationId);
     if (state.stream) return;
@@ -148,12 +156,14 @@ export class ChatStore {
     );
   }
 
-  regenerate(conversationId: string): Promise<void> {
+  /** Answers the last user message again; `allowDropOldest` is the user's choice after a
+   *  `context_full` (leave out the oldest messages that do not fit). */
+  regenerate(conversationId: string, allowDropOldest = false): Promise<void> {
     if (this.isGenerating(conversationId)) return Promise.resolve();
     const messages = [...(this.get(conversationId).messages ?? [])];
     if (messages.at(-1)?.role === "assistant") messages.pop();
     return this.runTurn(conversationId, "regenerate", messages, (onEvent) =>
-      api.regenerate(conversationId, onEvent),
+      api.regenerate(conversationId, onEvent, allowDropOldest),
     );
   }
 
@@ -188,6 +198,7 @@ export class ChatStore {
     this.set(conversationId, {
       messages: optimisticMessages,
       error: null,
+      contextFull: null,
       stream: {
         kind,
         messageId: null,
@@ -201,6 +212,7 @@ export class ChatStore {
       },
     });
     let streamError: string | null = null;
+    let contextFull: ContextOverflow | null = null;
     const onEvent = (event: ChatEvent) => {
       switch (event.event) {
         case "model_loading":
@@ -240,6 +252,7 @@ export class ChatStore {
         case "error":
           this.flush(conversationId);
           streamError = event.data.message;
+          if (event.data.code === "context_full" && event.data.context) contextFull = event.data.context;
           break;
       }
     };
@@ -263,7 +276,13 @@ export class ChatStore {
     }
     this.pendingText.delete(conversationId);
     this.pendingTokens.delete(conversationId);
-    this.set(conversationId, { messages, stream: null, error: streamError });
+    this.set(conversationId, {
+      messages,
+      stream: null,
+      // The choice says it all; no second banner with the same message.
+      error: contextFull ? null : streamError,
+      contextFull,
+    });
     this.turnEndListeners.forEach((l) => l(conversationId));
   }
 

@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
-import type { Message } from "../api";
+import { api, type ContextUsage, type Message } from "../api";
 import { useApp } from "../state/AppContext";
 import { chatStore, STREAMING_ID, useConversationState, type StreamState } from "../state/chatStore";
 import { Composer, type ComposerHandle } from "../components/Composer";
 import { MessageItem, type StreamView } from "../components/MessageItem";
+import { ContextFullChoice } from "../components/ContextFullChoice";
 import { CubeIcon, SlidersIcon, WoollyMark, XIcon } from "../components/Icons";
 import { ConversationSettings } from "./ConversationSettings";
 import { parseRemoteModelId, remoteLabel } from "../lib/remote";
@@ -25,11 +26,40 @@ function streamView(stream: StreamState, clock: number): StreamView {
   };
 }
 
-function ContextMeter({ used, limit }: { used: number; limit: number }) {
+/** How long typing pauses before the draft is counted. */
+const COUNT_DELAY_MS = 400;
+
+/**
+ * The conversation (and the draft) counted by the loaded model (`context_usage`), again
+ * whenever they change; null while unknown (no model loaded, remote model, a new chat).
+ */
+function useContextUsage(conversationId: string | null, draftText: string, version: unknown, paused: boolean) {
+  const [usage, setUsage] = useState<ContextUsage | null>(null);
+  useEffect(() => {
+    setUsage(null);
+  }, [conversationId]);
+  useEffect(() => {
+    if (!conversationId || paused) return;
+    let live = true;
+    const timer = setTimeout(() => {
+      api
+        .contextUsage(conversationId, draftText)
+        .then((u) => live && setUsage(u))
+        .catch(() => live && setUsage(null));
+    }, COUNT_DELAY_MS);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [conversationId, draftText, version, paused]);
+  return usage;
+}
+
+function ContextMeter({ used, limit, detail }: { used: number; limit: number; detail: string }) {
   const fraction = Math.min(1, limit > 0 ? used / limit : 0);
   const level = fraction > 0.9 ? "high" : fraction > 0.7 ? "mid" : "low";
   return (
-    <div className={`context-meter level-${level}`} data-testid="context-usage" title="Context window used by this conversation">
+    <div className={`context-meter level-${level}`} data-testid="context-usage" title={detail}>
       <span className="context-label">
         Context {used.toLocaleString("en-US")} / {limit.toLocaleString("en-US")}
       </span>
@@ -59,11 +89,14 @@ export function ChatView() {
     materializeDraft,
     registerComposer,
     setView,
+    newChat,
+    systemInfo,
   } = useApp();
   const conversation = conversations.find((c) => c.id === activeId) ?? null;
   const state = useConversationState(activeId);
   const [panelOpen, setPanelOpen] = useState(false);
   const [sendError, setSendError] = useState<string | null>(null);
+  const [draftText, setDraftText] = useState("");
   const [clock, setClock] = useState(() => performance.now());
   const composer = useRef<ComposerHandle>(null);
   const scroller = useRef<HTMLDivElement>(null);
@@ -135,17 +168,28 @@ export function ChatView() {
     if (activeId) void chatStore.stop(activeId);
   }, [activeId]);
 
-  // Context usage: the last finished turn, or the running one.
+  // Context usage: the running turn; else the conversation and draft as the loaded model
+  // counts them; else the last finished turn; else nothing used yet.
   const params = conversation?.params ?? draft?.params ?? settings?.defaultParams;
+  const usage = useContextUsage(activeId, draftText, `${state.messages?.length}:${conversation?.updatedAt}:${systemInfo?.model?.id}`, generating);
   const lastStats = [...(state.messages ?? [])].reverse().find((m) => m.role === "assistant" && m.stats)?.stats;
   let contextUsed = 0;
   let contextLimit = params?.contextLength ?? 0;
+  let contextDetail = "Context window: nothing sent yet";
   if (stream && stream.promptTokens !== null) {
     contextUsed = stream.promptTokens + stream.tokens;
+    contextLimit = usage?.contextLength ?? lastStats?.contextLength ?? contextLimit;
+    contextDetail = "Context window used by this reply (prompt + tokens so far)";
+  } else if (usage) {
+    contextUsed = usage.promptTokens;
+    contextLimit = usage.contextLength;
+    contextDetail = `Context window: the conversation${draftText.trim() ? " and your draft" : ""} take ${usage.promptTokens} tokens; ${usage.replyReserve} more are kept for the reply`;
   } else if (lastStats) {
     contextUsed = lastStats.promptTokens + lastStats.generatedTokens;
     contextLimit = lastStats.contextLength ?? contextLimit;
+    contextDetail = "Context window used by the last reply (prompt + reply)";
   }
+  const contextFull = state.contextFull;
 
   const modelId = conversation?.modelId ?? draft?.modelId ?? settings?.defaultModelId ?? null;
   const remoteName = remoteLabel(modelId, providers);
@@ -257,6 +301,22 @@ export function ChatView() {
           )}
         </div>
 
+        {contextFull && activeId && !generating && (
+          <ContextFullChoice
+            overflow={contextFull}
+            onDrop={() => {
+              stickToBottom.current = true;
+              void chatStore.regenerate(activeId, true);
+            }}
+            onNewChat={() => {
+              chatStore.dismissContextFull(activeId);
+              newChat();
+            }}
+            onOpenSettings={() => setPanelOpen(true)}
+            onDismiss={() => chatStore.dismissContextFull(activeId)}
+          />
+        )}
+
         {error && (
           <div className="banner banner-error chat-error" role="alert">
             <span>{error}</span>
@@ -281,8 +341,9 @@ export function ChatView() {
             stopping={Boolean(stream?.stopping)}
             onSend={send}
             onStop={stop}
+            onTextChange={setDraftText}
           >
-            {contextLimit > 0 && contextUsed > 0 && <ContextMeter used={contextUsed} limit={contextLimit} />}
+            {contextLimit > 0 && <ContextMeter used={contextUsed} limit={contextLimit} detail={contextDetail} />}
           </Composer>
         </div>
       </section>

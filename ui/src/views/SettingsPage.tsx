@@ -4,6 +4,7 @@ import { useApp } from "../state/AppContext";
 import { ParamFields } from "../components/ParamFields";
 import { formatBytes } from "../lib/format";
 import { ProvidersSection } from "./ProvidersSection";
+import { ConversationsSection } from "./ConversationsSection";
 import { ServerSection } from "./ServerSection";
 
 const GIB = 1024 ** 3;
@@ -287,6 +288,8 @@ export function SettingsPage() {
           )}
         </form>
       </section>
+
+      <ConversationsSection />
 
       <ServerSection />
 

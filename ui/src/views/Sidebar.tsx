@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
-import { api, type Conversation, type SearchHit } from "../api";
+import { api, type Conversation, type ExportFormat, type SearchHit } from "../api";
 import { useApp } from "../state/AppContext";
 import { chatStore, useChatStoreVersion } from "../state/chatStore";
 import { dateGroup, type DateGroup } from "../lib/format";
@@ -7,6 +7,7 @@ import {
   ChatIcon,
   CheckIcon,
   CubeIcon,
+  DownloadIcon,
   GearIcon,
   PencilIcon,
   PlusIcon,
@@ -199,7 +200,8 @@ function ConversationRow({
   onSelect: () => void;
 }) {
   const { replaceConversation, removeConversation } = useApp();
-  const [mode, setMode] = useState<"view" | "rename" | "delete">("view");
+  const [mode, setMode] = useState<"view" | "rename" | "delete" | "export">("view");
+  const [saved, setSaved] = useState<string | null>(null);
   const [title, setTitle] = useState(conversation.title);
   const [error, setError] = useState<string | null>(null);
   const inputRef = useRef<HTMLInputElement>(null);
@@ -270,6 +272,37 @@ function ConversationRow({
     );
   }
 
+  const exportAs = async (format: ExportFormat) => {
+    setError(null);
+    try {
+      const path = await api.exportConversation(conversation.id, format);
+      setSaved(path ? `Exported to ${path}` : null);
+      setMode("view");
+    } catch (e) {
+      setError((e as Error).message);
+      setMode("view");
+    }
+  };
+
+  if (mode === "export") {
+    return (
+      <li className="conversation-row confirming" role="group" aria-label={`Export ${conversation.title}`}>
+        <span className="confirm-text">Export “{conversation.title}” as</span>
+        <div className="confirm-actions">
+          <button type="button" className="button button-small" data-testid="export-markdown" onClick={() => void exportAs("markdown")} autoFocus>
+            Markdown
+          </button>
+          <button type="button" className="button button-small" data-testid="export-json" onClick={() => void exportAs("json")}>
+            JSON
+          </button>
+          <button type="button" className="button button-ghost button-small" onClick={() => setMode("view")}>
+            <XIcon size={14} /> Cancel
+          </button>
+        </div>
+      </li>
+    );
+  }
+
   if (mode === "delete") {
     return (
       <li className="conversation-row confirming" role="group" aria-label={`Delete ${conversation.title}?`}>
@@ -308,6 +341,19 @@ function ConversationRow({
         <button
           type="button"
           className="icon-button"
+          aria-label={`Export ${conversation.title}`}
+          title="Export"
+          data-testid="export-conversation"
+          onClick={() => {
+            setSaved(null);
+            setMode("export");
+          }}
+        >
+          <DownloadIcon size={15} />
+        </button>
+        <button
+          type="button"
+          className="icon-button"
           aria-label={`Rename ${conversation.title}`}
           title="Rename"
           data-testid="rename-conversation"
@@ -330,6 +376,11 @@ function ConversationRow({
         </button>
       </div>
       {error && <span className="row-error" role="alert">{error}</span>}
+      {saved && (
+        <span className="row-status" role="status" data-testid="export-status">
+          {saved}
+        </span>
+      )}
     </li>
   );
 }

@@ -260,7 +260,10 @@ pub fn top_k_into(logits: &[f32], k: usize, out: &mut Vec<(u32, f32)>) {
         return;
     }
     for (i, &l) in logits.iter().enumerate() {
-        if out.len() == k && !(l > out[k - 1].1) {
+        // Full: only a strictly larger logit gets in (NaN never does).
+        let beats_last =
+            out.len() < k || l.partial_cmp(&out[k - 1].1) == Some(std::cmp::Ordering::Greater);
+        if !beats_last || l.is_nan() {
             continue;
         }
         let at = out.partition_point(|&(_, x)| x >= l);

@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 WOOLLY := $(CARGO_TARGET_DIR)/release/woolly
 TOOLS_DIR := $(or $(WOOLLY_TOOLS_DIR),$(HOME)/.cache/woolly/tools)
 
-.PHONY: setup ui build test run chat bench bench-tiers agreement fmt clippy
+.PHONY: setup ui build test soak run chat bench bench-tiers agreement fmt clippy
 
 setup:
 	@./scripts/setup.sh
@@ -27,11 +27,19 @@ test: ui
 	cargo test --release --workspace
 	cd ui && npm test
 	WOOLLY_BIN=$(WOOLLY) python3 -m pytest -q -p no:cacheprovider crates/woolly-server/tests/openai_client
+	# A short soak of the server: 1, 8 and 32 clients mixing every kind of request (make soak: longer).
+	WOOLLY_BIN=$(WOOLLY) python3 scripts/soak.py --levels 1,8,32 --seconds 5
 	# The keychain against a real Secret Service: gnome-keyring on a private session bus.
 	XDG_DATA_HOME=$$(mktemp -d) dbus-run-session -- sh -c 'echo pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; WOOLLY_KEYRING_TEST=1 cargo test --release --workspace --test keyring'
 	# The desktop app end to end: the real woolly-desktop window (built by `cargo test` above)
 	# under Xvfb, driven through tauri-driver + WebKitWebDriver with the real model.
 	python3 src-tauri/tests/e2e/run.py
+
+# The server under load on loopback: 1, 8 and 32 clients mixing chat, completions, streams,
+# WebSocket, cancels, disconnects and malformed requests; req/s, time to first token, outcomes,
+# RSS over time. Fails on any 5xx, dropped connection or RSS growth. SOAK_SECONDS per level.
+soak: build
+	WOOLLY_BIN=$(WOOLLY) python3 scripts/soak.py --levels 1,8,32 --seconds $(or $(SOAK_SECONDS),60)
 
 # The desktop app. With no model chosen it uses WOOLLY_MODEL (here the repository's test
 # model unless set), else the first installed model: a fresh clone can chat at once. The

@@ -270,7 +270,10 @@ mod tests {
         let mut f = CallFilter::default();
         let mut out = f.push(" {\"a\"");
         out += &f.push(": 1}");
-        assert_eq!(out, " ", "only the blank before the possible call goes through");
+        assert_eq!(
+            out, " ",
+            "only the blank before the possible call goes through"
+        );
         let (text, calls) = f.finish(&tools());
         assert!(calls.is_empty());
         assert_eq!(out + &text, " {\"a\": 1}");

@@ -238,7 +238,14 @@ impl Engine {
             .get_or_init(|| GrammarVocab::new(&self.tokenizer, self.reload.config.vocab_size))
             .as_ref()
             .map_err(Clone::clone)?;
-        catch_panics(|| Ok(Grammar::compile(vocab, constraint)?))
+        // A compiler panic on some odd schema is the schema's problem to report, not ours.
+        catch_panics(|| Ok(Grammar::compile(vocab, constraint)?)).map_err(|e| match e {
+            EngineError::Internal(msg) => crate::grammar::GrammarError(format!(
+                "the constraint could not be compiled ({msg})"
+            ))
+            .into(),
+            other => other,
+        })
     }
 
     /// A grammar whose only replies are one call to one of `functions` (`(name, parameters

@@ -73,6 +73,22 @@ impl Model {
         }
     }
 
+    /// `tokens` at positions `start..` fit the context and the vocabulary.
+    fn check_span(&self, tokens: &[u32], start: usize) -> Result<(), ModelError> {
+        let ctx = self.context_length();
+        if start + tokens.len() > ctx {
+            return Err(ModelError::ContextFull {
+                needed: start + tokens.len(),
+                context: ctx,
+            });
+        }
+        let vocab = self.config().vocab_size;
+        match tokens.iter().find(|&&t| t as usize >= vocab) {
+            Some(&bad) => Err(ModelError::BadToken(bad)),
+            None => Ok(()),
+        }
+    }
+
     /// Runs `tokens` at positions `start..`, filling the KV cache, and writes the logits of
     /// the last token to `logits`.
     pub fn forward(
@@ -84,16 +100,8 @@ impl Model {
         if tokens.is_empty() {
             return Ok(());
         }
-        let (cfg, ctx) = (self.config(), self.context_length());
-        if start + tokens.len() > ctx {
-            return Err(ModelError::ContextFull {
-                needed: start + tokens.len(),
-                context: ctx,
-            });
-        }
-        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
-            return Err(ModelError::BadToken(bad));
-        }
+        self.check_span(tokens, start)?;
+        let cfg = self.config();
         if logits.len() != cfg.vocab_size {
             return Err(ModelError::Internal(format!(
                 "{} logits for a vocabulary of {}",
@@ -116,16 +124,8 @@ impl Model {
         start: usize,
         sum: &mut [f32],
     ) -> Result<(), ModelError> {
-        let (cfg, ctx) = (self.config(), self.context_length());
-        if start + tokens.len() > ctx {
-            return Err(ModelError::ContextFull {
-                needed: start + tokens.len(),
-                context: ctx,
-            });
-        }
-        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
-            return Err(ModelError::BadToken(bad));
-        }
+        self.check_span(tokens, start)?;
+        let cfg = self.config();
         if sum.len() != cfg.dim {
             return Err(ModelError::Internal(format!(
                 "a sum of {} for hidden states of {}",

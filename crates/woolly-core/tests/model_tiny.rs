@@ -9,21 +9,46 @@ use woolly_core::gguf::{GgufFile, GgufWriter, Value};
 use woolly_core::model::{ComputeDevice, Model, ModelConfig};
 use woolly_core::quant::{self, GgmlType};
 
+/// Variants that change the layer's wiring, beyond the options in [`Variant`].
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Family {
+    Plain,
+    /// Four layers alternating sliding-window and global, one RoPE base, post-norms, GeGLU,
+    /// a scaled embedding, soft-capped attention scores and logits.
+    Gemma2,
+    /// Six layers (five sliding-window with RoPE base 10000, one global), post-norms,
+    /// GeGLU, a scaled embedding.
+    Gemma3,
+    /// Fused `attn_qkv` and gate-up (`ffn_up` of twice the rows) tensors; LongRoPE's short
+    /// and long factor tensors and `rope.scaling.attn_factor`.
+    Phi3,
+}
+
 struct Variant {
     arch: &'static str,
+    family: Family,
     qkv_bias: bool,
     qk_norm: bool,
     tied: bool,
     rope_dim: usize,
     scaling: Option<(&'static str, f32)>,
+    /// Llama 3.x as llama.cpp writes it: per-pair divisors in `rope_freqs.weight`.
+    rope_freqs: bool,
+    /// `rope.scaling.original_context_length`: Phi-3 takes its long factors for a context
+    /// above it.
+    original_ctx: usize,
     weight_type: GgmlType,
-    /// Gemma 3: six layers (five sliding-window, one global), post-norms, GeGLU, a scaled
-    /// embedding and a window shorter than the test's sequence.
-    gemma: bool,
 }
 
-/// Gemma 3's sliding window in the tiny model: the 13 positions of the test overrun it.
+/// The Gemmas' sliding window in the tiny model: the 13 positions of the test overrun it.
 const WINDOW: usize = 4;
+/// The context every model is loaded with.
+const CTX: usize = 64;
+/// Gemma 2's soft-capping, tight enough to bite on the tiny model's scores and logits.
+const ATTN_CAP: f32 = 0.5;
+const FINAL_CAP: f32 = 1.5;
+/// Phi-3's `rope.scaling.attn_factor`.
+const PHI3_ATTN_FACTOR: f32 = 1.19;
 
 const DIM: usize = 64;
 const HEADS: usize = 4;
@@ -78,11 +103,41 @@ fn random_blocks(rng: &mut Rng, ty: GgmlType, rows: usize, cols: usize) -> Vec<u
 }
 
 fn layers(v: &Variant) -> usize {
-    if v.gemma {
-        6
-    } else {
-        LAYERS
+    match v.family {
+        Family::Gemma2 => 4,
+        Family::Gemma3 => 6,
+        _ => LAYERS,
     }
+}
+
+/// Whether layer `l` attends over the last [`WINDOW`] positions only.
+fn local(v: &Variant, l: usize) -> bool {
+    match v.family {
+        Family::Gemma2 => l % 2 == 0,
+        Family::Gemma3 => l % 6 != 5,
+        _ => false,
+    }
+}
+
+/// The file's `rope.freq_base`.
+fn file_rope_base(v: &Variant) -> f32 {
+    if gemma(v) {
+        1e6
+    } else {
+        10000.0
+    }
+}
+
+/// The RoPE base of layer `l`: Gemma 3's local layers keep 10000.
+fn rope_base(v: &Variant, l: usize) -> f32 {
+    match v.family {
+        Family::Gemma3 if local(v, l) => 10000.0,
+        _ => file_rope_base(v),
+    }
+}
+
+fn gemma(v: &Variant) -> bool {
+    matches!(v.family, Family::Gemma2 | Family::Gemma3)
 }
 
 fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
@@ -114,29 +169,49 @@ fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
             format!("{a}.attention.value_length"),
             Value::U32(HEAD_DIM as u32),
         )
-        // Gemma's global layers have their own base; its local ones keep 10000.
-        .meta(
-            format!("{a}.rope.freq_base"),
-            Value::F32(if v.gemma { 1e6 } else { 10000.0 }),
-        )
+        .meta(format!("{a}.rope.freq_base"), Value::F32(file_rope_base(v)))
         .meta(
             format!("{a}.rope.dimension_count"),
             Value::U32(v.rope_dim as u32),
         )
         .meta(format!("{a}.vocab_size"), Value::U32(VOCAB as u32));
-    if v.gemma {
+    if gemma(v) {
         w.meta(
             format!("{a}.attention.sliding_window"),
             Value::U32(WINDOW as u32),
         );
     }
+    if v.family == Family::Gemma2 {
+        w.meta(format!("{a}.attn_logit_softcapping"), Value::F32(ATTN_CAP))
+            .meta(format!("{a}.final_logit_softcapping"), Value::F32(FINAL_CAP));
+    }
     if let Some((kind, factor)) = v.scaling {
         w.meta(format!("{a}.rope.scaling.type"), Value::String(kind.into()))
-            .meta(format!("{a}.rope.scaling.factor"), Value::F32(factor))
-            .meta(
-                format!("{a}.rope.scaling.original_context_length"),
-                Value::U32(64),
-            );
+            .meta(format!("{a}.rope.scaling.factor"), Value::F32(factor));
+    }
+    w.meta(
+        format!("{a}.rope.scaling.original_context_length"),
+        Value::U32(v.original_ctx as u32),
+    );
+    // Frequency divisors between 1 and 8.
+    let factors = |rng: &mut Rng| -> Vec<f32> {
+        (0..v.rope_dim / 2)
+            .map(|_| 4.5 + 3.5 * rng.uniform())
+            .collect()
+    };
+    if v.rope_freqs {
+        let f = factors(&mut rng);
+        w.tensor_f32("rope_freqs.weight", &[f.len() as u64], &f);
+    }
+    if v.family == Family::Phi3 {
+        w.meta(
+            format!("{a}.rope.scaling.attn_factor"),
+            Value::F32(PHI3_ATTN_FACTOR),
+        );
+        for name in ["rope_factors_short.weight", "rope_factors_long.weight"] {
+            let f = factors(&mut rng);
+            w.tensor_f32(name, &[f.len() as u64], &f);
+        }
     }
     let matrix = |w: &mut GgufWriter, rng: &mut Rng, name: String, rows: usize, cols: usize| {
         let data = random_blocks(rng, v.weight_type, rows, cols);
@@ -156,7 +231,7 @@ fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
     );
     for l in 0..layers(v) {
         let p = format!("blk.{l}");
-        if v.gemma {
+        if gemma(v) {
             for n in ["post_attention_norm", "post_ffw_norm"] {
                 w.tensor_f32(
                     format!("{p}.{n}.weight"),
@@ -170,27 +245,15 @@ fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
             &[DIM as u64],
             &norm(&mut rng, DIM),
         );
-        matrix(
-            &mut w,
-            &mut rng,
-            format!("{p}.attn_q.weight"),
-            HEADS * HEAD_DIM,
-            DIM,
-        );
-        matrix(
-            &mut w,
-            &mut rng,
-            format!("{p}.attn_k.weight"),
-            KV_HEADS * HEAD_DIM,
-            DIM,
-        );
-        matrix(
-            &mut w,
-            &mut rng,
-            format!("{p}.attn_v.weight"),
-            KV_HEADS * HEAD_DIM,
-            DIM,
-        );
+        let (q_dim, kv_dim) = (HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM);
+        if v.family == Family::Phi3 {
+            let name = format!("{p}.attn_qkv.weight");
+            matrix(&mut w, &mut rng, name, q_dim + 2 * kv_dim, DIM);
+        } else {
+            matrix(&mut w, &mut rng, format!("{p}.attn_q.weight"), q_dim, DIM);
+            matrix(&mut w, &mut rng, format!("{p}.attn_k.weight"), kv_dim, DIM);
+            matrix(&mut w, &mut rng, format!("{p}.attn_v.weight"), kv_dim, DIM);
+        }
         matrix(
             &mut w,
             &mut rng,
@@ -224,8 +287,12 @@ fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
             &[DIM as u64],
             &norm(&mut rng, DIM),
         );
-        matrix(&mut w, &mut rng, format!("{p}.ffn_gate.weight"), FFN, DIM);
-        matrix(&mut w, &mut rng, format!("{p}.ffn_up.weight"), FFN, DIM);
+        if v.family == Family::Phi3 {
+            matrix(&mut w, &mut rng, format!("{p}.ffn_up.weight"), 2 * FFN, DIM);
+        } else {
+            matrix(&mut w, &mut rng, format!("{p}.ffn_gate.weight"), FFN, DIM);
+            matrix(&mut w, &mut rng, format!("{p}.ffn_up.weight"), FFN, DIM);
+        }
         matrix(&mut w, &mut rng, format!("{p}.ffn_down.weight"), DIM, FFN);
     }
     w.tensor_f32("output_norm.weight", &[DIM as u64], &norm(&mut rng, DIM));
@@ -256,52 +323,108 @@ fn rmsnorm(x: &[f32], w: &[f32]) -> Vec<f32> {
     x.iter().zip(w).map(|(v, g)| v * s * g).collect()
 }
 
-fn rope(x: &mut [f32], pos: usize, cfg: &ModelConfig) {
-    let inv = cfg.rope_inv_freqs();
-    let m = cfg.rope_mscale();
-    let half = cfg.rope_dim / 2;
-    for (i, f) in inv.iter().enumerate() {
-        let (s, c) = (pos as f32 * f).sin_cos();
-        let (a, b) = match cfg.rope_layout {
-            woolly_core::model::RopeLayout::Normal => (2 * i, 2 * i + 1),
-            woolly_core::model::RopeLayout::Neox => (i, i + half),
+/// RoPE on one head at `pos`, worked out from the published formulas rather than the
+/// engine's helpers, in f64: pair `i` turns by `pos * base^(-2i/d)`, changed by the
+/// variant's scaling (linear: divided by the factor; Llama 3: Meta's wavelength bands;
+/// YaRN: ggml's ramp between interpolation and extrapolation, and its magnitude factor)
+/// and divided by the file's frequency factors (Llama 3 as a tensor, Phi-3's LongRoPE).
+fn rope(x: &mut [f32], pos: usize, v: &Variant, f: &GgufFile, base: f32) {
+    let (d, half) = (v.rope_dim as f64, v.rope_dim / 2);
+    let (base, orig) = (base as f64, v.original_ctx as f64);
+    let factors = if v.rope_freqs {
+        Some(deq(f, "rope_freqs.weight"))
+    } else if v.family == Family::Phi3 {
+        // The long factors once the context outgrows the original one.
+        Some(deq(
+            f,
+            if CTX > v.original_ctx {
+                "rope_factors_long.weight"
+            } else {
+                "rope_factors_short.weight"
+            },
+        ))
+    } else {
+        None
+    };
+    let mut mscale = if v.family == Family::Phi3 {
+        PHI3_ATTN_FACTOR as f64
+    } else {
+        1.0
+    };
+    let two_pi = 2.0 * std::f64::consts::PI;
+    for i in 0..half {
+        let freq = base.powf(-2.0 * i as f64 / d);
+        let extrapolated = pos as f64 * freq;
+        let mut theta = match v.scaling {
+            None => extrapolated,
+            Some(("linear", k)) => extrapolated / k as f64,
+            Some(("llama3", k)) => {
+                // low_freq_factor 1, high_freq_factor 4 (the defaults).
+                let (low, high) = (1.0, 4.0);
+                let wavelen = two_pi / freq;
+                let scaled = if wavelen < orig / high {
+                    freq
+                } else if wavelen > orig / low {
+                    freq / k as f64
+                } else {
+                    let smooth = (orig / wavelen - low) / (high - low);
+                    (1.0 - smooth) * freq / k as f64 + smooth * freq
+                };
+                pos as f64 * scaled
+            }
+            Some(("yarn", k)) => {
+                // beta_fast 32, beta_slow 1 (the defaults).
+                let corr = |rot: f64| d * (orig / (rot * two_pi)).ln() / (2.0 * base.ln());
+                let low = corr(32.0).floor().max(0.0);
+                let high = corr(1.0).ceil().min(d - 1.0);
+                let keep = 1.0 - ((i as f64 - low) / (high - low).max(0.001)).clamp(0.0, 1.0);
+                if i == 0 {
+                    mscale *= 1.0 + 0.1 * (k as f64).ln();
+                }
+                extrapolated / k as f64 * (1.0 - keep) + extrapolated * keep
+            }
+            Some((other, _)) => panic!("no reference for {other}"),
         };
-        let (x0, x1) = (x[a], x[b]);
-        x[a] = (x0 * c - x1 * s) * m;
-        x[b] = (x0 * s + x1 * c) * m;
+        if let Some(fs) = &factors {
+            theta /= fs[i] as f64;
+        }
+        let (s, c) = theta.sin_cos();
+        let (a, b) = match v.arch {
+            "llama" | "mistral" => (2 * i, 2 * i + 1),
+            _ => (i, i + half),
+        };
+        let (x0, x1) = (x[a] as f64, x[b] as f64);
+        x[a] = ((x0 * c - x1 * s) * mscale) as f32;
+        x[b] = ((x0 * s + x1 * c) * mscale) as f32;
     }
 }
 
-struct Reference {
+struct Reference<'v> {
     f: GgufFile,
-    cfg: ModelConfig,
+    v: &'v Variant,
     keys: Vec<Vec<Vec<f32>>>, // [layer][pos] -> kv_dim
     values: Vec<Vec<Vec<f32>>>,
 }
 
-impl Reference {
+impl Reference<'_> {
     fn step(&mut self, token: u32) -> Vec<f32> {
-        let (f, cfg) = (&self.f, &self.cfg);
+        let (f, variant) = (&self.f, self.v);
         let pos = self.keys[0].len();
         let embd = deq(f, "token_embd.weight");
         let mut x = embd[token as usize * DIM..(token as usize + 1) * DIM].to_vec();
-        let gemma = cfg.arch == woolly_core::model::Arch::Gemma3;
-        if gemma {
+        if gemma(variant) {
             x.iter_mut().for_each(|v| *v *= (DIM as f32).sqrt());
         }
-        for l in 0..self.keys.len() {
-            // Gemma 3: every sixth layer global, the others over the last WINDOW positions
-            // with RoPE base 10000.
-            let local = gemma && l % 6 != 5;
-            let rope_cfg = if local {
-                ModelConfig {
-                    rope_base: 10000.0,
-                    ..cfg.clone()
-                }
+        let (q_dim, kv_dim) = (HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM);
+        let cap = |x: f32, c: f32| {
+            if variant.family == Family::Gemma2 {
+                c * (x / c).tanh()
             } else {
-                cfg.clone()
-            };
-            let first = if local {
+                x
+            }
+        };
+        for l in 0..self.keys.len() {
+            let first = if local(variant, l) {
                 (pos + 1).saturating_sub(WINDOW)
             } else {
                 0
@@ -310,9 +433,19 @@ impl Reference {
             let g = |n: &str| deq(f, &format!("{p}.{n}"));
             let opt = |n: &str| f.tensor(&format!("{p}.{n}")).map(|_| g(n));
             let xn = rmsnorm(&x, &g("attn_norm.weight"));
-            let mut q = matvec(&g("attn_q.weight"), &xn);
-            let mut k = matvec(&g("attn_k.weight"), &xn);
-            let mut v = matvec(&g("attn_v.weight"), &xn);
+            let (mut q, mut k, v) = if variant.family == Family::Phi3 {
+                // One product, cut into queries, keys and values.
+                let qkv = matvec(&g("attn_qkv.weight"), &xn);
+                let (q, kv) = qkv.split_at(q_dim);
+                (q.to_vec(), kv[..kv_dim].to_vec(), kv[kv_dim..].to_vec())
+            } else {
+                (
+                    matvec(&g("attn_q.weight"), &xn),
+                    matvec(&g("attn_k.weight"), &xn),
+                    matvec(&g("attn_v.weight"), &xn),
+                )
+            };
+            let mut v = v;
             for (t, b) in [
                 (&mut q, opt("attn_q.bias")),
                 (&mut k, opt("attn_k.bias")),
@@ -331,7 +464,7 @@ impl Reference {
                         let r = rmsnorm(head, n);
                         head.copy_from_slice(&r);
                     }
-                    rope(head, pos, &rope_cfg);
+                    rope(head, pos, variant, f, rope_base(variant, l));
                 }
             }
             self.keys[l].push(k);
@@ -349,6 +482,7 @@ impl Reference {
                             .sum::<f32>()
                             / (HEAD_DIM as f32).sqrt()
                     })
+                    .map(|s| cap(s, ATTN_CAP))
                     .collect();
                 let max = scores.iter().cloned().fold(f32::MIN, f32::max);
                 let e: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
@@ -365,13 +499,21 @@ impl Reference {
             }
             x.iter_mut().zip(o).for_each(|(a, b)| *a += b);
             let xn = rmsnorm(&x, &g("ffn_norm.weight"));
-            let gate = matvec(&g("ffn_gate.weight"), &xn);
-            let up = matvec(&g("ffn_up.weight"), &xn);
+            let (gate, up) = if variant.family == Family::Phi3 {
+                // The gate's rows first, then the up rows.
+                let both = matvec(&g("ffn_up.weight"), &xn);
+                (both[..FFN].to_vec(), both[FFN..].to_vec())
+            } else {
+                (
+                    matvec(&g("ffn_gate.weight"), &xn),
+                    matvec(&g("ffn_up.weight"), &xn),
+                )
+            };
             let hidden: Vec<f32> = gate
                 .iter()
                 .zip(&up)
                 .map(|(&g, u)| {
-                    let act = if gemma {
+                    let act = if gemma(variant) {
                         // GELU, tanh approximation.
                         let c = (2.0 / std::f32::consts::PI).sqrt();
                         0.5 * g * (1.0 + (c * (g + 0.044715 * g * g * g)).tanh())
@@ -393,7 +535,8 @@ impl Reference {
         } else {
             "token_embd.weight"
         };
-        matvec(&deq(f, head), &xn)
+        let logits = matvec(&deq(f, head), &xn);
+        logits.into_iter().map(|x| cap(x, FINAL_CAP)).collect()
     }
 }
 
@@ -401,7 +544,7 @@ impl Reference {
 fn check(v: Variant) {
     check_path(&v, Some((1, KvCacheType::F32)));
     check_path(&v, Some((2, KvCacheType::F16)));
-    if v.gemma {
+    if gemma(&v) {
         gpu_declines(&v);
     } else {
         check_path(&v, None);
@@ -417,7 +560,7 @@ fn gpu_declines(v: &Variant) {
     let bytes = write_model(v, 1);
     let file = Arc::new(GgufFile::from_bytes(bytes, "g.gguf").unwrap());
     let cfg = ModelConfig::from_gguf(&file).unwrap();
-    let err = Model::load(file, cfg, gpu, 64, KvCacheType::F16, 1)
+    let err = Model::load(file, cfg, gpu, CTX, KvCacheType::F16, 1)
         .err()
         .unwrap();
     assert!(err.to_string().contains("GPU path does not run"), "{err}");
@@ -429,10 +572,10 @@ fn check_path(v: &Variant, cpu: Option<(usize, KvCacheType)>) {
     let cfg = ModelConfig::from_gguf(&file).unwrap();
     let mut model = match cpu {
         Some((threads, kv)) => {
-            Model::load(file, cfg.clone(), ComputeDevice::cpu(), 64, kv, threads)
+            Model::load(file, cfg.clone(), ComputeDevice::cpu(), CTX, kv, threads)
         }
         None => match ComputeDevice::gpu() {
-            Ok(gpu) => Model::load(file, cfg.clone(), gpu, 64, KvCacheType::F16, 1),
+            Ok(gpu) => Model::load(file, cfg, gpu, CTX, KvCacheType::F16, 1),
             Err(e) if std::env::var("WOOLLY_GPU_TESTS").as_deref() == Ok("skip") => {
                 eprintln!("skipping the GPU path: {e}");
                 return;
@@ -444,7 +587,7 @@ fn check_path(v: &Variant, cpu: Option<(usize, KvCacheType)>) {
     let what = format!("{} {}", v.arch, if cpu.is_some() { "cpu" } else { "gpu" });
     let mut reference = Reference {
         f: GgufFile::from_bytes(bytes, "ref.gguf").unwrap(),
-        cfg,
+        v,
         keys: vec![vec![]; layers(v)],
         values: vec![vec![]; layers(v)],
     };
@@ -506,13 +649,15 @@ fn assert_close(got: &[f32], want: &[f32], what: &str) {
 fn base(arch: &'static str) -> Variant {
     Variant {
         arch,
+        family: Family::Plain,
         qkv_bias: false,
         qk_norm: false,
         tied: false,
         rope_dim: HEAD_DIM,
         scaling: None,
+        rope_freqs: false,
+        original_ctx: CTX,
         weight_type: GgmlType::Q4_1,
-        gemma: false,
     }
 }
 
@@ -536,6 +681,14 @@ fn llama3_rope_scaling() {
     check(Variant {
         scaling: Some(("llama3", 8.0)),
         weight_type: GgmlType::Q4_0,
+        ..base("llama")
+    });
+}
+
+#[test]
+fn llama3_scaling_as_a_frequency_tensor() {
+    check(Variant {
+        rope_freqs: true,
         ..base("llama")
     });
 }
@@ -580,8 +733,35 @@ fn gemma3_sliding_window_post_norms_geglu() {
     check(Variant {
         qk_norm: true,
         tied: true,
-        gemma: true,
+        family: Family::Gemma3,
         ..base("gemma3")
+    });
+}
+
+#[test]
+fn gemma2_soft_capping_alternating_windows() {
+    check(Variant {
+        tied: true,
+        family: Family::Gemma2,
+        ..base("gemma2")
+    });
+}
+
+#[test]
+fn phi3_fused_tensors_long_rope() {
+    // A context above the original one takes the long factors; partial rotary as Phi-4
+    // mini's.
+    check(Variant {
+        family: Family::Phi3,
+        original_ctx: CTX / 2,
+        ..base("phi3")
+    });
+    check(Variant {
+        family: Family::Phi3,
+        original_ctx: 4096,
+        rope_dim: 48,
+        weight_type: GgmlType::Q8_0,
+        ..base("phi3")
     });
 }
 
@@ -592,7 +772,7 @@ fn unknown_architecture_lists_supported() {
     let f = GgufFile::from_bytes(w.to_bytes(), "m.gguf").unwrap();
     let err = ModelConfig::from_gguf(&f).unwrap_err().to_string();
     assert!(
-        err.contains("mamba") && err.contains("llama, mistral, qwen2, qwen3, gemma3"),
+        err.contains("mamba") && err.contains("llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3"),
         "{err}"
     );
 }

@@ -3,7 +3,9 @@
 use crate::gguf::{GgufError, GgufFile};
 
 /// Architectures this engine runs.
-pub const SUPPORTED_ARCHS: [&str; 5] = ["llama", "mistral", "qwen2", "qwen3", "gemma3"];
+pub const SUPPORTED_ARCHS: [&str; 7] = [
+    "llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
@@ -11,7 +13,10 @@ pub enum Arch {
     Mistral,
     Qwen2,
     Qwen3,
+    Gemma2,
     Gemma3,
+    /// Phi-3, Phi-3.5 and Phi-4 mini.
+    Phi3,
 }
 
 /// The feed-forward gate's activation: `act(gate) * up`.
@@ -54,6 +59,36 @@ pub enum RopeScaling {
     },
 }
 
+/// Per-pair divisors of the RoPE frequencies, stored as tensors: `rope_freqs.weight`
+/// (how llama.cpp writes Llama 3.x's wavelength-dependent scaling) or Phi-3's LongRoPE
+/// pair `rope_factors_short` / `rope_factors_long`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RopeFactors {
+    None,
+    Fixed(Vec<f32>),
+    /// The long factors for contexts longer than `original_ctx`, as llama.cpp chooses.
+    LongShort {
+        short: Vec<f32>,
+        long: Vec<f32>,
+        original_ctx: usize,
+    },
+}
+
+impl RopeFactors {
+    /// The divisors a context of `ctx` positions uses, if any.
+    pub fn for_context(&self, ctx: usize) -> Option<&[f32]> {
+        match self {
+            Self::None => None,
+            Self::Fixed(f) => Some(f),
+            Self::LongShort {
+                short,
+                long,
+                original_ctx,
+            } => Some(if ctx > *original_ctx { long } else { short }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelConfig {
     pub arch: Arch,
@@ -70,6 +105,9 @@ pub struct ModelConfig {
     pub rope_dim: usize,
     pub rope_layout: RopeLayout,
     pub rope_scaling: RopeScaling,
+    pub rope_factors: RopeFactors,
+    /// Multiplies RoPE's cos and sin (`rope.scaling.attn_factor`; Phi-3's LongRoPE).
+    pub rope_attn_factor: f32,
     /// Context length the model was trained for.
     pub train_ctx: usize,
     /// The token embeddings are multiplied by this (Gemma: `sqrt(dim)`).
@@ -82,6 +120,12 @@ pub struct ModelConfig {
     pub swa_pattern: usize,
     /// RoPE base of the local layers (no context scaling there).
     pub rope_base_local: f32,
+    /// Attention scores are `attn_scale * q.k` (usually `1 / sqrt(head_dim)`).
+    pub attn_scale: f32,
+    /// Soft-capping, `cap * tanh(x / cap)`, of attention scores and of the output logits
+    /// (Gemma 2); 0: none.
+    pub attn_softcap: f32,
+    pub final_softcap: f32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +145,9 @@ impl ModelConfig {
             "mistral" => Arch::Mistral,
             "qwen2" => Arch::Qwen2,
             "qwen3" => Arch::Qwen3,
+            "gemma2" => Arch::Gemma2,
             "gemma3" => Arch::Gemma3,
+            "phi3" => Arch::Phi3,
             other => return Err(ConfigError::UnsupportedArch(other.to_owned())),
         };
         let u = |k: &str| f.hparam_u64(k).map(|v| v as usize);
@@ -161,9 +207,13 @@ impl ModelConfig {
             },
             _ => RopeScaling::None,
         };
+        let n_layers = u("block_count")?;
+        let gemma = matches!(arch, Arch::Gemma2 | Arch::Gemma3);
+        let rope_base = f.hparam_f64_opt("rope.freq_base")?.unwrap_or(10_000.0) as f32;
+        let rope_factors = rope_factors(f, original_ctx)?;
         let cfg = Self {
             arch,
-            n_layers: u("block_count")?,
+            n_layers,
             dim,
             n_heads,
             n_kv_heads,
@@ -173,28 +223,52 @@ impl ModelConfig {
             norm_eps: f
                 .hparam_f64_opt("attention.layer_norm_rms_epsilon")?
                 .unwrap_or(1e-5) as f32,
-            rope_base: f.hparam_f64_opt("rope.freq_base")?.unwrap_or(10_000.0) as f32,
+            rope_base,
             rope_dim,
             rope_layout: match arch {
-                Arch::Qwen2 | Arch::Qwen3 | Arch::Gemma3 => RopeLayout::Neox,
+                Arch::Qwen2 | Arch::Qwen3 | Arch::Gemma2 | Arch::Gemma3 | Arch::Phi3 => {
+                    RopeLayout::Neox
+                }
                 Arch::Llama | Arch::Mistral => RopeLayout::Normal,
             },
-            rope_scaling,
-            train_ctx,
-            embed_scale: match arch {
-                Arch::Gemma3 => (dim as f32).sqrt(),
-                _ => 1.0,
+            // A factors tensor is Llama 3's scaling already written out: never both.
+            rope_scaling: match (&rope_factors, rope_scaling) {
+                (RopeFactors::None, s) => s,
+                (_, RopeScaling::Llama3 { .. }) => RopeScaling::None,
+                (_, s) => s,
             },
-            activation: match arch {
-                Arch::Gemma3 => Activation::GeluTanh,
-                _ => Activation::Silu,
+            rope_factors,
+            rope_attn_factor: f.hparam_f64_opt("rope.scaling.attn_factor")?.unwrap_or(1.0) as f32,
+            train_ctx,
+            embed_scale: if gemma { (dim as f32).sqrt() } else { 1.0 },
+            activation: if gemma {
+                Activation::GeluTanh
+            } else {
+                Activation::Silu
             },
             window: f
                 .hparam_u64_opt("attention.sliding_window")?
                 .map_or(0, |v| v as usize),
-            // llama.cpp's values for Gemma 3, which its GGUF files do not carry.
-            swa_pattern: if arch == Arch::Gemma3 { 6 } else { 0 },
-            rope_base_local: 10_000.0,
+            // llama.cpp's values, which the GGUF files do not carry: Gemma 2 alternates
+            // local and global layers, Gemma 3 has one global in six. (llama.cpp runs
+            // Phi-3's sliding window as full attention: so does this.)
+            swa_pattern: match arch {
+                Arch::Gemma2 => 2,
+                Arch::Gemma3 => 6,
+                _ => 0,
+            },
+            rope_base_local: if arch == Arch::Gemma3 {
+                10_000.0
+            } else {
+                rope_base
+            },
+            // The 27B Gemmas scale queries by their width per head, not their head size.
+            attn_scale: match (arch, n_layers) {
+                (Arch::Gemma2, 46) | (Arch::Gemma3, 62) => 1.0 / ((dim / n_heads) as f32).sqrt(),
+                _ => 1.0 / (head_dim as f32).sqrt(),
+            },
+            attn_softcap: f.hparam_f64_opt("attn_logit_softcapping")?.unwrap_or(0.0) as f32,
+            final_softcap: f.hparam_f64_opt("final_logit_softcapping")?.unwrap_or(0.0) as f32,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -213,6 +287,24 @@ impl ModelConfig {
                 "rope dimension {} with head dimension {}",
                 self.rope_dim, self.head_dim
             ));
+        }
+        let factors = match &self.rope_factors {
+            RopeFactors::None => vec![],
+            RopeFactors::Fixed(f) => vec![f],
+            RopeFactors::LongShort { short, long, .. } => vec![short, long],
+        };
+        if let Some(f) = factors
+            .into_iter()
+            .find(|f| f.len() != self.rope_dim / 2 || f.iter().any(|&x| !(x > 0.0)))
+        {
+            return bad(format!(
+                "{} RoPE frequency factors for {} rotated pairs (each must be positive)",
+                f.len(),
+                self.rope_dim / 2
+            ));
+        }
+        if !(self.attn_softcap >= 0.0 && self.final_softcap >= 0.0) {
+            return bad("negative soft-capping".into());
         }
         if self.n_layers == 0 || self.ffn_dim == 0 || self.vocab_size == 0 || self.head_dim == 0 {
             return bad("zero layers, feed-forward length, vocabulary or head dimension".into());
@@ -239,9 +331,11 @@ impl ModelConfig {
         (self.n_layers * 2 * self.n_kv_heads * self.head_dim * ctx * bytes_per_value) as u64
     }
 
-    /// Inverse frequency of each rotated pair, with context scaling applied.
-    pub fn rope_inv_freqs(&self) -> Vec<f32> {
+    /// Inverse frequency of each rotated pair in a context of `ctx` positions, with
+    /// context scaling and frequency factors applied.
+    pub fn rope_inv_freqs(&self, ctx: usize) -> Vec<f32> {
         let half = self.rope_dim / 2;
+        let factors = self.rope_factors.for_context(ctx);
         (0..half)
             .map(|i| {
                 let base = self
@@ -288,16 +382,49 @@ impl ModelConfig {
                 ),
                 _ => f,
             })
+            .enumerate()
+            .map(|(i, f)| factors.map_or(f, |d| f / d[i]))
             .collect()
     }
 
-    /// YaRN's attention-magnitude correction applied to cos/sin (1 without YaRN).
+    /// The factor applied to cos/sin: YaRN's attention-magnitude correction times the
+    /// file's `rope.scaling.attn_factor` (1 with neither).
     pub fn rope_mscale(&self) -> f32 {
-        match self.rope_scaling {
+        let yarn = match self.rope_scaling {
             RopeScaling::Yarn { factor, .. } => 1.0 + 0.1 * factor.ln(),
             _ => 1.0,
-        }
+        };
+        yarn * self.rope_attn_factor
     }
+}
+
+/// The RoPE frequency factors stored in `f`, if any (see [`RopeFactors`]).
+fn rope_factors(f: &GgufFile, original_ctx: usize) -> Result<RopeFactors, ConfigError> {
+    let read = |name: &str| -> Result<Option<Vec<f32>>, ConfigError> {
+        let Some(info) = f.tensor(name) else {
+            return Ok(None);
+        };
+        let mut out = vec![0.0; info.n_elements() as usize];
+        crate::quant::dequantize(info.ggml_type, f.tensor_data(info), &mut out)
+            .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
+        Ok(Some(out))
+    };
+    Ok(
+        match (
+            read("rope_freqs.weight")?,
+            read("rope_factors_short.weight")?,
+            read("rope_factors_long.weight")?,
+        ) {
+            (Some(f), _, _) => RopeFactors::Fixed(f),
+            (None, Some(short), Some(long)) => RopeFactors::LongShort {
+                short,
+                long,
+                original_ctx,
+            },
+            (None, Some(f), None) | (None, None, Some(f)) => RopeFactors::Fixed(f),
+            (None, None, None) => RopeFactors::None,
+        },
+    )
 }
 
 /// YaRN: dimensions that rotate fast keep their frequency, slow ones are interpolated,

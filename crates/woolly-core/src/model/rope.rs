@@ -7,9 +7,9 @@ use super::config::ModelConfig;
 /// times `base^(-2/dim)`, multiplied in once per pair (rather than a power per pair), so
 /// they round the same way.
 pub fn cos_sin_tables(cfg: &ModelConfig, ctx: usize) -> (Vec<f32>, Vec<f32>) {
-    let (inv, mscale) = (cfg.rope_inv_freqs(), cfg.rope_mscale());
+    let (inv, mscale) = (cfg.rope_inv_freqs(ctx), cfg.rope_mscale());
     let step = cfg.rope_base.powf(-2.0 / cfg.rope_dim as f32);
-    // What scaling does to each pair's frequency: exactly 1 without scaling.
+    // What scaling and factors do to each pair's frequency: exactly 1 without either.
     let unscaled = |i: usize| cfg.rope_base.powf(-((2 * i) as f32) / cfg.rope_dim as f32);
     let scale: Vec<f32> = inv
         .iter()

@@ -61,6 +61,21 @@ impl QMatrix {
         }
     }
 
+    /// Rows `first..first + n` as a matrix of their own: how a fused tensor (Phi-3's
+    /// `attn_qkv`, `ffn_up` holding gate and up) becomes the products it fuses, with no copy.
+    pub(crate) fn row_range(&self, first: usize, n: usize) -> Self {
+        assert!(first + n <= self.rows);
+        let row_bytes = self.row_bytes() as u64;
+        let info = TensorInfo {
+            name: format!("{}[{first}..{}]", self.info.name, first + n),
+            dims: vec![self.cols as u64, n as u64],
+            ggml_type: self.ty,
+            offset: self.info.offset + first as u64 * row_bytes,
+            n_bytes: n as u64 * row_bytes,
+        };
+        Self::new(self.file.clone(), info)
+    }
+
     pub fn name(&self) -> &str {
         &self.info.name
     }
@@ -159,19 +174,34 @@ impl<M, V> LayerWeights<M, V> {
         };
         let (dim, ffn) = (cfg.dim, cfg.ffn_dim);
         let (q_dim, kv_dim) = (cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim);
+        let [wq, wk, wv] = if file.tensor(&format!("{p}.attn_qkv.weight")).is_some() {
+            split(file, &p, "attn_qkv", [q_dim, kv_dim, kv_dim], dim, matrix, vector)?
+        } else {
+            [
+                linear("attn_q", q_dim, dim)?,
+                linear("attn_k", kv_dim, dim)?,
+                linear("attn_v", kv_dim, dim)?,
+            ]
+        };
+        // Without `ffn_gate`, `ffn_up` holds the gate's rows and then the up rows.
+        let [gate, up] = if file.tensor(&format!("{p}.ffn_gate.weight")).is_some() {
+            [linear("ffn_gate", ffn, dim)?, linear("ffn_up", ffn, dim)?]
+        } else {
+            split(file, &p, "ffn_up", [ffn, ffn], dim, matrix, vector)?
+        };
         let layer = Self {
             attn_norm: vec("attn_norm.weight")?,
-            wq: linear("attn_q", q_dim, dim)?,
-            wk: linear("attn_k", kv_dim, dim)?,
-            wv: linear("attn_v", kv_dim, dim)?,
+            wq,
+            wk,
+            wv,
             wo: linear("attn_output", dim, q_dim)?,
             q_norm: optional("attn_q_norm.weight")?,
             k_norm: optional("attn_k_norm.weight")?,
             post_attn_norm: optional("post_attention_norm.weight")?,
             ffn_norm: vec("ffn_norm.weight")?,
             post_ffn_norm: optional("post_ffw_norm.weight")?,
-            gate: linear("ffn_gate", ffn, dim)?,
-            up: linear("ffn_up", ffn, dim)?,
+            gate,
+            up,
             down: linear("ffn_down", dim, ffn)?,
         };
         let needs_qk_norms = matches!(cfg.arch, Arch::Qwen3 | Arch::Gemma3);
@@ -180,7 +210,7 @@ impl<M, V> LayerWeights<M, V> {
                 "{p}.attn_q_norm.weight / {p}.attn_k_norm.weight"
             )));
         }
-        if cfg.arch == Arch::Gemma3
+        if matches!(cfg.arch, Arch::Gemma2 | Arch::Gemma3)
             && (layer.post_attn_norm.is_none() || layer.post_ffn_norm.is_none())
         {
             return Err(ModelError::MissingTensor(format!(
@@ -189,4 +219,43 @@ impl<M, V> LayerWeights<M, V> {
         }
         Ok(layer)
     }
+}
+
+/// The fused tensor `{p}.{name}` (`rows.iter().sum() x cols`, with its bias if any) cut
+/// into the `N` products it holds, in order.
+fn split<M, V, const N: usize>(
+    file: &Arc<GgufFile>,
+    p: &str,
+    name: &str,
+    rows: [usize; N],
+    cols: usize,
+    matrix: &impl Fn(QMatrix) -> Result<M, ModelError>,
+    vector: &impl Fn(Vec<f32>) -> Result<V, ModelError>,
+) -> Result<[Linear<M, V>; N], ModelError> {
+    let total = rows.iter().sum();
+    let fused = QMatrix::named(file, &format!("{p}.{name}.weight"), total, cols)?;
+    let bias_name = format!("{p}.{name}.bias");
+    let bias = match file.tensor(&bias_name) {
+        Some(_) => Some(load_vec(file, &bias_name)?),
+        None => None,
+    };
+    if bias.as_ref().is_some_and(|b| b.len() != total) {
+        return Err(ModelError::BadTensor {
+            name: bias_name,
+            reason: format!("{total} values were expected"),
+        });
+    }
+    let mut first = 0;
+    let mut parts = Vec::with_capacity(N);
+    for n in rows {
+        parts.push(Linear {
+            weight: matrix(fused.row_range(first, n))?,
+            bias: match &bias {
+                Some(b) => Some(vector(b[first..first + n].to_vec())?),
+                None => None,
+            },
+        });
+        first += n;
+    }
+    Ok(parts.try_into().unwrap_or_else(|_| unreachable!()))
 }

@@ -4,6 +4,7 @@
 
 use super::pool::{Pool, SharedMut};
 use super::simd::{self, KvElem, Query, KEY_BLOCK, KEY_STEP, MAX_QUERIES};
+pub use super::simd::Scoring;
 use crate::engine::KvCacheType;
 
 /// One layer's keys and values, in f32 or f16, per KV head: the keys transposed in blocks
@@ -79,11 +80,17 @@ impl<E: KvElem> Rows<E> {
         });
     }
 
-    fn attend(&self, cache: &KvCache, h: usize, queries: &mut [Query], scores: &mut [f32]) {
+    fn attend(
+        &self,
+        cache: &KvCache,
+        h: usize,
+        queries: &mut [Query],
+        scoring: Scoring,
+        scores: &mut [f32],
+    ) {
         let n = cache.ctx * cache.hd;
         let (k, v) = (&self.k[h * n..(h + 1) * n], &self.v[h * n..(h + 1) * n]);
-        let scale = 1.0 / (cache.hd as f32).sqrt();
-        simd::attend_queries(queries, cache.hd, k, v, scale, scores, cache.ctx);
+        simd::attend_queries(queries, cache.hd, k, v, scoring, scores, cache.ctx);
     }
 }
 
@@ -116,10 +123,10 @@ impl KvCache {
     }
 
     /// Up to [`MAX_QUERIES`] queries of KV head `h`; `scores` holds a row per query.
-    fn attend(&self, h: usize, queries: &mut [Query], scores: &mut [f32]) {
+    fn attend(&self, h: usize, queries: &mut [Query], scoring: Scoring, scores: &mut [f32]) {
         match &self.rows {
-            KvRows::F32(rows) => rows.attend(self, h, queries, scores),
-            KvRows::F16(rows) => rows.attend(self, h, queries, scores),
+            KvRows::F32(rows) => rows.attend(self, h, queries, scoring, scores),
+            KvRows::F16(rows) => rows.attend(self, h, queries, scoring, scores),
         }
     }
 }
@@ -145,6 +152,7 @@ pub struct Causal {
 /// Attention of `n` queries at positions `start..start + n` (`q`, `out`:
 /// `[n][heads * head_dim]`) over the cache, which already holds positions up to
 /// `start + n - 1`. `scores` is [`scores_len`] long.
+#[allow(clippy::too_many_arguments)]
 pub fn attend(
     pool: &Pool,
     cache: &KvCache,
@@ -153,6 +161,7 @@ pub fn attend(
     scores: &mut [f32],
     heads: usize,
     Causal { start, window }: Causal,
+    scoring: Scoring,
 ) {
     let (hd, ctx, kv_heads) = (cache.hd, cache.ctx, cache.kv_heads);
     let q_dim = heads * hd;
@@ -198,7 +207,7 @@ pub fn attend(
                         out: o,
                     }
                 });
-                cache.attend(h, &mut queries[..pending.len()], scores);
+                cache.attend(h, &mut queries[..pending.len()], scoring, scores);
             };
             for t in (part..n).step_by(splits) {
                 for g in 0..group {
@@ -287,7 +296,11 @@ mod tests {
                 let mut out = vec![0.0; q.len()];
                 let mut scores = vec![0.0; scores_len(kvh, ctx)];
                 let causal = Causal { start: 3, window };
-                attend(&pool, &cache, &q, &mut out, &mut scores, heads, causal);
+                let scoring = Scoring {
+                    scale: 1.0 / (hd as f32).sqrt(),
+                    softcap: 0.0,
+                };
+                attend(&pool, &cache, &q, &mut out, &mut scores, heads, causal, scoring);
                 let want = naive(&q, &keys, &vals, heads, kvh, hd, 3, window);
                 for (i, (a, b)) in out.iter().zip(&want).enumerate() {
                     assert!(

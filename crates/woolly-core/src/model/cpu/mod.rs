@@ -193,7 +193,10 @@ impl CpuTransformer {
         });
         let input = Input::quantized(&s.xn[..dim], &s.xq, &mut s.tiles, 1, dim, false);
         let head = self.output.as_ref().unwrap_or(&self.embeddings);
-        matmul(&self.pool, self.isa, &input, [(head, logits)]);
+        matmul(&self.pool, self.isa, &input, [(head, &mut *logits)]);
+        if self.cfg.final_softcap > 0.0 {
+            simd::softcap(logits, self.cfg.final_softcap);
+        }
         Ok(())
     }
 
@@ -296,6 +299,10 @@ impl CpuTransformer {
             attention::Causal {
                 start,
                 window: if local { cfg.window } else { 0 },
+            },
+            attention::Scoring {
+                scale: cfg.attn_scale,
+                softcap: cfg.attn_softcap,
             },
         );
         rows_quantized(pool, &mut s.att, &mut s.xq, n, q_dim, &|_, _| {});

@@ -71,6 +71,26 @@ fn softmax_body(x: &mut [f32]) {
     }
 }
 
+/// `x = cap * tanh(x / cap)`, with `tanh(y) = 1 - 2 / (e^(2y) + 1)` on [`exp`]: exact at
+/// the limits, about 1e-7 absolute near 0.
+#[inline(always)]
+fn softcap_body(x: &mut [f32], cap: f32) {
+    let inv = 1.0 / cap;
+    for v in x.iter_mut() {
+        *v = cap * (1.0 - 2.0 / (exp(2.0 * *v * inv) + 1.0));
+    }
+}
+
+/// A row of raw scores `first..len` made into attention weights: soft-capped when the
+/// model asks, then softmaxed.
+#[inline(always)]
+fn weigh_body(x: &mut [f32], softcap: f32) {
+    if softcap > 0.0 {
+        softcap_body(x, softcap);
+    }
+    softmax_body(x)
+}
+
 #[inline(always)]
 fn swiglu_body(gate: &mut [f32], up: &[f32]) {
     for (g, u) in gate.iter_mut().zip(up) {
@@ -82,6 +102,12 @@ fn swiglu_body(gate: &mut [f32], up: &[f32]) {
 #[target_feature(enable = "avx512f")]
 fn softmax_avx512(x: &mut [f32]) {
     softmax_body(x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn softcap_avx512(x: &mut [f32], cap: f32) {
+    softcap_body(x, cap)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -98,14 +124,39 @@ fn softmax_avx2(x: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+fn softcap_avx2(x: &mut [f32], cap: f32) {
+    softcap_body(x, cap)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
 fn swiglu_avx2(gate: &mut [f32], up: &[f32]) {
     swiglu_body(gate, up)
 }
 
-/// In-place softmax over `x[first..]`; the scores before `first` become 0.
-fn softmax_window(x: &mut [f32], first: usize) {
+/// In-place soft-capping and softmax over `x[first..]`; the scores before `first`
+/// become 0.
+fn weigh_window(x: &mut [f32], first: usize, softcap: f32) {
+    if softcap > 0.0 {
+        self::softcap(&mut x[first..], softcap);
+    }
     softmax(&mut x[first..]);
     x[..first].fill(0.0);
+}
+
+/// In-place `x = cap * tanh(x / cap)`: Gemma 2's soft-capping of scores and logits.
+pub fn softcap(x: &mut [f32], cap: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512() {
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { softcap_avx512(x, cap) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { softcap_avx2(x, cap) };
+    }
+    softcap_body(x, cap)
 }
 
 /// In-place softmax.
@@ -217,8 +268,16 @@ pub const KEY_STEP: usize = 2 * KEY_BLOCK;
 /// The most query vectors one [`attend_queries`] call takes.
 pub const MAX_QUERIES: usize = 4;
 
-/// One query vector: `softmax(scale * q . k_j)` over the first `len` keys, then
-/// `out = sum_j p_j v_j`.
+/// How raw dot products become scores: `scale * q.k`, then `softcap * tanh(s / softcap)`
+/// when `softcap > 0` (Gemma 2).
+#[derive(Clone, Copy, Debug)]
+pub struct Scoring {
+    pub scale: f32,
+    pub softcap: f32,
+}
+
+/// One query vector: `softmax(score(q . k_j))` over the first `len` keys (see
+/// [`Scoring`]), then `out = sum_j p_j v_j`.
 pub struct Query<'a> {
     pub q: &'a [f32],
     /// Keys `first..len` are seen (`first > 0`: a sliding window); the others weigh 0.
@@ -236,10 +295,11 @@ pub fn attend_queries<E: KvElem>(
     hd: usize,
     kt: &[E],
     v: &[E],
-    scale: f32,
+    scoring: Scoring,
     scores: &mut [f32],
     stride: usize,
 ) {
+    let (scale, softcap) = (scoring.scale, scoring.softcap);
     let nq = queries.len();
     let max_len = queries.iter().map(|q| q.len).max().unwrap_or(0);
     let padded = max_len.next_multiple_of(KEY_STEP);
@@ -252,14 +312,14 @@ pub fn attend_queries<E: KvElem>(
         unsafe {
             match (hd, nq) {
                 (_, 0) => {}
-                (64, 1) => attend_avx512::<E, 4, 1>(queries, kt, v, scale, scores, stride),
-                (64, 2) => attend_avx512::<E, 4, 2>(queries, kt, v, scale, scores, stride),
-                (64, 3) => attend_avx512::<E, 4, 3>(queries, kt, v, scale, scores, stride),
-                (64, _) => attend_avx512::<E, 4, 4>(queries, kt, v, scale, scores, stride),
-                (_, 1) => attend_avx512::<E, 8, 1>(queries, kt, v, scale, scores, stride),
-                (_, 2) => attend_avx512::<E, 8, 2>(queries, kt, v, scale, scores, stride),
-                (_, 3) => attend_avx512::<E, 8, 3>(queries, kt, v, scale, scores, stride),
-                (_, _) => attend_avx512::<E, 8, 4>(queries, kt, v, scale, scores, stride),
+                (64, 1) => attend_avx512::<E, 4, 1>(queries, kt, v, scoring, scores, stride),
+                (64, 2) => attend_avx512::<E, 4, 2>(queries, kt, v, scoring, scores, stride),
+                (64, 3) => attend_avx512::<E, 4, 3>(queries, kt, v, scoring, scores, stride),
+                (64, _) => attend_avx512::<E, 4, 4>(queries, kt, v, scoring, scores, stride),
+                (_, 1) => attend_avx512::<E, 8, 1>(queries, kt, v, scoring, scores, stride),
+                (_, 2) => attend_avx512::<E, 8, 2>(queries, kt, v, scoring, scores, stride),
+                (_, 3) => attend_avx512::<E, 8, 3>(queries, kt, v, scoring, scores, stride),
+                (_, _) => attend_avx512::<E, 8, 4>(queries, kt, v, scoring, scores, stride),
             }
         }
         return;
@@ -270,10 +330,10 @@ pub fn attend_queries<E: KvElem>(
         unsafe {
             match nq {
                 0 => {}
-                1 => attend_avx2::<E, 1>(queries, hd, kt, v, scale, scores, stride),
-                2 => attend_avx2::<E, 2>(queries, hd, kt, v, scale, scores, stride),
-                3 => attend_avx2::<E, 3>(queries, hd, kt, v, scale, scores, stride),
-                _ => attend_avx2::<E, 4>(queries, hd, kt, v, scale, scores, stride),
+                1 => attend_avx2::<E, 1>(queries, hd, kt, v, scoring, scores, stride),
+                2 => attend_avx2::<E, 2>(queries, hd, kt, v, scoring, scores, stride),
+                3 => attend_avx2::<E, 3>(queries, hd, kt, v, scoring, scores, stride),
+                _ => attend_avx2::<E, 4>(queries, hd, kt, v, scoring, scores, stride),
             }
         }
         return;
@@ -293,7 +353,7 @@ pub fn attend_queries<E: KvElem>(
                 *s = a * scale;
             }
         }
-        softmax_window(p, query.first);
+        weigh_window(p, query.first, softcap);
         query.out.fill(0.0);
         for (&pj, row) in p.iter().zip(v.chunks_exact(hd)) {
             for (o, x) in query.out.iter_mut().zip(row) {
@@ -324,10 +384,11 @@ unsafe fn attend_avx512<E: KvElem, const L: usize, const Q: usize>(
     queries: &mut [Query],
     kt: &[E],
     v: &[E],
-    scale: f32,
+    scoring: Scoring,
     scores: &mut [f32],
     stride: usize,
 ) {
+    let (scale, softcap) = (scoring.scale, scoring.softcap);
     let hd = 16 * L;
     let lens: [usize; Q] = std::array::from_fn(|i| queries[i].len);
     let max_len = lens.iter().copied().max().unwrap_or(0);
@@ -372,7 +433,7 @@ unsafe fn attend_avx512<E: KvElem, const L: usize, const Q: usize>(
         }
         for (i, &len) in lens.iter().enumerate() {
             let row = std::slice::from_raw_parts_mut(sp.add(i * stride), max_len);
-            softmax_body(&mut row[queries[i].first..len]);
+            weigh_body(&mut row[queries[i].first..len], softcap);
             row[..queries[i].first].fill(0.0);
             row[len..].fill(0.0);
         }
@@ -414,10 +475,11 @@ unsafe fn attend_avx2<E: KvElem, const Q: usize>(
     hd: usize,
     kt: &[E],
     v: &[E],
-    scale: f32,
+    scoring: Scoring,
     scores: &mut [f32],
     stride: usize,
 ) {
+    let (scale, softcap) = (scoring.scale, scoring.softcap);
     let lens: [usize; Q] = std::array::from_fn(|i| queries[i].len);
     let max_len = lens.iter().copied().max().unwrap_or(0);
     // SAFETY: the bounds are the caller's promise, checked by `attend_queries`.
@@ -453,7 +515,7 @@ unsafe fn attend_avx2<E: KvElem, const Q: usize>(
         }
         for (i, query) in queries.iter_mut().enumerate() {
             let row = std::slice::from_raw_parts_mut(sp.add(i * stride), max_len);
-            softmax_body(&mut row[query.first..lens[i]]);
+            weigh_body(&mut row[query.first..lens[i]], softcap);
             row[..query.first].fill(0.0);
             let out = query.out.as_mut_ptr();
             for c0 in (0..hd).step_by(64) {
@@ -543,11 +605,12 @@ mod tests {
         assert!(p[3] < 1e-30);
     }
 
-    fn reference(q: &[f32], k: &[f32], v: &[f32], scale: f32) -> Vec<f32> {
+    fn reference(q: &[f32], k: &[f32], v: &[f32], scale: f32, cap: f32) -> Vec<f32> {
         let hd = q.len();
         let s: Vec<f32> = k
             .chunks(hd)
             .map(|r| r.iter().zip(q).map(|(a, b)| a * b).sum::<f32>() * scale)
+            .map(|s| if cap > 0.0 { cap * (s / cap).tanh() } else { s })
             .collect();
         let max = s.iter().cloned().fold(f32::MIN, f32::max);
         let e: Vec<f32> = s.iter().map(|x| (x - max).exp()).collect();
@@ -574,10 +637,25 @@ mod tests {
     }
 
     #[test]
+    fn softcap_is_cap_tanh() {
+        let mut x: Vec<f32> = (-400..=400).map(|i| i as f32 * 0.37).collect();
+        let want: Vec<f32> = x.iter().map(|v| 30.0 * (v / 30.0).tanh()).collect();
+        softcap(&mut x, 30.0);
+        for (a, b) in x.iter().zip(&want) {
+            assert!((a - b).abs() <= 1e-5 * 30.0, "{a} vs {b}");
+        }
+    }
+
+    #[test]
     fn attention_matches_a_scalar_reference() {
         // 64 and 128 take the SIMD paths where the CPU has them, 48 the portable one; 1 to
-        // 4 queries of different lengths cover every register batch and the masking.
-        for hd in [48, 64, 128] {
+        // 4 queries of different lengths cover every register batch and the masking; scores
+        // plain and soft-capped hard (Gemma 2 caps at 50, on scores of a larger scale).
+        for (hd, cap) in [48, 64, 128].into_iter().flat_map(|hd| [(hd, 0.0), (hd, 0.5)]) {
+            let scoring = Scoring {
+                scale: 0.125,
+                softcap: cap,
+            };
             for nq in 1..=MAX_QUERIES {
                 let (keys, stride) = (37, 64);
                 let f = |i: usize, a: f32| (i as f32 * a).sin();
@@ -590,7 +668,7 @@ mod tests {
                 let want: Vec<f32> = (0..nq)
                     .flat_map(|i| {
                         let (a, l) = (firsts[i] * hd, lens[i] * hd);
-                        reference(&q[i * hd..][..hd], &k[a..l], &v[a..l], 0.125)
+                        reference(&q[i * hd..][..hd], &k[a..l], &v[a..l], 0.125, cap)
                     })
                     .collect();
                 let run = |kt: &dyn Fn(&mut [Query], &mut [f32])| {
@@ -611,14 +689,14 @@ mod tests {
                 };
                 // Padding past the keys must not leak in, even when it is not finite.
                 let kt = transpose(&k, hd, f32::NAN);
-                let out = run(&|qs, p| attend_queries(qs, hd, &kt, &v, 0.125, p, stride));
+                let out = run(&|qs, p| attend_queries(qs, hd, &kt, &v, scoring, p, stride));
                 for (a, b) in out.iter().zip(&want) {
-                    assert!((a - b).abs() < 1e-5, "hd {hd} x{nq}: {a} vs {b}");
+                    assert!((a - b).abs() < 1e-5, "hd {hd} cap {cap} x{nq}: {a} vs {b}");
                 }
                 // f16 rows: the same within f16 rounding.
                 let h = |x: &[f32]| -> Vec<u16> { x.iter().map(|&v| u16::from_f32(v)).collect() };
                 let (kt16, v16) = (h(&transpose(&k, hd, 0.0)), h(&v));
-                let out = run(&|qs, p| attend_queries(qs, hd, &kt16, &v16, 0.125, p, stride));
+                let out = run(&|qs, p| attend_queries(qs, hd, &kt16, &v16, scoring, p, stride));
                 for (a, b) in out.iter().zip(&want) {
                     assert!((a - b).abs() < 2e-3, "hd {hd} x{nq} f16: {a} vs {b}");
                 }

@@ -204,7 +204,7 @@ impl<'a> Kernels<'a> {
     /// Attention of `n` queries at `start..` over the cache, into `out` (`[n, heads * head_dim]`).
     pub fn attention(&self, a: &AttentionArgs, q: &Buf, out: &Buf, n: usize, start: usize) {
         let dims = a.head_dim.div_ceil(ATTENTION_THREADS as usize) as u32;
-        let scale = 1.0 / (a.head_dim as f32).sqrt();
+        let scale = a.scale;
         macro_rules! launch {
             ($f:ty) => {
                 kernels::attention::launch::<$f>(
@@ -237,6 +237,8 @@ pub struct AttentionArgs<'b> {
     pub heads: usize,
     pub kv_heads: usize,
     pub head_dim: usize,
+    /// Scores are `scale * q.k`.
+    pub scale: f32,
     pub rope_half: usize,
     pub neox: bool,
     pub ctx: usize,

@@ -89,9 +89,11 @@ impl GpuTransformer {
             .gpu
             .clone()
             .ok_or_else(|| ModelError::Device("no GPU was selected".into()))?;
-        // Gemma's embedding scale, GeGLU, post-norms and sliding windows are CPU-only so
-        // far: the engine runs such a model on the CPU and says why.
-        if cfg.activation != Activation::Silu || cfg.embed_scale != 1.0 || cfg.is_local(0) {
+        // Gemma's embedding scale, GeGLU, post-norms, sliding windows and soft-capping are
+        // CPU-only so far: the engine runs such a model on the CPU and says why.
+        let softcap = cfg.attn_softcap > 0.0 || cfg.final_softcap > 0.0;
+        if cfg.activation != Activation::Silu || cfg.embed_scale != 1.0 || cfg.is_local(0) || softcap
+        {
             return Err(ModelError::Device(format!(
                 "the GPU path does not run {:?} models yet",
                 cfg.arch
@@ -298,6 +300,7 @@ impl GpuTransformer {
                 heads,
                 kv_heads,
                 head_dim: hd,
+                scale: cfg.attn_scale,
                 rope_half: cfg.rope_dim / 2,
                 neox: cfg.rope_layout == RopeLayout::Neox,
                 ctx: self.ctx,

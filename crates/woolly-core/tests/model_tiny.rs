@@ -183,7 +183,10 @@ fn write_model(v: &Variant, seed: u64) -> Vec<u8> {
     }
     if v.family == Family::Gemma2 {
         w.meta(format!("{a}.attn_logit_softcapping"), Value::F32(ATTN_CAP))
-            .meta(format!("{a}.final_logit_softcapping"), Value::F32(FINAL_CAP));
+            .meta(
+                format!("{a}.final_logit_softcapping"),
+                Value::F32(FINAL_CAP),
+            );
     }
     if let Some((kind, factor)) = v.scaling {
         w.meta(format!("{a}.rope.scaling.type"), Value::String(kind.into()))

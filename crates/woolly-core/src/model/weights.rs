@@ -175,7 +175,15 @@ impl<M, V> LayerWeights<M, V> {
         let (dim, ffn) = (cfg.dim, cfg.ffn_dim);
         let (q_dim, kv_dim) = (cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim);
         let [wq, wk, wv] = if file.tensor(&format!("{p}.attn_qkv.weight")).is_some() {
-            split(file, &p, "attn_qkv", [q_dim, kv_dim, kv_dim], dim, matrix, vector)?
+            split(
+                file,
+                &p,
+                "attn_qkv",
+                [q_dim, kv_dim, kv_dim],
+                dim,
+                matrix,
+                vector,
+            )?
         } else {
             [
                 linear("attn_q", q_dim, dim)?,

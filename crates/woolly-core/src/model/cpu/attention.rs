@@ -3,8 +3,8 @@
 //! repeated K/V, the KV heads and parts of the chunk split between the pool's threads.
 
 use super::pool::{Pool, SharedMut};
-use super::simd::{self, KvElem, Query, KEY_BLOCK, KEY_STEP, MAX_QUERIES};
 pub use super::simd::Scoring;
+use super::simd::{self, KvElem, Query, KEY_BLOCK, KEY_STEP, MAX_QUERIES};
 use crate::engine::KvCacheType;
 
 /// One layer's keys and values, in f32 or f16, per KV head: the keys transposed in blocks
@@ -300,7 +300,16 @@ mod tests {
                     scale: 1.0 / (hd as f32).sqrt(),
                     softcap: 0.0,
                 };
-                attend(&pool, &cache, &q, &mut out, &mut scores, heads, causal, scoring);
+                attend(
+                    &pool,
+                    &cache,
+                    &q,
+                    &mut out,
+                    &mut scores,
+                    heads,
+                    causal,
+                    scoring,
+                );
                 let want = naive(&q, &keys, &vals, heads, kvh, hd, 3, window);
                 for (i, (a, b)) in out.iter().zip(&want).enumerate() {
                     assert!(

@@ -651,7 +651,10 @@ mod tests {
         // 64 and 128 take the SIMD paths where the CPU has them, 48 the portable one; 1 to
         // 4 queries of different lengths cover every register batch and the masking; scores
         // plain and soft-capped hard (Gemma 2 caps at 50, on scores of a larger scale).
-        for (hd, cap) in [48, 64, 128].into_iter().flat_map(|hd| [(hd, 0.0), (hd, 0.5)]) {
+        for (hd, cap) in [48, 64, 128]
+            .into_iter()
+            .flat_map(|hd| [(hd, 0.0), (hd, 0.5)])
+        {
             let scoring = Scoring {
                 scale: 0.125,
                 softcap: cap,

@@ -92,7 +92,10 @@ impl GpuTransformer {
         // Gemma's embedding scale, GeGLU, post-norms, sliding windows and soft-capping are
         // CPU-only so far: the engine runs such a model on the CPU and says why.
         let softcap = cfg.attn_softcap > 0.0 || cfg.final_softcap > 0.0;
-        if cfg.activation != Activation::Silu || cfg.embed_scale != 1.0 || cfg.is_local(0) || softcap
+        if cfg.activation != Activation::Silu
+            || cfg.embed_scale != 1.0
+            || cfg.is_local(0)
+            || softcap
         {
             return Err(ModelError::Device(format!(
                 "the GPU path does not run {:?} models yet",

@@ -2,7 +2,8 @@
 """Offline supply-chain check of an npm lockfile (v2/v3), the counterpart of deny.toml for
 the UI: every package the app ships (not dev-only) has an allowed licence, and every package
 is pinned by an integrity hash and comes from the npm registry (no git, file or other-host
-sources). Usage: check-npm-deps.py ui/package-lock.json
+sources). The project's own workspaces (the root package.json's "workspaces", e.g. ui/) and
+their links are the project, not dependencies. Usage: check-npm-deps.py package-lock.json
 """
 
 import json
@@ -35,13 +36,19 @@ def main(path):
     lock = json.load(open(path, encoding="utf-8"))
     if lock.get("lockfileVersion", 1) < 2:
         sys.exit(f"{path}: lockfile v2 or later needed")
+    packages = lock.get("packages", {})
+    workspaces = set(packages.get("", {}).get("workspaces", []))
     problems, shipped = [], 0
-    for where, pkg in lock.get("packages", {}).items():
-        if not where:
-            continue  # the project itself
+    for where, pkg in packages.items():
+        if not where or where in workspaces:
+            continue  # the project itself and its workspaces
         name = where.split("node_modules/")[-1]
         if pkg.get("link"):
-            problems.append(f"{name}: a linked package (not from the registry)")
+            if pkg.get("resolved") not in workspaces:
+                problems.append(f"{name}: a linked package (not from the registry or a workspace)")
+            continue
+        if "node_modules/" not in where:
+            problems.append(f"{where}: a package outside node_modules that is not a workspace")
             continue
         resolved = pkg.get("resolved")
         if resolved is not None and not resolved.startswith(REGISTRY):

@@ -11,11 +11,14 @@ command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust from
 # Debian packages. Vulkan's software driver (lavapipe) lets the GPU path run and be tested
 # on machines without a GPU; gnome-keyring is the real Secret Service the keychain tests use.
 # The desktop app (Tauri 2) builds against WebKitGTK 4.1 and GTK 3; its end-to-end test runs
-# the real window under Xvfb through WebKitWebDriver (webkit2gtk-driver).
+# the real window under Xvfb through WebKitWebDriver (webkit2gtk-driver). The install test
+# (tests/dist) validates the packaged desktop entry and AppStream metainfo with
+# desktop-file-validate and appstreamcli.
 APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 pkg-config dbus gnome-keyring libsecret-tools
   build-essential file libwebkit2gtk-4.1-dev libgtk-3-dev libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev
-  xvfb xauth webkit2gtk-driver fonts-dejavu-core)
+  xvfb xauth webkit2gtk-driver fonts-dejavu-core
+  desktop-file-utils appstream)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -37,10 +40,12 @@ fi
 ./scripts/fetch-test-model.sh
 ./scripts/fetch-gemma3.sh
 
-# The desktop app's UI (React + Vite): npm packages, pinned by ui/package-lock.json.
-if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
-  say "installing the UI's npm packages (npm ci in ui/)"
-  npm ci --prefix ui --no-audit --no-fund --loglevel=error
+# npm packages, pinned by the root package-lock.json: the UI's (React + Vite; ui/ is an npm
+# workspace) and the Tauri CLI (@tauri-apps/cli, prebuilt for this platform) that bundles the
+# installers (make dist).
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing the npm packages (npm ci: the UI workspace and the Tauri CLI)"
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 # tauri-driver (the WebDriver bridge of the desktop app's end-to-end test), built once into a

@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 WOOLLY := $(CARGO_TARGET_DIR)/release/woolly
 TOOLS_DIR := $(or $(WOOLLY_TOOLS_DIR),$(HOME)/.cache/woolly/tools)
 
-.PHONY: setup ui build test soak run chat bench bench-tiers agreement fmt clippy
+.PHONY: setup ui build dist test test-dist soak run chat bench bench-tiers agreement fmt clippy
 
 setup:
 	@./scripts/setup.sh
@@ -19,11 +19,20 @@ ui: setup
 build: ui
 	cargo build --release --workspace
 
+# The Linux installers (.deb, .rpm) under $(CARGO_TARGET_DIR)/release/bundle/. The Tauri CLI
+# (root package.json) only bundles: the binary comes from the workspace build above, as for
+# every other target (its own `tauri build` would build the app crate alone, a second copy
+# of the dependencies). The AppImage needs linuxdeploy from GitHub: the release workflow
+# builds it (.github/workflows/release.yml).
+dist: build
+	npm run tauri -- bundle --bundles deb,rpm --ci
+	@ls -l $(CARGO_TARGET_DIR)/release/bundle/deb/*.deb $(CARGO_TARGET_DIR)/release/bundle/rpm/*.rpm
+
 test: ui
 	# Supply chain, offline: the crates' licences, bans and sources (deny.toml); the UI's
 	# shipped npm packages' licences, integrity hashes and sources.
 	$(TOOLS_DIR)/bin/cargo-deny --offline check licenses bans sources
-	python3 scripts/check-npm-deps.py ui/package-lock.json
+	python3 scripts/check-npm-deps.py package-lock.json
 	cargo test --release --workspace
 	cd ui && npm test
 	WOOLLY_BIN=$(WOOLLY) python3 -m pytest -q -p no:cacheprovider crates/woolly-server/tests/openai_client
@@ -34,6 +43,12 @@ test: ui
 	# The desktop app end to end: the real woolly-desktop window (built by `cargo test` above)
 	# under Xvfb, driven through tauri-driver + WebKitWebDriver with the real model.
 	python3 src-tauri/tests/e2e/run.py
+
+# The Linux package installed for real (as root; CI runs it after `make test`): dpkg -i the
+# .deb, validate its desktop entry and AppStream metainfo, start /usr/bin/woolly-desktop under
+# Xvfb and chat with the test model from the default model store, dpkg -r, nothing left.
+test-dist: dist
+	python3 tests/dist/run.py
 
 # The server under load on loopback: 1, 8 and 32 clients mixing chat, completions, streams,
 # WebSocket, cancels, disconnects and malformed requests; req/s, time to first token, outcomes,

@@ -11,5 +11,5 @@ if [ ! -x "$TAURI_DRIVER" ]; then
   cargo install tauri-driver --locked --root "$TOOLS" --quiet
 fi
 [ -f ui/dist/index.html ] || npm --prefix ui run build
-cargo build --release -p woolly-desktop
+cargo build --release --workspace
 exec python3 src-tauri/tests/e2e/run.py

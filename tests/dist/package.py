@@ -15,6 +15,11 @@ class PackageError(RuntimeError):
     pass
 
 
+# dpkg and apt-get change the system: as root directly, otherwise through sudo without a
+# password prompt (a CI runner's user). The app itself runs as the invoking user.
+AS_ROOT = [] if os.geteuid() == 0 else ["sudo", "-n"]
+
+
 def run(*cmd, check=True):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if check and proc.returncode != 0:
@@ -51,9 +56,9 @@ def is_installed(package=PACKAGE):
 def install(deb):
     """dpkg -i; where dependencies are missing, apt-get -f install brings them (and
     configures the package)."""
-    proc = run("dpkg", "-i", str(deb), check=False)
+    proc = run(*AS_ROOT, "dpkg", "-i", str(deb), check=False)
     if proc.returncode != 0:
-        run("apt-get", "-f", "install", "-y", "-qq", "--no-install-recommends")
+        run(*AS_ROOT, "apt-get", "-f", "install", "-y", "-qq", "--no-install-recommends")
     if not is_installed():
         raise PackageError(f"{deb} did not install: status {status()!r}\n{proc.stdout}{proc.stderr}")
 
@@ -68,7 +73,12 @@ def installed_size_kib(package=PACKAGE):
 
 
 def remove(package=PACKAGE):
-    run("dpkg", "-r", package)
+    run(*AS_ROOT, "dpkg", "-r", package)
+
+
+def purge(package=PACKAGE):
+    """Clean-up after a failed run: nothing of the package stays installed."""
+    run(*AS_ROOT, "dpkg", "--purge", package, check=False)
 
 
 def woolly_names():

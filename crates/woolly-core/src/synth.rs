@@ -18,7 +18,8 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preset {
     pub name: &'static str,
-    /// `general.architecture`: `llama` or `qwen2`.
+    /// `general.architecture`: `llama`, `qwen2`, `gemma2` (post-norms) or `phi3` (fused
+    /// `attn_qkv` and gate-up tensors).
     pub arch: &'static str,
     pub dim: usize,
     pub n_layers: usize,
@@ -32,12 +33,43 @@ pub struct Preset {
     pub tied: bool,
     /// Biases on the q, k and v projections (Qwen2).
     pub qkv_bias: bool,
+    /// Llama 3's RoPE scaling (factor, original context), written as llama.cpp writes it:
+    /// a `rope_freqs.weight` tensor of per-pair divisors.
+    pub llama3_rope: Option<(f32, usize)>,
+    /// Phi-3's LongRoPE: its original context (short and long factor tensors and
+    /// `rope.scaling.attn_factor` are written when set).
+    pub long_rope: Option<usize>,
+    /// Gemma 2: the sliding window of its even layers and the soft-capping of attention
+    /// scores and logits.
+    pub window: usize,
+    pub softcap: Option<(f32, f32)>,
 }
 
+/// The fields most presets leave unset.
+const PLAIN: Preset = Preset {
+    name: "",
+    arch: "llama",
+    dim: 0,
+    n_layers: 0,
+    n_heads: 0,
+    n_kv_heads: 0,
+    head_dim: 0,
+    ffn_dim: 0,
+    rope_base: 10_000.0,
+    context_length: 4096,
+    tied: false,
+    qkv_bias: false,
+    llama3_rope: None,
+    long_rope: None,
+    window: 0,
+    softcap: None,
+};
+
 /// The shapes `woolly synth` knows.
-pub const PRESETS: [Preset; 5] = [
+pub const PRESETS: [Preset; 10] = [
     Preset {
         name: "llama-3.2-1b",
+        llama3_rope: Some((32.0, 8192)),
         arch: "llama",
         dim: 2048,
         n_layers: 16,
@@ -49,9 +81,11 @@ pub const PRESETS: [Preset; 5] = [
         context_length: 131_072,
         tied: true,
         qkv_bias: false,
+        ..PLAIN
     },
     Preset {
         name: "llama-3.2-3b",
+        llama3_rope: Some((32.0, 8192)),
         arch: "llama",
         dim: 3072,
         n_layers: 28,
@@ -63,9 +97,11 @@ pub const PRESETS: [Preset; 5] = [
         context_length: 131_072,
         tied: true,
         qkv_bias: false,
+        ..PLAIN
     },
     Preset {
         name: "llama-3.1-8b",
+        llama3_rope: Some((8.0, 8192)),
         arch: "llama",
         dim: 4096,
         n_layers: 32,
@@ -77,6 +113,7 @@ pub const PRESETS: [Preset; 5] = [
         context_length: 131_072,
         tied: false,
         qkv_bias: false,
+        ..PLAIN
     },
     Preset {
         name: "qwen2.5-7b",
@@ -91,6 +128,35 @@ pub const PRESETS: [Preset; 5] = [
         context_length: 32_768,
         tied: false,
         qkv_bias: true,
+        ..PLAIN
+    },
+    Preset {
+        name: "gemma-2-2b",
+        arch: "gemma2",
+        dim: 2304,
+        n_layers: 26,
+        n_heads: 8,
+        n_kv_heads: 4,
+        head_dim: 256,
+        ffn_dim: 9216,
+        context_length: 8192,
+        tied: true,
+        window: 4096,
+        softcap: Some((50.0, 30.0)),
+        ..PLAIN
+    },
+    Preset {
+        name: "phi-3.5-mini",
+        arch: "phi3",
+        dim: 3072,
+        n_layers: 32,
+        n_heads: 32,
+        n_kv_heads: 32,
+        head_dim: 96,
+        ffn_dim: 8192,
+        context_length: 131_072,
+        long_rope: Some(4096),
+        ..PLAIN
     },
     // For tests: synthesized in milliseconds, every width a multiple of the K-quants' 256.
     Preset {
@@ -106,6 +172,50 @@ pub const PRESETS: [Preset; 5] = [
         context_length: 4096,
         tied: true,
         qkv_bias: false,
+        ..PLAIN
+    },
+    // Gemma 2 and Phi-3 in small: a window and soft-capping that bite within a short
+    // prompt, LongRoPE's long factors beyond 256 positions.
+    Preset {
+        name: "tiny-gemma2",
+        arch: "gemma2",
+        dim: 256,
+        n_layers: 4,
+        n_heads: 4,
+        n_kv_heads: 2,
+        head_dim: 64,
+        ffn_dim: 512,
+        // Tied, as llama.cpp requires of Gemma 2.
+        tied: true,
+        window: 8,
+        softcap: Some((1.0, 3.0)),
+        ..PLAIN
+    },
+    Preset {
+        name: "tiny-phi3",
+        arch: "phi3",
+        dim: 256,
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads: 4,
+        head_dim: 64,
+        ffn_dim: 512,
+        long_rope: Some(256),
+        ..PLAIN
+    },
+    Preset {
+        name: "tiny-llama3",
+        arch: "llama",
+        dim: 256,
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads: 2,
+        head_dim: 64,
+        ffn_dim: 512,
+        rope_base: 500_000.0,
+        tied: true,
+        llama3_rope: Some((32.0, 128)),
+        ..PLAIN
     },
 ];
 
@@ -298,6 +408,15 @@ impl SynthConfig {
             ty(Role::TokenEmbd, 0, dim),
         )];
         out.push(t("output_norm.weight".into(), &[dim], GgmlType::F32));
+        let pairs = p.head_dim as u64 / 2;
+        if p.llama3_rope.is_some() {
+            out.push(t("rope_freqs.weight".into(), &[pairs], GgmlType::F32));
+        }
+        if p.long_rope.is_some() {
+            for name in ["rope_factors_long.weight", "rope_factors_short.weight"] {
+                out.push(t(name.into(), &[pairs], GgmlType::F32));
+            }
+        }
         if !p.tied {
             out.push(t(
                 "output.weight".into(),
@@ -308,11 +427,24 @@ impl SynthConfig {
         for i in 0..n {
             let b = |s: &str| format!("blk.{i}.{s}");
             out.push(t(b("attn_norm.weight"), &[dim], GgmlType::F32));
+            let fused = p.arch == "phi3";
+            if fused {
+                // llama.cpp gives a fused QKV one more bit in the K-quant mixes.
+                let ty = match self.quant {
+                    Quant::Q4KM => GgmlType::Q5K,
+                    Quant::Q5KM => GgmlType::Q6K,
+                    _ => ty(Role::Other, i, dim),
+                };
+                out.push(t(b("attn_qkv.weight"), &[dim, q_dim + 2 * kv_dim], ty));
+            }
             for (proj, rows, role) in [
                 ("q", q_dim, Role::Other),
                 ("k", kv_dim, Role::Other),
                 ("v", kv_dim, Role::AttnV),
-            ] {
+            ]
+            .into_iter()
+            .filter(|_| !fused)
+            {
                 out.push(t(
                     b(&format!("attn_{proj}.weight")),
                     &[dim, rows],
@@ -327,21 +459,74 @@ impl SynthConfig {
                 &[q_dim, dim],
                 ty(Role::Other, i, q_dim),
             ));
+            let post_norms = p.arch == "gemma2";
+            if post_norms {
+                out.push(t(b("post_attention_norm.weight"), &[dim], GgmlType::F32));
+            }
             out.push(t(b("ffn_norm.weight"), &[dim], GgmlType::F32));
             let ffn = p.ffn_dim as u64;
-            out.push(t(
-                b("ffn_gate.weight"),
-                &[dim, ffn],
-                ty(Role::Other, i, dim),
-            ));
-            out.push(t(b("ffn_up.weight"), &[dim, ffn], ty(Role::Other, i, dim)));
+            if fused {
+                // The gate's rows, then the up rows.
+                out.push(t(
+                    b("ffn_up.weight"),
+                    &[dim, 2 * ffn],
+                    ty(Role::Other, i, dim),
+                ));
+            } else {
+                out.push(t(
+                    b("ffn_gate.weight"),
+                    &[dim, ffn],
+                    ty(Role::Other, i, dim),
+                ));
+                out.push(t(b("ffn_up.weight"), &[dim, ffn], ty(Role::Other, i, dim)));
+            }
             out.push(t(
                 b("ffn_down.weight"),
                 &[ffn, dim],
                 ty(Role::FfnDown, i, ffn),
             ));
+            if post_norms {
+                out.push(t(b("post_ffw_norm.weight"), &[dim], GgmlType::F32));
+            }
         }
         out
+    }
+
+    /// The values of the RoPE factor tensors: Llama 3's divisors as llama.cpp's converter
+    /// computes them (Meta's wavelength bands, low/high frequency factors 1 and 4), and
+    /// made-up LongRoPE factors growing with the pair index as Phi-3's do.
+    fn rope_factor_values(&self, name: &str) -> Option<Vec<f32>> {
+        let p = &self.preset;
+        let half = p.head_dim / 2;
+        let position = |i: usize| i as f32 / half as f32;
+        match name {
+            "rope_freqs.weight" => {
+                let (factor, original) = p.llama3_rope?;
+                let (low, high, original) = (1.0f32, 4.0f32, original as f32);
+                let values = (0..half).map(|i| {
+                    let freq = p.rope_base.powf(-((2 * i) as f32) / p.head_dim as f32);
+                    let wavelen = 2.0 * std::f32::consts::PI / freq;
+                    if wavelen < original / high {
+                        1.0
+                    } else if wavelen > original / low {
+                        factor
+                    } else {
+                        let smooth = (original / wavelen - low) / (high - low);
+                        1.0 / ((1.0 - smooth) / factor + smooth)
+                    }
+                });
+                Some(values.collect())
+            }
+            "rope_factors_short.weight" => {
+                Some((0..half).map(|i| 1.0 + 0.1 * position(i)).collect())
+            }
+            "rope_factors_long.weight" => Some(
+                (0..half)
+                    .map(|i| 1.0 + 40.0 * position(i) * position(i))
+                    .collect(),
+            ),
+            _ => None,
+        }
     }
 
     /// The metadata: the shape's hyper-parameters and every `tokenizer.*` key of `vocab`.
@@ -373,6 +558,20 @@ impl SynthConfig {
             (a("rope.dimension_count"), u(p.head_dim)),
             (a("vocab_size"), u(n_vocab)),
         ];
+        if let Some(original) = p.long_rope {
+            // As llama.cpp's converter: sqrt(1 + ln(scale) / ln(original)).
+            let scale = p.context_length as f32 / original as f32;
+            let attn_factor = (1.0 + scale.ln() / (original as f32).ln()).sqrt();
+            m.push((a("rope.scaling.original_context_length"), u(original)));
+            m.push((a("rope.scaling.attn_factor"), Value::F32(attn_factor)));
+        }
+        if p.window > 0 {
+            m.push((a("attention.sliding_window"), u(p.window)));
+        }
+        if let Some((attn, last)) = p.softcap {
+            m.push((a("attn_logit_softcapping"), Value::F32(attn)));
+            m.push((a("final_logit_softcapping"), Value::F32(last)));
+        }
         m.extend(
             vocab
                 .metadata()
@@ -400,8 +599,13 @@ impl SynthConfig {
             let seed = splitmix(self.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let is_bias = t.name.ends_with(".bias");
             let (ty, dims) = (t.ty, t.dims.clone());
+            let fixed = self.rope_factor_values(&t.name);
             w.tensor_stream(t.name, &t.dims, t.ty, move |out| {
                 let (cols, rows) = (dims[0] as usize, dims[1..].iter().product::<u64>() as usize);
+                if let Some(values) = &fixed {
+                    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    return out.write_all(&bytes);
+                }
                 if dims.len() == 1 {
                     // Norm weights are ones; biases small.
                     let mut rng = Rng(seed | 1);

@@ -364,6 +364,7 @@ fn rope_and_attention_match_naive_attention() {
                 heads,
                 kv_heads,
                 head_dim: hd,
+                scale: 1.0 / (hd as f32).sqrt(),
                 rope_half,
                 neox,
                 ctx,

@@ -113,7 +113,7 @@ fn layers(v: &Variant) -> usize {
 /// Whether layer `l` attends over the last [`WINDOW`] positions only.
 fn local(v: &Variant, l: usize) -> bool {
     match v.family {
-        Family::Gemma2 => l % 2 == 0,
+        Family::Gemma2 => l.is_multiple_of(2),
         Family::Gemma3 => l % 6 != 5,
         _ => false,
     }

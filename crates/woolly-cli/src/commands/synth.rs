@@ -11,7 +11,8 @@ use woolly_core::synth::{self, Quant, SynthConfig};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Model shape: llama-3.2-1b, llama-3.2-3b, llama-3.1-8b, qwen2.5-7b or tiny.
+    /// Model shape: llama-3.2-1b, llama-3.2-3b, llama-3.1-8b, qwen2.5-7b, gemma-2-2b,
+    /// phi-3.5-mini; tiny, tiny-gemma2, tiny-phi3, tiny-llama3 for tests.
     #[arg(long)]
     preset: String,
     /// llama.cpp file type: q4_k_m (its per-tensor mix), q5_k_m, q6_k, q4_0 or q8_0.

@@ -295,7 +295,7 @@ impl ModelConfig {
         };
         if let Some(f) = factors
             .into_iter()
-            .find(|f| f.len() != self.rope_dim / 2 || f.iter().any(|&x| !(x > 0.0)))
+            .find(|f| f.len() != self.rope_dim / 2 || f.iter().any(|&x| x.is_nan() || x <= 0.0))
         {
             return bad(format!(
                 "{} RoPE frequency factors for {} rotated pairs (each must be positive)",

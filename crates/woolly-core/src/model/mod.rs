@@ -8,7 +8,10 @@ pub mod gpu;
 mod rope;
 mod weights;
 
-pub use config::{Arch, ConfigError, ModelConfig, RopeLayout, RopeScaling, SUPPORTED_ARCHS};
+pub use config::{
+    Activation, Arch, ConfigError, ModelConfig, RopeFactors, RopeLayout, RopeScaling,
+    SUPPORTED_ARCHS,
+};
 pub use cpu::CpuTransformer;
 pub use device::{ComputeDevice, DeviceKind};
 pub use gpu::GpuTransformer;

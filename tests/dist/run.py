@@ -4,8 +4,8 @@ with password-less sudo for dpkg):
 
   install the .deb that `make dist` built with dpkg -i (apt-get -f install for missing
   dependencies); check that dpkg recorded exactly the package's files and that its desktop
-  entry and AppStream metainfo validate; put the test model where the installed app looks
-  for models (the default per-user store, ~/.local/share/woolly/models, through
+  entry and AppStream metainfo validate and that the binary names no path of the build tree;
+  put the test model where the installed app looks for models (the default per-user store, ~/.local/share/woolly/models, through
   `woolly pull` from loopback, in a fresh home with no WOOLLY_* overrides); start
   /usr/bin/woolly-desktop under Xvfb through tauri-driver + WebKitWebDriver, time the cold
   start to a usable window, take a screenshot and chat with the model; remove the package
@@ -81,6 +81,15 @@ def check_desktop_files(listed):
     launchable = f'<launchable type="desktop-id">{Path(desktops[0]).name}</launchable>'
     assert launchable in Path(metainfos[0]).read_text(), f"the metainfo does not launch {desktops[0]}"
     log(f"{desktops[0]} and {metainfos[0]} validate; {len(icons)} icon sizes")
+
+
+def check_no_build_paths():
+    """The release binary names no path of the build machine's tree (no development fallback
+    to the checkout, its models/ or ui/, or the build directory)."""
+    binary = INSTALLED_APP.read_bytes()
+    for path in {REPO, REPO.resolve(), TARGET, TARGET.resolve()}:
+        assert str(path).encode() not in binary, f"{INSTALLED_APP} contains the build path {path}"
+    log(f"{INSTALLED_APP} names no path of the build tree ({REPO}, {TARGET})")
 
 
 def serve_directory(directory):
@@ -210,6 +219,7 @@ def main():
         assert INSTALLED_APP.is_file() and os.access(INSTALLED_APP, os.X_OK), INSTALLED_APP
         installed_kib = package.installed_size_kib()
         check_desktop_files(listed)
+        check_no_build_paths()
 
         env = app_environment(home)
         model_name = install_model(env)

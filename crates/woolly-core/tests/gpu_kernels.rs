@@ -232,7 +232,7 @@ fn rms_norm_swiglu_and_bias_match_naive_loops() {
 
     let (g, u) = (rng.vec(1001), rng.vec(1001));
     let gb = buf(&gpu, &g);
-    k.swiglu(&gb, &buf(&gpu, &u), 1001, false);
+    k.swiglu(&gb, &buf(&gpu, &u), 1001, false, false);
     let want: Vec<f32> = g
         .iter()
         .zip(&u)
@@ -241,8 +241,33 @@ fn rms_norm_swiglu_and_bias_match_naive_loops() {
     assert_close(&read(&gpu, &gb), &want, 1e-5, "swiglu");
     // Rounded to 8-bit blocks in the same kernel.
     let gb = buf(&gpu, &g[..992]);
-    k.swiglu(&gb, &buf(&gpu, &u[..992]), 992, true);
+    k.swiglu(&gb, &buf(&gpu, &u[..992]), 992, true, false);
     assert_close(&read(&gpu, &gb), &q8_round(&want[..992]), 2e-2, "swiglu q8");
+    // GeGLU (Gemma): GELU with the tanh approximation, from its definition; its large
+    // gates would overflow a plain tanh on some drivers.
+    let big: Vec<f32> = g.iter().map(|v| v * 12.0).collect();
+    let gb = buf(&gpu, &big);
+    k.swiglu(&gb, &buf(&gpu, &u), 1001, false, true);
+    let gelu = |x: f32| {
+        let c = (2.0 / std::f32::consts::PI).sqrt();
+        0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
+    };
+    let want: Vec<f32> = big.iter().zip(&u).map(|(g, u)| gelu(*g) * u).collect();
+    assert_close(&read(&gpu, &gb), &want, 1e-5, "geglu");
+
+    // Soft-capping and the residual add.
+    let xb = buf(&gpu, &big);
+    k.softcap(&xb, 3.0, 1000);
+    let want: Vec<f32> = big
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if i < 1000 { 3.0 * (v / 3.0).tanh() } else { *v })
+        .collect();
+    assert_close(&read(&gpu, &xb), &want, 1e-5, "softcap");
+    let xb = buf(&gpu, &g);
+    k.add(&xb, &buf(&gpu, &u), 1001);
+    let want: Vec<f32> = g.iter().zip(&u).map(|(a, b)| a + b).collect();
+    assert_close(&read(&gpu, &xb), &want, 1e-6, "add");
 
     let (x, bias) = (rng.vec(4 * 37), rng.vec(37));
     let xb = buf(&gpu, &x);
@@ -256,7 +281,8 @@ fn rms_norm_swiglu_and_bias_match_naive_loops() {
 }
 
 /// Naive causal attention with RoPE over a prompt of `n` tokens, the same maths as the
-/// CPU path written as plainly as possible.
+/// CPU path written as plainly as possible; each query sees the last `window` positions
+/// (0: all), scores soft-capped as `cap * tanh(s / cap)` when `cap > 0`.
 #[allow(clippy::too_many_arguments)]
 fn reference_attention(
     q: &[f32],
@@ -269,6 +295,7 @@ fn reference_attention(
     rope_half: usize,
     neox: bool,
     base: f32,
+    (window, cap): (usize, f32),
 ) -> Vec<f32> {
     let rotate = |x: &mut [f32], pos: usize| {
         for p in 0..hd / 2 {
@@ -301,10 +328,20 @@ fn reference_attention(
         for h in 0..heads {
             let kv = h / (heads / kv_heads);
             let qv = &q[(t * heads + h) * hd..][..hd];
+            let first = if window > 0 {
+                (t + 1).saturating_sub(window)
+            } else {
+                0
+            };
             let scores: Vec<f32> = (0..=t)
                 .map(|p| {
                     let kp = &k[(p * kv_heads + kv) * hd..][..hd];
-                    qv.iter().zip(kp).map(|(a, b)| a * b).sum::<f32>() / (hd as f32).sqrt()
+                    let s = qv.iter().zip(kp).map(|(a, b)| a * b).sum::<f32>() / (hd as f32).sqrt();
+                    match (p < first, cap > 0.0) {
+                        (true, _) => f32::NEG_INFINITY,
+                        (false, true) => cap * (s / cap).tanh(),
+                        (false, false) => s,
+                    }
                 })
                 .collect();
             let max = scores.iter().fold(f32::MIN, |m, &s| m.max(s));
@@ -326,15 +363,17 @@ fn rope_and_attention_match_naive_attention() {
     let Some(gpu) = gpu() else { return };
     let kern = Kernels::new(&gpu);
     let mut rng = Rng(99);
-    // (heads, kv heads, head dim, rotated pairs, neox): GQA, head dims that are not a
-    // multiple of the 32 threads, partial rotary, both pairings.
+    // (heads, kv heads, head dim, rotated pairs, neox, (window, soft cap)): GQA, head dims
+    // that are not a multiple of the 32 threads, partial rotary, both pairings, sliding
+    // windows starting inside a key tile and beyond the first, soft-capped scores.
     let shapes = [
-        (4, 2, 64, 32, false),
-        (6, 2, 96, 48, true),
-        (2, 1, 80, 16, false),
+        (4, 2, 64, 32, false, (0, 0.0)),
+        (6, 2, 96, 48, true, (45, 0.0)),
+        (2, 1, 80, 16, false, (0, 0.7)),
+        (4, 2, 64, 32, true, (20, 0.5)),
     ];
     let (ctx, base) = (80, 10000.0f32);
-    for (heads, kv_heads, hd, rope_half, neox) in shapes {
+    for (heads, kv_heads, hd, rope_half, neox, (window, softcap)) in shapes {
         for f16 in [false, true] {
             if f16 && !gpu.f16 {
                 continue;
@@ -344,8 +383,19 @@ fn rope_and_attention_match_naive_attention() {
             let q = rng.vec(n * heads * hd);
             let k = rng.vec(n * kv_heads * hd);
             let v = rng.vec(n * kv_heads * hd);
-            let want =
-                reference_attention(&q, &k, &v, n, heads, kv_heads, hd, rope_half, neox, base);
+            let want = reference_attention(
+                &q,
+                &k,
+                &v,
+                n,
+                heads,
+                kv_heads,
+                hd,
+                rope_half,
+                neox,
+                base,
+                (window, softcap),
+            );
             let (mut cos, mut sin) = (vec![], vec![]);
             for pos in 0..ctx {
                 for p in 0..rope_half {
@@ -365,6 +415,8 @@ fn rope_and_attention_match_naive_attention() {
                 kv_heads,
                 head_dim: hd,
                 scale: 1.0 / (hd as f32).sqrt(),
+                softcap,
+                window,
                 rope_half,
                 neox,
                 ctx,
@@ -392,7 +444,7 @@ fn rope_and_attention_match_naive_attention() {
                 &got,
                 &want,
                 tol,
-                &format!("attention {heads}/{kv_heads}x{hd} neox={neox} f16={f16}"),
+                &format!("attention {heads}/{kv_heads}x{hd} neox={neox} f16={f16} window={window} cap={softcap}"),
             );
         }
     }

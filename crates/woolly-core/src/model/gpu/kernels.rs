@@ -290,6 +290,8 @@ pub fn attention<F: Float>(
     start: u32,
     ctx: u32,
     scale: f32,
+    window: u32,
+    softcap: f32,
     #[comptime] dims: u32,
 ) {
     let threads = comptime![ATTENTION_THREADS as usize];
@@ -299,6 +301,11 @@ pub fn attention<F: Float>(
     let t = CUBE_POS_Y as usize;
     let kv = head / (heads / kv_heads as usize);
     let len = start as usize + t + 1;
+    // A sliding window sees only the last `window` positions.
+    let mut first = 0usize;
+    if window > 0 && len > window as usize {
+        first = len - window as usize;
+    }
     let tid = UNIT_POS as usize;
     let cache = kv * ctx as usize * hd;
 
@@ -325,17 +332,20 @@ pub fn attention<F: Float>(
     let mut running_max = f32::new(-1.0e30);
     let mut sum = 0.0f32;
     let tiles = len.div_ceil(threads);
-    for tile in 0..tiles {
+    for tile in first / threads..tiles {
         let base = tile * threads;
         let pos = base + tid;
         let mut s = f32::new(-1.0e30);
-        if pos < len {
+        if pos >= first && pos < len {
             let key = cache + pos * hd;
             let mut dot = 0.0f32;
             for d in 0..hd {
                 dot += query[d] * f32::cast_from(k_cache[key + d]);
             }
             s = dot * scale;
+            if softcap > 0.0 {
+                s = capped(s, softcap);
+            }
         }
         scores[tid] = s;
         sync_cube();
@@ -346,7 +356,7 @@ pub fn attention<F: Float>(
         let new_max = max(running_max, tile_max);
         sync_cube();
         let mut p = 0.0f32;
-        if pos < len {
+        if pos >= first && pos < len {
             p = f32::exp(s - new_max);
         }
         scores[tid] = p;
@@ -385,15 +395,20 @@ pub fn attention<F: Float>(
 
 /// `gate[i] = silu(gate[i]) * up[i]`; with `q8`, a block of 32 per thread, rounded to 8 bits.
 #[cube(launch)]
-pub fn swiglu(gate: &mut [f32], up: &[f32], len: u32, #[comptime] q8: bool) {
+pub fn swiglu(
+    gate: &mut [f32],
+    up: &[f32],
+    len: u32,
+    #[comptime] q8: bool,
+    #[comptime] gelu: bool,
+) {
     if comptime![q8] {
         let b = ABSOLUTE_POS;
         if b < len as usize / 32 {
             let mut block = Array::<f32>::new(32usize);
             #[unroll]
             for j in 0..32 {
-                let g = gate[b * 32 + j];
-                block[j] = g / (1.0 + f32::exp(-g)) * up[b * 32 + j];
+                block[j] = activate(gate[b * 32 + j], gelu) * up[b * 32 + j];
             }
             round_block_to_q8(&mut block);
             #[unroll]
@@ -404,9 +419,50 @@ pub fn swiglu(gate: &mut [f32], up: &[f32], len: u32, #[comptime] q8: bool) {
     } else {
         let i = ABSOLUTE_POS;
         if i < len as usize {
-            let g = gate[i];
-            gate[i] = g / (1.0 + f32::exp(-g)) * up[i];
+            gate[i] = activate(gate[i], gelu) * up[i];
         }
+    }
+}
+
+/// The gate's activation: SiLU, or GELU with the tanh approximation (Gemma).
+#[cube]
+fn activate(g: f32, #[comptime] gelu: bool) -> f32 {
+    if comptime![gelu] {
+        let inner = 0.797_884_6 * g * (1.0 + 0.044_715 * g * g);
+        0.5 * g * (1.0 + tanh_exp(inner))
+    } else {
+        g / (1.0 + f32::exp(-g))
+    }
+}
+
+/// `tanh` through `exp`, clamped: some drivers' `tanh` returns NaN for large inputs.
+#[cube]
+fn tanh_exp(x: f32) -> f32 {
+    let x = clamp(x, -15.0, 15.0);
+    1.0 - 2.0 / (f32::exp(2.0 * x) + 1.0)
+}
+
+/// `cap * tanh(x / cap)`: Gemma 2's soft-capping.
+#[cube]
+fn capped(x: f32, cap: f32) -> f32 {
+    cap * tanh_exp(x / cap)
+}
+
+/// `x = cap * tanh(x / cap)` elementwise (the logits of Gemma 2).
+#[cube(launch)]
+pub fn softcap(x: &mut [f32], cap: f32, len: u32) {
+    let i = ABSOLUTE_POS;
+    if i < len as usize {
+        x[i] = capped(x[i], cap);
+    }
+}
+
+/// `x += y` elementwise.
+#[cube(launch)]
+pub fn add(x: &mut [f32], y: &[f32], len: u32) {
+    let i = ABSOLUTE_POS;
+    if i < len as usize {
+        x[i] += y[i];
     }
 }
 

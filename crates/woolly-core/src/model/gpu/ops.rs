@@ -141,7 +141,8 @@ impl<'a> Kernels<'a> {
     }
 
     /// `gate = silu(gate) * up` over `len` values, rounded to 8-bit blocks with `q8`.
-    pub fn swiglu(&self, gate: &Buf, up: &Buf, len: usize, q8: bool) {
+    /// `gate = act(gate) * up` (SiLU, or GELU when `gelu`), rounded to 8 bits when `q8`.
+    pub fn swiglu(&self, gate: &Buf, up: &Buf, len: usize, q8: bool, gelu: bool) {
         let threads = if q8 { len / 32 } else { len };
         kernels::swiglu::launch(
             self.count(),
@@ -151,6 +152,31 @@ impl<'a> Kernels<'a> {
             up.arg(),
             len as u32,
             q8,
+            gelu,
+        );
+    }
+
+    /// The first `len` values of `x` soft-capped: `cap * tanh(x / cap)`.
+    pub fn softcap(&self, x: &Buf, cap: f32, len: usize) {
+        kernels::softcap::launch(
+            self.count(),
+            elementwise(len),
+            CubeDim::new_1d(ELEMENTWISE_THREADS),
+            x.arg(),
+            cap,
+            len as u32,
+        );
+    }
+
+    /// `x += y` over the first `len` values.
+    pub fn add(&self, x: &Buf, y: &Buf, len: usize) {
+        kernels::add::launch(
+            self.count(),
+            elementwise(len),
+            CubeDim::new_1d(ELEMENTWISE_THREADS),
+            x.arg(),
+            y.arg(),
+            len as u32,
         );
     }
 
@@ -221,6 +247,8 @@ impl<'a> Kernels<'a> {
                     start as u32,
                     a.ctx as u32,
                     scale,
+                    a.window as u32,
+                    a.softcap,
                     dims,
                 )
             };
@@ -237,8 +265,11 @@ pub struct AttentionArgs<'b> {
     pub heads: usize,
     pub kv_heads: usize,
     pub head_dim: usize,
-    /// Scores are `scale * q.k`.
+    /// Scores are `scale * q.k`, soft-capped when `softcap > 0`.
     pub scale: f32,
+    pub softcap: f32,
+    /// Keys seen: the last `window` positions (0: all).
+    pub window: usize,
     pub rope_half: usize,
     pub neox: bool,
     pub ctx: usize,

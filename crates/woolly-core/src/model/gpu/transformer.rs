@@ -68,6 +68,8 @@ pub struct GpuTransformer {
     layers: Vec<Layer>,
     cos: Buf,
     sin: Buf,
+    /// The sliding-window layers' RoPE tables, where they differ (Gemma 3).
+    rope_local: Option<(Buf, Buf)>,
     f16_cache: bool,
     s: Scratch,
     pub counters: GpuCounters,
@@ -89,19 +91,6 @@ impl GpuTransformer {
             .gpu
             .clone()
             .ok_or_else(|| ModelError::Device("no GPU was selected".into()))?;
-        // Gemma's embedding scale, GeGLU, post-norms, sliding windows and soft-capping are
-        // CPU-only so far: the engine runs such a model on the CPU and says why.
-        let softcap = cfg.attn_softcap > 0.0 || cfg.final_softcap > 0.0;
-        if cfg.activation != Activation::Silu
-            || cfg.embed_scale != 1.0
-            || cfg.is_local(0)
-            || softcap
-        {
-            return Err(ModelError::Device(format!(
-                "the GPU path does not run {:?} models yet",
-                cfg.arch
-            )));
-        }
         let g = &*gpu;
         let f32_buf = |v: &[f32]| Buf {
             handle: upload_f32(g, v),
@@ -140,6 +129,11 @@ impl GpuTransformer {
                 .map_err(device_err)?,
         };
         let (cos, sin) = crate::model::rope::cos_sin_tables(&cfg, ctx);
+        let rope_local = (cfg.local_rope() != cfg && (0..cfg.n_layers).any(|l| cfg.is_local(l)))
+            .then(|| {
+                let (cos, sin) = crate::model::rope::cos_sin_tables(&cfg.local_rope(), ctx);
+                (f32_buf(&cos), f32_buf(&sin))
+            });
         let zeros = |n: usize| f32_buf(&vec![0.0; n]);
         let s = Scratch {
             xn: zeros(CHUNK * dim),
@@ -162,6 +156,7 @@ impl GpuTransformer {
             output_norm: vector("output_norm.weight")?,
             cos: f32_buf(&cos),
             sin: f32_buf(&sin),
+            rope_local,
             cfg,
             device,
             gpu,
@@ -228,6 +223,9 @@ impl GpuTransformer {
             eps,
         );
         k.matmul(&self.output, input, &s.logits, 1, false);
+        if self.cfg.final_softcap > 0.0 {
+            k.softcap(&s.logits, self.cfg.final_softcap, s.logits.len);
+        }
         let dispatches = k.dispatches.get();
         self.counters.dispatches += dispatches;
         self.counters.last_dispatches = dispatches;
@@ -292,23 +290,34 @@ impl GpuTransformer {
         for (&t, row) in tokens.iter().zip(s.embed.chunks_exact_mut(dim)) {
             quant::dequantize(self.embeddings.ty, self.embeddings.row(t as usize), row)
                 .map_err(|e| ModelError::Internal(e.to_string()))?;
+            if cfg.embed_scale != 1.0 {
+                row.iter_mut().for_each(|v| *v *= cfg.embed_scale);
+            }
         }
         let x = Buf {
             handle: upload_f32(&self.gpu, &s.embed),
             len: s.embed.len(),
         };
         let (heads, kv_heads, hd) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
-        for l in &self.layers {
+        let gelu = cfg.activation == Activation::GeluTanh;
+        for (i, l) in self.layers.iter().enumerate() {
+            let local = cfg.is_local(i);
+            let (cos, sin) = match &self.rope_local {
+                Some((cos, sin)) if local => (cos, sin),
+                _ => (&self.cos, &self.sin),
+            };
             let a = AttentionArgs {
                 heads,
                 kv_heads,
                 head_dim: hd,
                 scale: cfg.attn_scale,
+                softcap: cfg.attn_softcap,
+                window: if local { cfg.window } else { 0 },
                 rope_half: cfg.rope_dim / 2,
                 neox: cfg.rope_layout == RopeLayout::Neox,
                 ctx: self.ctx,
-                cos: &self.cos,
-                sin: &self.sin,
+                cos,
+                sin,
                 k_cache: &l.k_cache,
                 v_cache: &l.v_cache,
                 f16: self.f16_cache,
@@ -334,7 +343,17 @@ impl GpuTransformer {
             k.rope_store(&a, &s.q, &s.k, &s.v, n, start);
             k.attention(&a, &s.q, &s.att, n, start);
             let input = rounded(k, &[&l.w.wo.weight], &s.att, &s.xq, n * heads * hd);
-            k.matmul(&l.w.wo.weight, input, &x, n, true);
+            let post = l.w.post_attn_norm.as_ref();
+            residual(
+                k,
+                &l.w.wo.weight,
+                input,
+                post,
+                &x,
+                &s.xn,
+                (dim, n),
+                cfg.norm_eps,
+            );
             let gate_up = [&l.w.gate.weight, &l.w.up.weight];
             let input = norm(
                 k,
@@ -349,8 +368,24 @@ impl GpuTransformer {
             linear(k, &l.w.gate, input, &s.gate, n);
             linear(k, &l.w.up, input, &s.up, n);
             // Rounded to 8 bits on the way when `down` wants it.
-            k.swiglu(&s.gate, &s.up, n * cfg.ffn_dim, l.w.down.weight.wants_q8());
-            k.matmul(&l.w.down.weight, &s.gate, &x, n, true);
+            k.swiglu(
+                &s.gate,
+                &s.up,
+                n * cfg.ffn_dim,
+                l.w.down.weight.wants_q8(),
+                gelu,
+            );
+            let post = l.w.post_ffn_norm.as_ref();
+            residual(
+                k,
+                &l.w.down.weight,
+                &s.gate,
+                post,
+                &x,
+                &s.xn,
+                (dim, n),
+                cfg.norm_eps,
+            );
         }
         Ok(x)
     }
@@ -396,6 +431,29 @@ fn norm<'b>(
     match all {
         true => out,
         false => rounded(k, readers, out, xq, rows * len),
+    }
+}
+
+/// `x += W · input` for `n` rows of `dim`; with a post-norm (Gemma) the product goes
+/// through `tmp` and is normed before the add.
+#[allow(clippy::too_many_arguments)]
+fn residual(
+    k: &Kernels,
+    w: &DeviceMatrix,
+    input: &Buf,
+    post_norm: Option<&Buf>,
+    x: &Buf,
+    tmp: &Buf,
+    (dim, n): (usize, usize),
+    eps: f32,
+) {
+    match post_norm {
+        None => k.matmul(w, input, x, n, true),
+        Some(norm) => {
+            k.matmul(w, input, tmp, n, false);
+            k.rms_norm_in_place(tmp, norm, dim, n, eps);
+            k.add(x, tmp, n * dim);
+        }
     }
 }
 

@@ -78,6 +78,14 @@ impl std::fmt::Debug for ChatTemplate {
 
 const NAME: &str = "chat";
 
+/// Instructions one rendering may execute: templates come inside downloaded model files,
+/// so a looping one must fail in well under a second rather than hang the app. Real
+/// templates spend a few hundred per message.
+const FUEL: u64 = 20_000_000;
+
+/// Bytes one rendering may produce: far beyond any context window.
+const MAX_OUTPUT: usize = 64 << 20;
+
 impl ChatTemplate {
     /// Compiles `source`; an invalid template is an error, never a panic.
     pub fn new(
@@ -88,6 +96,7 @@ impl ChatTemplate {
         let mut env = minijinja::Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
+        env.set_fuel(Some(FUEL));
         minijinja_contrib::add_to_environment(&mut env);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", raise_exception);
@@ -190,15 +199,47 @@ impl ChatTemplate {
             .env
             .get_template(NAME)
             .map_err(|e| ChatError::Render(describe(&e)))?;
-        template
-            .render(minijinja::context! {
-                messages => messages,
-                tools => tools,
-                add_generation_prompt => add_generation_prompt,
-                bos_token => &self.bos_token,
-                eos_token => &self.eos_token,
-            })
-            .map_err(|e| ChatError::Render(describe(&e)))
+        let mut out = Capped {
+            bytes: Vec::new(),
+            overflowed: false,
+        };
+        let context = minijinja::context! {
+            messages => messages,
+            tools => tools,
+            add_generation_prompt => add_generation_prompt,
+            bos_token => &self.bos_token,
+            eos_token => &self.eos_token,
+        };
+        match template.render_to_write(context, &mut out) {
+            Ok(_) => String::from_utf8(out.bytes)
+                .map_err(|_| ChatError::Render("the output is not UTF-8".into())),
+            Err(_) if out.overflowed => Err(ChatError::Render(format!(
+                "the output exceeds {} MiB",
+                MAX_OUTPUT >> 20
+            ))),
+            Err(e) => Err(ChatError::Render(describe(&e))),
+        }
+    }
+}
+
+/// A rendering's output, refused past [`MAX_OUTPUT`] bytes.
+struct Capped {
+    bytes: Vec<u8>,
+    overflowed: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_OUTPUT {
+            self.overflowed = true;
+            return Err(std::io::Error::other("template output too large"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -210,7 +210,7 @@ impl ChatTemplate {
             bos_token => &self.bos_token,
             eos_token => &self.eos_token,
         };
-        match template.render_to_write(context, &mut out) {
+        match template.render_captured_to(context, &mut out) {
             Ok(_) => String::from_utf8(out.bytes)
                 .map_err(|_| ChatError::Render("the output is not UTF-8".into())),
             Err(_) if out.overflowed => Err(ChatError::Render(format!(

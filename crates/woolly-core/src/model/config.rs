@@ -15,7 +15,8 @@ pub enum Arch {
     Qwen3,
     Gemma2,
     Gemma3,
-    /// Phi-3, Phi-3.5 and Phi-4 mini.
+    /// Phi-3 and Phi-3.5 mini (Phi-4 mini has the same layers but a GPT-4o pre-tokenizer,
+    /// not supported yet).
     Phi3,
 }
 

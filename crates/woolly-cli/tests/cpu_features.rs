@@ -69,4 +69,21 @@ fn a_value_naming_no_tier_is_refused() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("sse4") && err.contains("avx2"), "{err}");
     }
+    // A tier of the other architecture is refused too, naming this CPU's tiers.
+    let (other, ours) = if cfg!(target_arch = "aarch64") {
+        ("avx2", "dotprod")
+    } else {
+        ("neon", "avx512")
+    };
+    for out in [
+        bench(&["--cpu-features", other], None),
+        bench(&[], Some(other)),
+    ] {
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("another architecture") && err.contains(ours),
+            "{err}"
+        );
+    }
 }

@@ -6,7 +6,9 @@ pub mod engine;
 pub mod gguf;
 pub mod grammar;
 pub mod model;
-pub mod quant;
 pub mod sampling;
 pub mod synth;
 pub mod tokenizer;
+
+/// The quantized formats and their CPU kernels, a crate of their own.
+pub use woolly_quant as quant;

@@ -29,8 +29,9 @@ pub struct ModelArgs {
     /// KV cache element type: f16 or f32 (default: the engine's).
     #[arg(long)]
     pub kv_cache: Option<KvCacheType>,
-    /// Use no CPU instructions above this tier: amx, avx512, avx2 or portable (default:
-    /// the best the CPU has, or WOOLLY_CPU_FEATURES).
+    /// Use no CPU instructions above this tier: amx, avx512, avx2 or portable on x86,
+    /// i8mm, dotprod, neon or portable on ARM (default: the best the CPU has, or
+    /// WOOLLY_CPU_FEATURES).
     #[arg(long)]
     pub cpu_features: Option<CpuFeatures>,
 }
@@ -60,6 +61,14 @@ pub fn apply_cpu_cap(flag: Option<CpuFeatures>) -> anyhow::Result<()> {
         (None, Ok(s)) if !s.trim().is_empty() => Some(s.parse::<CpuFeatures>()?),
         (None, _) => None,
     };
+    let tiers = CpuFeatures::of_this_arch();
+    if let Some(cap) = cap.filter(|c| !tiers.contains(c)) {
+        let names: Vec<_> = tiers.iter().map(|t| t.name()).collect();
+        anyhow::bail!(
+            "CPU features {cap} belong to another architecture: this CPU's tiers are {}",
+            names.join(", ")
+        );
+    }
     cpu::set_cap(cap);
     Ok(())
 }

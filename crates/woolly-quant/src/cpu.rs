@@ -9,7 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// A tier of x86 instruction sets, each including the ones below it.
+/// A tier of instruction sets, each including the ones below it on its architecture (x86
+/// or ARM); `Portable` is below both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CpuFeatures {
     /// Plain Rust, vectorized by the compiler for the baseline target.
@@ -20,13 +21,57 @@ pub enum CpuFeatures {
     Avx512,
     /// AVX-512 and AMX tiles for prefill (Sapphire Rapids).
     Amx,
+    /// AArch64's baseline NEON.
+    Neon,
+    /// NEON with `sdot` (Cortex-A76 and later, Apple M1 and later).
+    Dotprod,
+    /// NEON with `sdot` and `smmla` (Apple M2 and later, Neoverse V1/N2, Cortex-X2).
+    I8mm,
 }
 
 /// The environment variable the app, the tests and the CLI read the cap from.
 pub const ENV: &str = "WOOLLY_CPU_FEATURES";
 
 impl CpuFeatures {
-    pub const ALL: [Self; 4] = [Self::Portable, Self::Avx2, Self::Avx512, Self::Amx];
+    pub const ALL: [Self; 7] = [
+        Self::Portable,
+        Self::Avx2,
+        Self::Avx512,
+        Self::Amx,
+        Self::Neon,
+        Self::Dotprod,
+        Self::I8mm,
+    ];
+
+    /// The tiers of this CPU's architecture, lowest first.
+    pub fn of_this_arch() -> &'static [Self] {
+        if cfg!(target_arch = "aarch64") {
+            &[Self::Portable, Self::Neon, Self::Dotprod, Self::I8mm]
+        } else if cfg!(target_arch = "x86_64") {
+            &[Self::Portable, Self::Avx2, Self::Avx512, Self::Amx]
+        } else {
+            &[Self::Portable]
+        }
+    }
+
+    /// Rank within its architecture (0 for `Portable`).
+    fn rank(self) -> u8 {
+        match self {
+            Self::Portable => 0,
+            Self::Avx2 | Self::Neon => 1,
+            Self::Avx512 | Self::Dotprod => 2,
+            Self::Amx | Self::I8mm => 3,
+        }
+    }
+
+    fn is_arm(self) -> bool {
+        matches!(self, Self::Neon | Self::Dotprod | Self::I8mm)
+    }
+
+    /// Whether `self` is at or below `cap`: on the same architecture, or portable.
+    pub fn within(self, cap: Self) -> bool {
+        self == Self::Portable || (self.is_arm() == cap.is_arm() && self.rank() <= cap.rank())
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -34,6 +79,9 @@ impl CpuFeatures {
             Self::Avx2 => "avx2",
             Self::Avx512 => "avx512",
             Self::Amx => "amx",
+            Self::Neon => "neon",
+            Self::Dotprod => "dotprod",
+            Self::I8mm => "i8mm",
         }
     }
 
@@ -52,6 +100,18 @@ impl CpuFeatures {
                 return Self::Avx2;
             }
         }
+        #[cfg(target_arch = "aarch64")]
+        {
+            use super::packed::{dotprod_detected, i8mm_detected};
+            if i8mm_detected() {
+                return Self::I8mm;
+            }
+            if dotprod_detected() {
+                return Self::Dotprod;
+            }
+            return Self::Neon;
+        }
+        #[allow(unreachable_code)]
         Self::Portable
     }
 }
@@ -63,7 +123,7 @@ impl fmt::Display for CpuFeatures {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown CPU features {0:?}: expected amx, avx512, avx2 or portable")]
+#[error("unknown CPU features {0:?}: expected amx, avx512, avx2 or portable (x86), i8mm, dotprod or neon (ARM)")]
 pub struct UnknownCpuFeatures(pub String);
 
 impl FromStr for CpuFeatures {
@@ -113,7 +173,7 @@ pub fn set_cap(cap: Option<CpuFeatures>) {
 /// Whether kernels of tier `t` may run (the CPU must still be checked for them).
 #[inline]
 pub fn allows(t: CpuFeatures) -> bool {
-    cap().is_none_or(|cap| t <= cap)
+    cap().is_none_or(|cap| t.within(cap))
 }
 
 #[cfg(test)]
@@ -129,5 +189,13 @@ mod tests {
         assert!("sse4".parse::<CpuFeatures>().is_err());
         assert!(CpuFeatures::Portable < CpuFeatures::Avx2);
         assert!(CpuFeatures::Avx512 < CpuFeatures::Amx);
+        assert!(CpuFeatures::Avx2.within(CpuFeatures::Amx));
+        assert!(!CpuFeatures::Amx.within(CpuFeatures::Avx2));
+        assert!(CpuFeatures::Dotprod.within(CpuFeatures::I8mm));
+        assert!(!CpuFeatures::I8mm.within(CpuFeatures::Neon));
+        // Another architecture's cap leaves only the portable kernels.
+        assert!(!CpuFeatures::Neon.within(CpuFeatures::Amx));
+        assert!(!CpuFeatures::Avx2.within(CpuFeatures::I8mm));
+        assert!(CpuFeatures::Portable.within(CpuFeatures::Neon));
     }
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{random_blocks, Rng};
-use woolly_core::quant::{dequantize, quantize_q8, uses_q8, vec_dot, GgmlType, Q8Block, Q8_BLOCK};
+use woolly_quant::{dequantize, quantize_q8, uses_q8, vec_dot, GgmlType, Q8Block, Q8_BLOCK};
 
 /// A row of `cols` values in random blocks with sane scales.
 fn random_row(ty: GgmlType, cols: usize, rng: &mut Rng) -> Vec<u8> {
@@ -99,7 +99,7 @@ fn simd_kernels_match_portable_ones() {
             quantize_q8(&x, &mut xq);
             let (fast, portable) = (
                 vec_dot(ty, &row, &x, &xq),
-                woolly_core::quant::vec_dot_portable(ty, &row, &x, &xq),
+                woolly_quant::vec_dot_portable(ty, &row, &x, &xq),
             );
             assert!(
                 (fast - portable).abs() <= 1e-4 * portable.abs().max(1.0),
@@ -123,7 +123,7 @@ fn k_quant_row_kernels_equal_portable_ones_bit_for_bit() {
             let mut xq = vec![Q8Block::default(); cols / Q8_BLOCK];
             quantize_q8(&x, &mut xq);
             let fast = vec_dot(ty, &row, &x, &xq);
-            let portable = woolly_core::quant::vec_dot_portable(ty, &row, &x, &xq);
+            let portable = woolly_quant::vec_dot_portable(ty, &row, &x, &xq);
             assert_eq!(
                 fast.to_bits(),
                 portable.to_bits(),

@@ -12,7 +12,7 @@ pub fn detected() -> bool {
 
 /// Whether they may run: the CPU has them and the cap allows them.
 pub fn available() -> bool {
-    crate::quant::cpu::allows(crate::quant::CpuFeatures::Avx2) && detected()
+    crate::cpu::allows(crate::CpuFeatures::Avx2) && detected()
 }
 
 fn to_array(v: __m128) -> [f32; GROUP] {

@@ -4,8 +4,10 @@
 mod common;
 
 use common::{random_blocks, Rng};
-use woolly_core::quant::packed::{amx_available, Isa, PackedMatrix, TokenTiles};
-use woolly_core::quant::{dequantize, quantize_q8, vec_dot_portable, GgmlType, Q8Block, Q8_BLOCK};
+use woolly_quant::packed::{amx_available, Isa, PackedMatrix, TokenTiles};
+use woolly_quant::{
+    dequantize, quantize_q8, vec_dot_portable, CpuFeatures, GgmlType, Q8Block, Q8_BLOCK,
+};
 
 const TYPES: [GgmlType; 9] = [
     GgmlType::Q4_0,
@@ -250,6 +252,57 @@ fn a_matrix_of_many_waves_packs_every_row() {
             dequantize(ty, &w[r * row_bytes..(r + 1) * row_bytes], &mut want).unwrap();
             packed.dequantize_row(r, &mut got);
             assert_eq!(got, want, "{ty} row {r} of {rows}");
+        }
+    }
+}
+
+/// On ARM: the NEON variants the CPU has are all tested, and they agree to the bit (each
+/// forms the same exact integer sums, then the same float steps), for one token and for
+/// tiles of four (where i8mm takes over), on ragged row counts.
+#[test]
+fn neon_variants_agree_bit_for_bit() {
+    let isas = Isa::all_available();
+    let neon: Vec<Isa> = isas
+        .iter()
+        .copied()
+        .filter(|i| matches!(i, Isa::Neon | Isa::NeonDot | Isa::NeonI8mm))
+        .collect();
+    if !cfg!(target_arch = "aarch64") {
+        assert!(neon.is_empty(), "NEON kernels offered on {isas:?}");
+        eprintln!("not an ARM CPU: skipped");
+        return;
+    }
+    // The best variant the CPU has (under the cap) is listed first, and plain NEON always.
+    let best = match CpuFeatures::detected() {
+        CpuFeatures::I8mm => Isa::NeonI8mm,
+        CpuFeatures::Dotprod => Isa::NeonDot,
+        _ => Isa::Neon,
+    };
+    if woolly_quant::cpu::cap().is_none() {
+        assert_eq!(isas[0], best, "{isas:?}");
+    }
+    assert!(neon.contains(&Isa::Neon), "{isas:?}");
+    eprintln!("NEON variants tested: {neon:?}");
+    let mut rng = Rng(41);
+    for ty in TYPES {
+        let cols = cols_for(ty);
+        let rows = 11;
+        let w = random_blocks(ty, rows * cols / ty.block_size(), &mut rng, 1.0, 1.0 / 32.0);
+        let packed = PackedMatrix::pack(ty, &w, rows, cols).unwrap();
+        for n in [1, 4, 6] {
+            let (_, xq) = activations(&mut rng, n, cols);
+            let bits = |isa| {
+                outputs(rows, n, |emit| {
+                    packed.gemm(isa, 0..packed.groups(), &xq, n, emit)
+                })
+                .iter()
+                .map(|x| x.to_bits())
+                .collect::<Vec<_>>()
+            };
+            let want = bits(Isa::Neon);
+            for &isa in &neon {
+                assert_eq!(bits(isa), want, "{ty} n {n}: {isa:?} vs plain NEON");
+            }
         }
     }
 }

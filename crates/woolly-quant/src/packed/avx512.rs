@@ -15,7 +15,7 @@ pub fn detected() -> bool {
 
 /// Whether they may run: the CPU has them and the cap allows them.
 pub fn available() -> bool {
-    crate::quant::cpu::allows(crate::quant::CpuFeatures::Avx512) && detected()
+    crate::cpu::allows(crate::CpuFeatures::Avx512) && detected()
 }
 
 // The kernels sum each block's integer products for a row before converting them (exact,

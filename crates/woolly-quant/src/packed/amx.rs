@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 /// Whether the kernels may run: the hardware and OS allow them and so does the cap.
 pub fn available() -> bool {
-    crate::quant::cpu::allows(crate::quant::CpuFeatures::Amx) && detected()
+    crate::cpu::allows(crate::CpuFeatures::Amx) && detected()
 }
 
 /// Whether the CPU has AMX-INT8 and the OS lets this process use the tile registers.

@@ -5,9 +5,9 @@
 //! nibble order (byte `j` of a row's 16 holds value `j` low and value `j + 16` high).
 
 use super::{Line, PackedKind, PackedMatrix, GROUP};
-use crate::quant::dequant::{iq4_xs_scale, k4_scale_min, IQ4_VALUES};
-use crate::quant::dot::Q8_BLOCK;
-use crate::quant::{GgmlType, QK_K};
+use crate::dequant::{iq4_xs_scale, k4_scale_min, IQ4_VALUES};
+use crate::dot::Q8_BLOCK;
+use crate::{GgmlType, QK_K};
 use rayon::prelude::*;
 
 /// 32-value blocks per K-quant super-block.

@@ -3,7 +3,7 @@
 //! when the group stores its own mins (Q4_1).
 
 use super::{Line, Q8Block, GROUP};
-use crate::quant::dequant::IQ4_VALUES;
+use crate::dequant::IQ4_VALUES;
 
 /// Blocks per K-quant super-block.
 const SUB: usize = 8;

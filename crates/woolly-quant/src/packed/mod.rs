@@ -35,6 +35,8 @@ mod avx2;
 mod avx2_k;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod pack;
 mod portable;
 mod tiles;
@@ -56,7 +58,7 @@ pub fn amx_available() -> bool {
 /// Whether the AVX2 + FMA + F16C kernels may run (the CPU has them, the cap allows them):
 /// the one gate of every AVX2 loop, packed or not.
 #[cfg(target_arch = "x86_64")]
-pub(crate) use avx2::available as avx2_available;
+pub use avx2::available as avx2_available;
 
 /// The kernels `isa` and `amx` name, as the app, `woolly info` and `bench` show them.
 pub fn kernels_name(isa: Isa, amx: bool) -> String {
@@ -70,6 +72,8 @@ pub fn kernels_name(isa: Isa, amx: bool) -> String {
 // What the CPU has, whatever the cap (for [`super::CpuFeatures::detected`]).
 #[cfg(target_arch = "x86_64")]
 pub(super) use avx512::detected as avx512_detected;
+#[cfg(target_arch = "aarch64")]
+pub(super) use neon::{dotprod_detected, i8mm_detected};
 #[cfg(target_arch = "x86_64")]
 pub(super) use {amx::detected as amx_detected, avx2::detected as avx2_detected};
 
@@ -177,21 +181,17 @@ impl PackedKind {
 pub enum Isa {
     Avx512Vnni,
     Avx2,
+    /// NEON with `sdot`, and `smmla` for prefill.
+    NeonI8mm,
+    /// NEON with `sdot`.
+    NeonDot,
+    Neon,
     Portable,
 }
 
 impl Isa {
     pub fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if avx512::available() {
-                return Isa::Avx512Vnni;
-            }
-            if avx2::available() {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Portable
+        Self::all_available()[0]
     }
 
     /// Every instruction set this CPU can run under the cap, best first (for tests and
@@ -207,6 +207,19 @@ impl Isa {
                 all.push(Isa::Avx2);
             }
         }
+        #[cfg(target_arch = "aarch64")]
+        {
+            use neon::{available, Variant};
+            for (variant, isa) in [
+                (Variant::I8mm, Isa::NeonI8mm),
+                (Variant::Dot, Isa::NeonDot),
+                (Variant::Neon, Isa::Neon),
+            ] {
+                if available(variant) {
+                    all.push(isa);
+                }
+            }
+        }
         all.push(Isa::Portable);
         all
     }
@@ -215,6 +228,9 @@ impl Isa {
         match self {
             Self::Avx512Vnni => "AVX-512 VNNI",
             Self::Avx2 => "AVX2",
+            Self::NeonI8mm => "NEON i8mm",
+            Self::NeonDot => "NEON dotprod",
+            Self::Neon => "NEON",
             Self::Portable => "portable",
         }
     }
@@ -372,6 +388,21 @@ impl PackedMatrix {
                         PackedKind::IQ4XS => avx2_k::iq4::<true, T>(sc, subs, qs, ys),
                     }
                 }
+            }
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonI8mm if neon::available(neon::Variant::I8mm) => {
+                // SAFETY: the CPU has FEAT_I8MM and FEAT_DotProd; the slices are cut as above.
+                unsafe { neon::tile_i8mm::<T>(kind, sc, subs, qs, ys) }
+            }
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonI8mm | Isa::NeonDot if neon::available(neon::Variant::Dot) => {
+                // SAFETY: the CPU has FEAT_DotProd; the slices are cut as above.
+                unsafe { neon::tile_dot::<T>(kind, sc, subs, qs, ys) }
+            }
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonI8mm | Isa::NeonDot | Isa::Neon if neon::available(neon::Variant::Neon) => {
+                // SAFETY: the slices are cut as above.
+                unsafe { neon::tile_neon::<T>(kind, sc, subs, qs, ys) }
             }
             _ => match kind {
                 PackedKind::Q4_0 => portable::q4::<8, T>(sc, qs, ys),

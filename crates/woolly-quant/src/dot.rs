@@ -35,7 +35,46 @@ pub fn quantize_q8(x: &[f32], out: &mut [Q8Block]) {
         // SAFETY: the CPU has AVX2, FMA and F16C.
         return unsafe { quantize_q8_avx2(x, out) };
     }
+    #[cfg(target_arch = "aarch64")]
+    if super::cpu::allows(super::CpuFeatures::Neon) {
+        return quantize_q8_neon(x, out);
+    }
     quantize_q8_body(x, out)
+}
+
+/// [`quantize_q8_body`] in NEON registers: `fcvtns` rounds to nearest even, as the scalar
+/// loop does.
+#[cfg(target_arch = "aarch64")]
+fn quantize_q8_neon(x: &[f32], out: &mut [Q8Block]) {
+    use std::arch::aarch64::*;
+    for (chunk, block) in x.chunks_exact(Q8_BLOCK).zip(out) {
+        // SAFETY: `chunk` is 32 f32 long and `block.qs` 32 bytes; NEON is baseline.
+        unsafe {
+            let v: [float32x4_t; 8] = std::array::from_fn(|i| vld1q_f32(chunk.as_ptr().add(4 * i)));
+            let m = v.map(|v| vabsq_f32(v));
+            let m = vmaxq_f32(
+                vmaxq_f32(vmaxq_f32(m[0], m[1]), vmaxq_f32(m[2], m[3])),
+                vmaxq_f32(vmaxq_f32(m[4], m[5]), vmaxq_f32(m[6], m[7])),
+            );
+            let amax = vmaxvq_f32(m);
+            let d = amax / 127.0;
+            let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+            let q = v.map(|v| vcvtnq_s32_f32(vmulq_n_f32(v, id)));
+            let sum = vaddvq_s32(vaddq_s32(
+                vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3])),
+                vaddq_s32(vaddq_s32(q[4], q[5]), vaddq_s32(q[6], q[7])),
+            ));
+            let h: [int16x8_t; 4] = std::array::from_fn(|i| {
+                vcombine_s16(vqmovn_s32(q[2 * i]), vqmovn_s32(q[2 * i + 1]))
+            });
+            let p = block.qs.as_mut_ptr();
+            vst1q_s8(p, vcombine_s8(vqmovn_s16(h[0]), vqmovn_s16(h[1])));
+            vst1q_s8(p.add(16), vcombine_s8(vqmovn_s16(h[2]), vqmovn_s16(h[3])));
+            block.d = round_f16(d);
+            block.s = round_f16(d * sum as f32);
+            block.sx = block.d * sum as f32;
+        }
+    }
 }
 
 /// [`quantize_q8_body`] in AVX2 registers: the max, the rounding (to nearest even, as the

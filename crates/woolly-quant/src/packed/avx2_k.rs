@@ -3,7 +3,7 @@
 
 use super::avx2::{five_bits, halves, idot, nibbles};
 use super::{Line, Q8Block, GROUP};
-use crate::quant::dequant::IQ4_VALUES;
+use crate::dequant::IQ4_VALUES;
 use std::arch::x86_64::*;
 
 /// Blocks per super-block.

@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 WOOLLY := $(CARGO_TARGET_DIR)/release/woolly
 TOOLS_DIR := $(or $(WOOLLY_TOOLS_DIR),$(HOME)/.cache/woolly/tools)
 
-.PHONY: setup ui build dist test test-dist soak run chat bench bench-tiers agreement fmt clippy
+.PHONY: setup ui build dist test test-dist test-arm soak run chat bench bench-tiers agreement fmt clippy
 
 setup:
 	@./scripts/setup.sh
@@ -52,6 +52,13 @@ test: ui
 # Xvfb and chat with the test model from the default model store, dpkg -r, nothing left.
 test-dist: dist
 	python3 tests/dist/run.py
+
+# The ARM (AArch64) build on this x86 machine: Debian's Rust cross-builds the kernel crate's
+# tests and the CLI, qemu-user runs them on emulated CPUs with and without dotprod and i8mm
+# (every NEON variant against the portable reference), and the emulated CLI's greedy tokens
+# on the reference prompts must equal this build's. CI runs it after make test.
+test-arm: build
+	./scripts/test-arm.sh
 
 # The server under load on loopback: 1, 8 and 32 clients mixing chat, completions, streams,
 # WebSocket, cancels, disconnects and malformed requests; req/s, time to first token, outcomes,

@@ -206,6 +206,7 @@ fn nibbles(line: &Line, r: usize) -> (uint8x16_t, uint8x16_t) {
     }
 }
 
+#[inline(always)]
 fn s8(v: uint8x16_t) -> int8x16_t {
     // SAFETY: a reinterpretation.
     unsafe { vreinterpretq_s8_u8(v) }
@@ -218,6 +219,7 @@ fn step(acc: &mut float32x4_t, isum: int32x4_t, d: float32x4_t, yd: f32) {
     unsafe { *acc = vfmaq_f32(*acc, vcvtq_f32_s32(isum), vmulq_n_f32(d, yd)) }
 }
 
+#[inline(always)]
 fn to_rows(v: float32x4_t) -> [f32; GROUP] {
     let mut out = [0f32; GROUP];
     // SAFETY: 4 f32.

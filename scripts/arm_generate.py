@@ -2,9 +2,12 @@
 """The emulated ARM CLI's greedy tokens against the x86 build's, on the test model's reference
 prompts (tests/refdata/smollm2-greedy.json: llama.cpp's prompts, 48 tokens each).
 
-Both builds run `woolly generate --temperature 0 --ignore-eos --json`; the ARM one under
-qemu-user with each emulated CPU given, so each NEON variant (i8mm, dotprod, plain) decides
-the tokens once. Fails on the first token that differs, with the x86 build's margin there.
+Both builds run `woolly generate --temperature 0 --ignore-eos --json`: the x86 one capped at
+its portable kernels, the ARM one under qemu-user with each emulated CPU given, so each NEON
+variant (i8mm, dotprod, plain) decides the tokens once. The NEON kernels reproduce the
+portable ones bit for bit (the same exact integer sums and the same float operations in the
+same order), so every token and the first token's logits must be equal, not merely close:
+a difference anywhere in the ARM build (kernels, attention, tokenizer, sampling) shows.
 """
 
 import argparse
@@ -14,11 +17,11 @@ import sys
 import time
 
 
-def generate(cmd, model, prompt, n):
+def generate(cmd, model, prompt, n, extra=()):
     args = cmd + [
         "generate", "-m", model, "-p", prompt, "-n", str(n), "--temperature", "0",
         "--ignore-eos", "-c", "512", "-t", "2", "--device", "cpu", "--json",
-        "--top-logits", "2",
+        "--top-logits", "2", *extra,
     ]
     start = time.monotonic()
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
@@ -39,7 +42,7 @@ def main():
     print(f"{'prompt':<34} {'cpu':<12} {'tokens':>6} {'equal':>6} {'seconds':>8}")
     for case in cases:
         n = len(case["gen_ids"])
-        want, _ = generate([args.x86], args.model, case["prompt"], n)
+        want, _ = generate([args.x86], args.model, case["prompt"], n, ["--cpu-features", "portable"])
         for cpu in args.cpus:
             qemu = ["qemu-aarch64-static", "-cpu", cpu, "-L", "/", args.arm]
             got, secs = generate(qemu, args.model, case["prompt"], n)
@@ -52,6 +55,10 @@ def main():
             print(f"{label!r:<34} {cpu:<12} {n:>6} {same:>6} {secs:>8.1f}")
             if got["prompt_tokens"] != want["prompt_tokens"]:
                 print("  prompt tokenization differs", file=sys.stderr)
+                failures += 1
+            elif got["top_logits"] != want["top_logits"]:
+                print(f"  first token's logits differ: {got['top_logits']} vs {want['top_logits']}",
+                      file=sys.stderr)
                 failures += 1
             elif same < n:
                 # Logits are listed for the first generated token only.

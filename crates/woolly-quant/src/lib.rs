@@ -1,5 +1,5 @@
 //! GGUF block formats: geometry, dequantization, and the fused dot products the model's
-//! matrix kernels are built on.
+//! matrix kernels are built on; and the f32 vector loops of attention and the activations.
 
 pub mod cpu;
 mod dequant;
@@ -8,6 +8,7 @@ mod dot;
 mod dot_avx2;
 pub mod packed;
 mod types;
+pub mod vector;
 
 pub use cpu::CpuFeatures;
 pub use dequant::{dequantize, QuantError};

@@ -5,8 +5,10 @@
 //! Every format is first turned into signed 8-bit weights, the 16 values a block's first
 //! and second activation halves multiply; one integer routine ([`isums`]) then forms each
 //! row's exact block sum in the variant's way, and one float step per block follows, the
-//! same for every variant and tile width. The integer sums are exact, so the three variants
-//! and decode (one token) and prefill (four) agree to the bit.
+//! same for every variant and tile width. The integer sums are exact and the float steps
+//! are the portable kernels' own operations in their order (unfused multiplies and adds),
+//! so the three variants, decode (one token) and prefill (four), and the portable kernels
+//! on any CPU all agree to the bit: an ARM build reproduces an x86 build's portable tier.
 //!
 //! `sdot` and `smmla` are written as inline assembly: their intrinsics are not stable Rust.
 
@@ -212,11 +214,21 @@ fn s8(v: uint8x16_t) -> int8x16_t {
     unsafe { vreinterpretq_s8_u8(v) }
 }
 
-/// The float step shared by every format: `acc += isum * (d * d_x)` per row.
+/// The float step shared by every format, as the portable kernels write it:
+/// `acc += d * d_x * isum + extra` per row (`extra`: a min term, or `None`).
 #[inline(always)]
-fn step(acc: &mut float32x4_t, isum: int32x4_t, d: float32x4_t, yd: f32) {
+fn step(
+    acc: &mut float32x4_t,
+    isum: int32x4_t,
+    d: float32x4_t,
+    yd: f32,
+    extra: Option<float32x4_t>,
+) {
     // SAFETY: NEON.
-    unsafe { *acc = vfmaq_f32(*acc, vcvtq_f32_s32(isum), vmulq_n_f32(d, yd)) }
+    unsafe {
+        let v = vmulq_f32(vmulq_n_f32(d, yd), vcvtq_f32_s32(isum));
+        *acc = vaddq_f32(*acc, extra.map_or(v, |e| vaddq_f32(v, e)));
+    }
 }
 
 #[inline(always)]
@@ -246,7 +258,6 @@ unsafe fn kernel<const V: u8, const T: usize>(
     use super::PackedKind as K;
     let zero = unsafe { vdupq_n_f32(0.0) };
     let mut acc = [zero; T];
-    let mut mins = [zero; T];
     let x_of = |b: usize| -> [[int8x16_t; 2]; T] { std::array::from_fn(|t| halves(&ys[t][b])) };
     match kind {
         K::Q4_0 | K::Q4_1 => {
@@ -266,9 +277,14 @@ unsafe fn kernel<const V: u8, const T: usize>(
                 let i = unsafe { isums::<V, 2, T>(&w, &x_of(b)) };
                 for t in 0..T {
                     let y = &ys[t][b];
-                    step(&mut acc[t], i[t], d, y.d);
                     let s = if off { y.sx } else { y.s };
-                    mins[t] = unsafe { vfmaq_n_f32(mins[t], m, s) };
+                    step(
+                        &mut acc[t],
+                        i[t],
+                        d,
+                        y.d,
+                        Some(unsafe { vmulq_n_f32(m, s) }),
+                    );
                 }
             }
         }
@@ -285,7 +301,7 @@ unsafe fn kernel<const V: u8, const T: usize>(
                     });
                     let i = unsafe { isums::<V, 2, T>(&w, &x_of(b)) };
                     for t in 0..T {
-                        step(&mut acc[t], i[t], d, ys[t][b].d);
+                        step(&mut acc[t], i[t], d, ys[t][b].d, None);
                     }
                 }
             }
@@ -306,7 +322,7 @@ unsafe fn kernel<const V: u8, const T: usize>(
                 });
                 let i = unsafe { isums::<V, 2, T>(&w, &x_of(b)) };
                 for t in 0..T {
-                    step(&mut acc[t], i[t], d, ys[t][b].d);
+                    step(&mut acc[t], i[t], d, ys[t][b].d, None);
                 }
             }
         }
@@ -338,8 +354,9 @@ unsafe fn kernel<const V: u8, const T: usize>(
                     let i = unsafe { isums::<V, 2, T>(&w, &x_of(b)) };
                     for t in 0..T {
                         let y = &ys[t][b];
-                        step(&mut acc[t], i[t], db, y.d);
-                        mins[t] = unsafe { vfmsq_n_f32(mins[t], mb, y.sx) };
+                        // `- m * sx`, as the portable kernel subtracts it.
+                        let m = unsafe { vnegq_f32(vmulq_n_f32(mb, y.sx)) };
+                        step(&mut acc[t], i[t], db, y.d, Some(m));
                     }
                 }
             }
@@ -383,7 +400,7 @@ unsafe fn kernel<const V: u8, const T: usize>(
                     };
                     for t in 0..T {
                         let i = unsafe { vmlaq_s32(vmulq_s32(sa, a[t]), sz, z[t]) };
-                        step(&mut acc[t], i, d, ys[t][b].d);
+                        step(&mut acc[t], i, d, ys[t][b].d, None);
                     }
                 }
             }
@@ -405,12 +422,12 @@ unsafe fn kernel<const V: u8, const T: usize>(
                 });
                 let i = unsafe { isums::<V, 2, T>(&w, &x_of(b)) };
                 for t in 0..T {
-                    step(&mut acc[t], i[t], d, ys[t][b].d);
+                    step(&mut acc[t], i[t], d, ys[t][b].d, None);
                 }
             }
         }
     }
-    std::array::from_fn(|t| to_rows(unsafe { vaddq_f32(acc[t], mins[t]) }))
+    std::array::from_fn(|t| to_rows(acc[t]))
 }
 
 /// Row `r`'s values `nibble | fifth << 4` of block column `c` of a unit whose fifth bits

@@ -5,7 +5,7 @@
 mod attention;
 pub(super) mod ops;
 mod pool;
-mod simd;
+use woolly_quant::vector as simd;
 mod weights;
 
 use super::config::{Activation, ModelConfig, RopeLayout};

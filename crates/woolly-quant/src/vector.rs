@@ -1,31 +1,29 @@
 //! The f32 vector loops of attention (`q · k`, `out += p * v`), over f32 or f16 cache
 //! rows. Each has a plain body that the compiler vectorizes, instantiated once more inside
 //! an AVX-512 function so it gets 16-lane code where the CPU has it; the f16 rows are
-//! converted by the F16C / AVX-512 units. Both obey the [cap](crate::quant::cpu).
+//! converted by the F16C / AVX-512 units. On ARM, attention has a NEON kernel of its own
+//! (the f16 rows converted by `fcvtl`, four at a time); the other loops' plain bodies are
+//! vectorized for NEON by the compiler. All obey the [cap](crate::cpu).
 
-use crate::quant::cpu::allows;
-use crate::quant::CpuFeatures;
+use crate::cpu::allows;
+use crate::CpuFeatures;
+#[cfg(target_arch = "aarch64")]
+use std::arch::aarch64::*;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
+#[cfg(target_arch = "x86_64")]
 use std::sync::OnceLock;
 
+#[cfg(target_arch = "x86_64")]
 fn avx512() -> bool {
     static HAS: OnceLock<bool> = OnceLock::new();
     allows(CpuFeatures::Avx512)
-        && *HAS.get_or_init(|| {
-            #[cfg(target_arch = "x86_64")]
-            {
-                is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("f16c")
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            {
-                false
-            }
-        })
+        && *HAS
+            .get_or_init(|| is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("f16c"))
 }
 
 #[cfg(target_arch = "x86_64")]
-use crate::quant::packed::avx2_available as avx2;
+use crate::packed::avx2_available as avx2;
 
 /// `e^x` to about 2e-7 relative, branch-free so loops over it vectorize: `2^(x log2 e)`
 /// split into an integer power (built in the exponent bits) and a polynomial fraction.
@@ -211,6 +209,12 @@ pub trait KvElem: Copy + Send + Sync + 'static {
     /// `p` must be valid for 8 reads; the CPU must have AVX and F16C.
     #[cfg(target_arch = "x86_64")]
     unsafe fn load8(p: *const Self) -> __m256;
+    /// 4 values from `p` as f32 lanes.
+    ///
+    /// # Safety
+    /// `p` must be valid for 4 reads.
+    #[cfg(target_arch = "aarch64")]
+    unsafe fn load4(p: *const Self) -> float32x4_t;
 }
 
 impl KvElem for f32 {
@@ -233,6 +237,12 @@ impl KvElem for f32 {
         // SAFETY: the caller's promise.
         unsafe { _mm256_loadu_ps(p) }
     }
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn load4(p: *const Self) -> float32x4_t {
+        // SAFETY: the caller's promise.
+        unsafe { vld1q_f32(p) }
+    }
 }
 
 impl KvElem for u16 {
@@ -254,6 +264,19 @@ impl KvElem for u16 {
     unsafe fn load8(p: *const Self) -> __m256 {
         // SAFETY: the caller's promise.
         unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)) }
+    }
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn load4(p: *const Self) -> float32x4_t {
+        // SAFETY: the caller's promise; `fcvtl` is part of every AArch64 FPU (its
+        // intrinsic is not stable Rust).
+        unsafe {
+            let h = vld1_u16(p);
+            let out: float32x4_t;
+            std::arch::asm!("fcvtl {o:v}.4s, {h:v}.4h", o = out(vreg) out, h = in(vreg) h,
+                options(pure, nomem, nostack));
+            out
+        }
     }
 }
 
@@ -334,6 +357,20 @@ pub fn attend_queries<E: KvElem>(
                 2 => attend_avx2::<E, 2>(queries, hd, kt, v, scoring, scores, stride),
                 3 => attend_avx2::<E, 3>(queries, hd, kt, v, scoring, scores, stride),
                 _ => attend_avx2::<E, 4>(queries, hd, kt, v, scoring, scores, stride),
+            }
+        }
+        return;
+    }
+    #[cfg(target_arch = "aarch64")]
+    if allows(CpuFeatures::Neon) && hd.is_multiple_of(4) && hd <= MAX_HEAD_DIM {
+        // SAFETY: NEON is baseline; the lengths were checked above.
+        unsafe {
+            match nq {
+                0 => {}
+                1 => attend_neon::<E, 1>(queries, hd, kt, v, scoring, scores, stride),
+                2 => attend_neon::<E, 2>(queries, hd, kt, v, scoring, scores, stride),
+                3 => attend_neon::<E, 3>(queries, hd, kt, v, scoring, scores, stride),
+                _ => attend_neon::<E, 4>(queries, hd, kt, v, scoring, scores, stride),
             }
         }
         return;
@@ -529,6 +566,79 @@ unsafe fn attend_avx2<E: KvElem, const Q: usize>(
                 }
                 for (c, oc) in o.iter().enumerate().take(width) {
                     _mm256_storeu_ps(out.add(c0 + 8 * c), *oc);
+                }
+            }
+        }
+    }
+}
+
+/// [`attend_queries`] in 4-lane NEON registers, as the AVX2 kernel: per dimension the 16
+/// keys of a block feed `4 Q` multiply-adds; the weighted sum of values runs 32
+/// dimensions of one query at a time. The multiply-adds are unfused, in the portable
+/// loop's order, so both give the same bits (an ARM build reproduces the portable tier).
+///
+/// # Safety
+/// The lengths [`attend_queries`] checks, and `hd` a multiple of 4 up to
+/// [`MAX_HEAD_DIM`].
+#[cfg(target_arch = "aarch64")]
+unsafe fn attend_neon<E: KvElem, const Q: usize>(
+    queries: &mut [Query],
+    hd: usize,
+    kt: &[E],
+    v: &[E],
+    scoring: Scoring,
+    scores: &mut [f32],
+    stride: usize,
+) {
+    let (scale, softcap) = (scoring.scale, scoring.softcap);
+    let lens: [usize; Q] = std::array::from_fn(|i| queries[i].len);
+    let max_len = lens.iter().copied().max().unwrap_or(0);
+    // SAFETY: the bounds are the caller's promise, checked by `attend_queries`.
+    unsafe {
+        let mut rounded = [[0f32; MAX_HEAD_DIM]; Q];
+        for (r, query) in rounded.iter_mut().zip(queries.iter()) {
+            for (d, &x) in r.iter_mut().zip(query.q) {
+                *d = round_as::<E>(x);
+            }
+        }
+        let sp = scores.as_mut_ptr();
+        for j0 in (0..max_len).step_by(KEY_BLOCK) {
+            let kp = kt.as_ptr().add(j0 * hd);
+            let mut a = [[vdupq_n_f32(0.0); 4]; Q];
+            for d in 0..hd {
+                let k: [float32x4_t; 4] =
+                    std::array::from_fn(|c| E::load4(kp.add(d * KEY_BLOCK + 4 * c)));
+                for i in 0..Q {
+                    let qd = rounded[i][d];
+                    for c in 0..4 {
+                        a[i][c] = vaddq_f32(a[i][c], vmulq_n_f32(k[c], qd));
+                    }
+                }
+            }
+            // Scores past a query's length are never read: its row is cut at `len` below.
+            for i in 0..Q {
+                let row = sp.add(i * stride + j0);
+                for c in 0..4 {
+                    vst1q_f32(row.add(4 * c), vmulq_n_f32(a[i][c], scale));
+                }
+            }
+        }
+        for (i, query) in queries.iter_mut().enumerate() {
+            let row = std::slice::from_raw_parts_mut(sp.add(i * stride), max_len);
+            weigh_body(&mut row[query.first..lens[i]], softcap);
+            row[..query.first].fill(0.0);
+            let out = query.out.as_mut_ptr();
+            for c0 in (0..hd).step_by(32) {
+                let width = (hd - c0).min(32) / 4;
+                let mut o = [vdupq_n_f32(0.0); 8];
+                for (j, &p) in row[..lens[i]].iter().enumerate() {
+                    let vr = v.as_ptr().add(j * hd + c0);
+                    for (c, oc) in o.iter_mut().enumerate().take(width) {
+                        *oc = vaddq_f32(*oc, vmulq_n_f32(E::load4(vr.add(4 * c)), p));
+                    }
+                }
+                for (c, oc) in o.iter().enumerate().take(width) {
+                    vst1q_f32(out.add(c0 + 4 * c), *oc);
                 }
             }
         }

@@ -6,7 +6,7 @@
 # CLI's greedy tokens and first-token logits on the test model's reference prompts must equal
 # the x86 build's portable tier exactly (the NEON kernels reproduce the portable ones).
 #
-# Toolchain: rustc-web (Debian's current Rust) with the arm64 standard library, gcc as the
+# Toolchain: rustc-web and cargo-web (Debian's current Rust) with the arm64 standard library, gcc as the
 # linker, qemu-user-static; the arm64 C library comes with the standard library's package
 # (multiarch), so qemu runs the binaries against `/` (`-L /`).
 set -euo pipefail
@@ -25,7 +25,7 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   $SUDO dpkg --add-architecture arm64
   $SUDO apt-get update -qq
 fi
-PACKAGES=(rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+PACKAGES=(rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -137,8 +137,10 @@ fn greedy_is_deterministic() {
 }
 
 /// On the wgpu device (lavapipe where there is no GPU): llama.cpp's first token and top-5
-/// logits on every reference prompt, and the CPU path's greedy continuation until a near-tie
-/// (the two sum in different orders, so a near-tie may go either way).
+/// logits on every reference prompt, and the CPU path's greedy continuation until a
+/// near-tie: the two sum in different orders (and lavapipe's order depends on the host's
+/// vector width), so where they part the CPU must rank the GPU's token within a near-tie of
+/// its own.
 #[test]
 fn gpu_device_follows_the_cpu_on_the_reference_prompts() {
     let refdata = common::refdata("smollm2-greedy.json");
@@ -151,13 +153,45 @@ fn gpu_device_follows_the_cpu_on_the_reference_prompts() {
             gpu["tokens"].as_array().unwrap(),
             cpu["tokens"].as_array().unwrap(),
         );
-        agree.push(a.iter().zip(b).take_while(|(x, y)| x == y).count());
+        let k = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        if k < 4 {
+            check_near_tie(case, k, &a[k]);
+        }
+        agree.push(k);
     }
     eprintln!("greedy tokens the GPU shares with the CPU (of 16): {agree:?}");
-    assert!(agree.iter().all(|&n| n >= 4), "{agree:?}");
     assert!(
         agree.iter().sum::<usize>() * 10 >= agree.len() * 16 * 6,
         "{agree:?}"
+    );
+}
+
+/// Where the GPU's greedy token `k` is not the CPU's: the CPU's logits for step `k` (the
+/// prompt extended by the first `k` tokens' text, which must tokenize back to those ids)
+/// put the GPU's token within 0.25 of the top.
+fn check_near_tie(case: &serde_json::Value, k: usize, gpu_token: &serde_json::Value) {
+    let mut extended = case.clone();
+    if k > 0 {
+        let (head, _) = run_case(case, "cpu", k);
+        let text = head["text"].as_str().unwrap();
+        extended["prompt"] = format!("{}{text}", case["prompt"].as_str().unwrap()).into();
+        let mut ids = case["prompt_ids"].as_array().unwrap().clone();
+        ids.extend(head["tokens"].as_array().unwrap().iter().cloned());
+        extended["prompt_ids"] = ids.into();
+    }
+    let (step, _) = run_case(&extended, "cpu", 1);
+    let logits = step["top_logits"].as_array().unwrap();
+    let logit = |id: &serde_json::Value| {
+        logits
+            .iter()
+            .find(|t| &t["id"] == id)
+            .map(|t| t["logit"].as_f64().unwrap())
+    };
+    let top = logits[0]["logit"].as_f64().unwrap();
+    let gap = logit(gpu_token).map(|l| top - l);
+    assert!(
+        gap.is_some_and(|g| g <= 0.25),
+        "the GPU's token {gpu_token} at step {k} is {gap:?} below the CPU's top: not a near-tie"
     );
 }
 

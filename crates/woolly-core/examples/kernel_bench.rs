@@ -124,7 +124,7 @@ fn weights(ty: GgmlType, len: usize) -> Vec<u8> {
 
 /// A prefill chunk (64 tokens) through a 2048 x 2048 matrix, per kernel: GMAC/s.
 fn prefill() {
-    use woolly_core::quant::packed::{amx_available, TokenTiles};
+    use woolly_core::quant::packed::{tiled_available, TokenTiles};
     let (rows, cols, n) = (2048, 2048, 64);
     let nb = cols / Q8_BLOCK;
     for ty in TYPES {
@@ -159,14 +159,14 @@ fn prefill() {
                 }),
             );
         }
-        if amx_available() && packed.kind.has_avx512() {
+        if tiled_available() && packed.kind.has_tiled() {
             let mut tiles = TokenTiles::default();
             report(
-                "AMX",
+                "tiled",
                 time(&mut || {
                     tiles.fill(&xq, n, nb);
                     let mut s = 0.0;
-                    packed.gemm_amx(0..packed.row_tiles(), &tiles, |_, _, v| s += v[0]);
+                    packed.gemm_tiled(0..packed.row_tiles(), &tiles, |_, _, v| s += v[0]);
                     s
                 }),
             );

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{random_blocks, Rng};
-use woolly_quant::packed::{amx_available, Isa, PackedMatrix, TokenTiles};
+use woolly_quant::packed::{tiled_available, Isa, PackedMatrix, TokenTiles};
 use woolly_quant::{
     dequantize, quantize_q8, vec_dot_portable, CpuFeatures, GgmlType, Q8Block, Q8_BLOCK,
 };
@@ -21,8 +21,14 @@ const TYPES: [GgmlType; 9] = [
     GgmlType::IQ4XS,
 ];
 
-/// The formats with AMX kernels.
-const AMX_TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
+/// The formats with tiled kernels.
+const TILED_TYPES: [GgmlType; 5] = [
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q8_0,
+    GgmlType::Q4K,
+    GgmlType::Q5K,
+];
 
 /// A row width of a few blocks of `ty`: 3 blocks, or 2 super-blocks for the K-quants.
 fn cols_for(ty: GgmlType) -> usize {
@@ -121,21 +127,23 @@ fn packed_gemm_matches_row_kernels() {
     }
 }
 
-/// The AMX kernels, on partial and several 16-row tiles and 16-token tiles, against the
-/// row reference kernels (skipped on a CPU without AMX).
+/// The tiled prefill kernels (AMX, else AVX-512 VNNI: whichever this CPU runs), on partial
+/// and several 16-row tiles and 16-token tiles, against the row reference kernels and bit
+/// for bit against the AVX-512 decode kernels (skipped on a CPU without AVX-512 VNNI).
 #[test]
-fn amx_gemm_matches_row_kernels() {
-    if !amx_available() {
-        eprintln!("no AMX on this CPU: skipped");
+fn tiled_gemm_matches_row_kernels() {
+    if !tiled_available() {
+        eprintln!("no AVX-512 VNNI on this CPU: skipped");
         return;
     }
     let mut rng = Rng(23);
-    let cols = 128;
-    let nb = cols / Q8_BLOCK;
     let mut tiles = TokenTiles::default();
-    for ty in AMX_TYPES {
+    for ty in TILED_TYPES {
+        // Four blocks, or two K-quant super-blocks.
+        let cols = (4 * Q8_BLOCK).max(2 * ty.block_size());
+        let nb = cols / Q8_BLOCK;
         for rows in [13, 40] {
-            let w = random_blocks(ty, rows * nb, &mut rng, 1.0, 1.0 / 32.0);
+            let w = random_blocks(ty, rows * cols / ty.block_size(), &mut rng, 1.0, 1.0 / 32.0);
             let packed = PackedMatrix::pack(ty, &w, rows, cols).expect("packable");
             for n in [1, 16, 37, 9, 70] {
                 let (x, xq) = activations(&mut rng, n, cols);
@@ -144,7 +152,7 @@ fn amx_gemm_matches_row_kernels() {
                 let got = outputs(rows, n, |emit| {
                     // Two calls, as two threads would split the tiles.
                     for part in [0..1, 1..packed.row_tiles()] {
-                        packed.gemm_amx(part, &tiles, |t, r0, v| {
+                        packed.gemm_tiled(part, &tiles, |t, r0, v| {
                             seen += v.iter().enumerate().filter(|(k, _)| r0 + k < rows).count();
                             emit(t, r0, v)
                         });
@@ -160,7 +168,7 @@ fn amx_gemm_matches_row_kernels() {
                 assert_eq!(
                     bits(&got),
                     bits(&vnni),
-                    "{ty} rows {rows} n {n}: AMX vs AVX-512"
+                    "{ty} rows {rows} n {n}: tiled vs AVX-512"
                 );
                 check_against_rows(
                     ty,
@@ -169,7 +177,7 @@ fn amx_gemm_matches_row_kernels() {
                     &x,
                     &xq,
                     &got,
-                    &format!("AMX rows {rows} n {n}"),
+                    &format!("tiled rows {rows} n {n}"),
                 );
             }
         }

@@ -1,13 +1,19 @@
-//! AMX kernels for prefill: 16 weight rows times 16 tokens per `tdpbusd`, one 32-value
-//! block at a time (every block has its own scales), with the scaling done in AVX-512.
+//! Tiled prefill kernels: 16 weight rows times 16 tokens per step, one 32-value block at a
+//! time (every block has its own scales), with the scaling done in AVX-512. On AMX one
+//! `tdpbusd` forms a step's integer products; on AVX-512 CPUs without AMX, 128 `vpdpbusd`
+//! form the same exact sums, so both agree to the bit with each other and with the decode
+//! kernels of [`super::avx512`].
 //!
 //! The weight rows of a tile are unpacked once into a per-thread panel (A tiles: 16 rows
 //! of 32 unsigned bytes per block), the activations come prepared as [`TokenTiles`].
 //! Rust has no stable AMX intrinsics, so the tile instructions are inline assembly; the
 //! tile registers are used only here: tmm0 = C (16 x 16 i32), tmm1 = A, tmm2 = B.
 
-use super::tiles::{Lanes, TokenTiles, TILE};
+use super::tiles::{BTile, Lanes, TokenTiles, TILE};
 use super::{Line, PackedKind, GROUP};
+
+/// Blocks per K-quant super-block.
+const SUB: usize = 8;
 use std::arch::asm;
 use std::arch::x86_64::*;
 use std::cell::RefCell;
@@ -139,8 +145,16 @@ macro_rules! tile_store {
     };
 }
 
-/// `groups` (1 to 4) consecutive 4-row groups, `nb` block columns each, times every token
-/// of `x`. `sc` and `qs` are those groups' packed scales and lines. `emit(t, r, values)`
+/// Consecutive 4-row groups of a packed matrix: their scales, sub-block bytes and lines.
+pub struct Groups<'a> {
+    pub count: usize,
+    pub sc: &'a [u16],
+    pub subs: &'a [u8],
+    pub qs: &'a [Line],
+}
+
+/// The `w.count` (1 to 4) groups, `nb` block columns each, times every token of `x`, the
+/// products formed on AMX when `AMX` else with AVX-512 VNNI. `emit(t, r, values)`
 /// gets rows `r..r + 4` (relative to the first group) for token `t`.
 ///
 /// The rows are unpacked once, then taken through the tokens up to 64 at a time. For each
@@ -149,34 +163,45 @@ macro_rules! tile_store {
 /// unit overlap instead of waiting on each other.
 ///
 /// # Safety
-/// [`available`] must be true.
+/// [`available`] must be true with `AMX`, else [`super::avx512::available`].
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub unsafe fn gemm_rows(
+pub unsafe fn gemm_rows<const AMX: bool>(
     kind: PackedKind,
-    sc: &[u16],
-    qs: &[Line],
-    groups: usize,
+    w: Groups,
     nb: usize,
     x: &TokenTiles,
     mut emit: impl FnMut(usize, usize, [f32; GROUP]),
 ) {
+    let (groups, units) = (w.count, nb * super::Q8_BLOCK / kind.unit());
     assert!((1..=TILE / GROUP).contains(&groups) && x.blocks() == nb);
-    assert!(sc.len() >= groups * nb * kind.scales() && qs.len() >= groups * nb * kind.lines());
+    assert!(w.sc.len() >= groups * units * kind.scales());
+    assert!(w.qs.len() >= groups * units * kind.lines());
+    assert!(w.subs.len() >= groups * units * kind.subs());
     PANEL.with_borrow_mut(|panel| {
         // SAFETY: the caller checked the CPU; the slices were checked above.
-        unsafe { unpack(panel, kind, sc, qs, groups, nb) };
+        unsafe { unpack(panel, kind, &w, nb) };
         let sums = if kind == PackedKind::Q4_1 {
             &x.s
         } else {
             &x.sx
         };
-        // SAFETY: AMX is available and permitted (`available`); the config is 64 bytes.
-        unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack)) };
+        if AMX {
+            // SAFETY: AMX is available and permitted (`available`); the config is 64 bytes.
+            unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack)) };
+        }
         for first in (0..x.token_tiles()).step_by(MAX_TOKEN_TILES) {
             let tts = (x.token_tiles() - first).min(MAX_TOKEN_TILES);
             let mut acc = [[Lanes::default(); TILE]; MAX_TOKEN_TILES];
             for b in 0..=nb {
-                if b < nb {
+                if b < nb && !AMX {
+                    for tt in 0..tts {
+                        let bt = &x.tiles[(first + tt) * nb + b];
+                        // SAFETY: the panel holds 8 lines (16 rows x 32 bytes) per block.
+                        unsafe {
+                            vnni_tile(panel.a.as_ptr().add(b * 8), bt, &mut panel.c[b % 2][tt])
+                        };
+                    }
+                } else if b < nb {
                     let out = panel.c[b % 2].as_mut_ptr();
                     let bt = |tt: usize| x.tiles[(first + tt) * nb + b].0.as_ptr();
                     // SAFETY: the panel holds 8 lines per block (16 rows x 32 bytes), a B tile
@@ -258,22 +283,46 @@ pub unsafe fn gemm_rows(
                 }
             }
         }
-        // SAFETY: hands the tile state back, so context switches stop saving it.
-        unsafe { asm!("tilerelease", options(nostack, nomem)) };
+        if AMX {
+            // SAFETY: hands the tile state back, so context switches stop saving it.
+            unsafe { asm!("tilerelease", options(nostack, nomem)) };
+        }
     });
+}
+
+/// One C tile with `vpdpbusd`: the 16 unpacked weight rows of a block (`a`: 8 lines, 32
+/// bytes a row) times the block's 16 tokens in `b`, whose row `i` holds each token's bytes
+/// `4i..4i + 4`: row `m`'s bytes `4i..4i + 4`, broadcast, meet it in one instruction.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn vnni_tile(a: *const Line, b: &BTile, c: &mut CTile) {
+    let a = a as *const i32;
+    let mut bv = [_mm512_setzero_si512(); 8];
+    for (i, v) in bv.iter_mut().enumerate() {
+        // SAFETY: a B tile is 8 aligned 64-byte rows.
+        *v = unsafe { _mm512_load_si512(b.0.as_ptr().add(64 * i) as *const _) };
+    }
+    // Eight rows at a time: eight independent sums keep the unit busy.
+    for m0 in (0..TILE).step_by(8) {
+        let mut acc = [_mm512_setzero_si512(); 8];
+        for (i, bv) in bv.iter().enumerate() {
+            for (r, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: the caller passes 16 rows of 8 dwords.
+                let w = _mm512_set1_epi32(unsafe { a.add((m0 + r) * 8 + i).read() });
+                *acc = _mm512_dpbusd_epi32(*acc, w, *bv);
+            }
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            // SAFETY: a C tile is 16 aligned rows of 16 i32.
+            unsafe { _mm512_store_si512(c.0.as_mut_ptr().add((m0 + r) * TILE) as *mut _, *acc) };
+        }
+    }
 }
 
 /// Unpacks the groups' quants into unsigned bytes in the A-tile layout, and their scales
 /// into `d` and the offset multiplier of [`super`]'s formula, zero past the last group.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn unpack(
-    p: &mut Panel,
-    kind: PackedKind,
-    sc: &[u16],
-    qs: &[Line],
-    groups: usize,
-    nb: usize,
-) {
+unsafe fn unpack(p: &mut Panel, kind: PackedKind, w: &Groups, nb: usize) {
+    let (sc, subs, qs, groups) = (w.sc, w.subs, w.qs, w.count);
     p.a.resize(nb * 8, Line([0; 64]));
     p.dw.resize(nb, Lanes::default());
     p.mw.resize(nb, Lanes::default());
@@ -293,33 +342,62 @@ unsafe fn unpack(
                 continue;
             }
             let col = g * nb + b;
-            match kind {
-                PackedKind::Q4_0 | PackedKind::Q4_1 => {
-                    // SAFETY: lines are 64-byte aligned.
-                    unsafe {
-                        let w = _mm512_load_si512(qs[col].0.as_ptr() as *const _);
-                        let lo = _mm512_and_si512(w, mask);
-                        let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(w), mask);
-                        let (r01, r23) = (
-                            _mm512_permutex2var_epi64(lo, rows01, hi),
-                            _mm512_permutex2var_epi64(lo, rows23, hi),
-                        );
-                        _mm512_store_si512(dst[0].0.as_mut_ptr() as *mut _, r01);
-                        _mm512_store_si512(dst[1].0.as_mut_ptr() as *mut _, r23);
-                    }
+            // The nibble line of this block column (K-quants: in its super-block's unit).
+            let (units, u, j) = (nb / SUB, b / SUB, b % SUB);
+            let (line, fifth) = match kind {
+                PackedKind::Q4K => (&qs[(g * units + u) * 8 + j], None),
+                PackedKind::Q5K => {
+                    let quad = (g * units + u) * 10 + j / 4 * 5;
+                    (&qs[quad + j % 4], Some((&qs[quad + 4], j % 4)))
                 }
-                // Q8_0: `gemm_amx` never passes the K-quants.
-                _ => dst.copy_from_slice(&qs[col * 2..col * 2 + 2]),
+                _ => (&qs[col], None),
+            };
+            if kind == PackedKind::Q8_0 {
+                dst.copy_from_slice(&qs[col * 2..col * 2 + 2]);
+            } else {
+                // SAFETY: lines are 64-byte aligned.
+                unsafe {
+                    let w = _mm512_load_si512(line.0.as_ptr() as *const _);
+                    let mut lo = _mm512_and_si512(w, mask);
+                    let mut hi = _mm512_and_si512(_mm512_srli_epi16::<4>(w), mask);
+                    if let Some((high, c)) = fifth {
+                        // Bits 2c and 2c + 1 of each byte: the fifth bits of values k, k + 16.
+                        let h = _mm512_load_si512(high.0.as_ptr() as *const _);
+                        let h = _mm512_srl_epi16(h, _mm_cvtsi32_si128(2 * c as i32));
+                        let bit = _mm512_set1_epi8(0x10);
+                        lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16::<4>(h), bit));
+                        hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_slli_epi16::<3>(h), bit));
+                    }
+                    let (r01, r23) = (
+                        _mm512_permutex2var_epi64(lo, rows01, hi),
+                        _mm512_permutex2var_epi64(lo, rows23, hi),
+                    );
+                    _mm512_store_si512(dst[0].0.as_mut_ptr() as *mut _, r01);
+                    _mm512_store_si512(dst[1].0.as_mut_ptr() as *mut _, r23);
+                }
             }
-            // SAFETY: a block column has 4 (Q4_0, Q8_0) or 8 (Q4_1) scales.
+            // SAFETY: a block column has 4 (Q4_0, Q8_0) or 8 (Q4_1) scales, a K-quant unit 8
+            // and 8 sub-block bytes per block column.
             unsafe {
-                let s = sc.as_ptr().add(col * kind.scales()) as *const __m128i;
                 let (d, m) = match kind {
+                    PackedKind::Q4K | PackedKind::Q5K => {
+                        // As the decode kernels form them: d sc and -(dmin m).
+                        let s = sc.as_ptr().add((g * units + u) * 8) as *const __m128i;
+                        let dm = _mm256_cvtph_ps(_mm_loadu_si128(s));
+                        let s8 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                            subs.as_ptr().add(col * 2 * GROUP) as *const _,
+                        ));
+                        let dmb = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(s8));
+                        let m = _mm256_extractf128_ps::<1>(dmb);
+                        (_mm256_castps256_ps128(dmb), _mm_sub_ps(_mm_setzero_ps(), m))
+                    }
                     PackedKind::Q4_1 => {
+                        let s = sc.as_ptr().add(col * kind.scales()) as *const __m128i;
                         let dm = _mm256_cvtph_ps(_mm_loadu_si128(s));
                         (_mm256_castps256_ps128(dm), _mm256_extractf128_ps::<1>(dm))
                     }
                     _ => {
+                        let s = sc.as_ptr().add(col * kind.scales()) as *const __m128i;
                         let d = _mm_cvtph_ps(_mm_loadl_epi64(s));
                         let off = if kind == PackedKind::Q4_0 {
                             -8.0

@@ -11,7 +11,7 @@ const SUB: usize = 8;
 
 /// Touches the quants and sub-scales one stride ahead (prefetches never fault).
 #[inline(always)]
-fn prefetch(quants: *const Line, subs: *const u8) {
+pub(super) fn prefetch(quants: *const Line, subs: *const u8) {
     // SAFETY: a hint only; wrapping_add keeps the pointer arithmetic defined.
     unsafe {
         let ahead = super::avx512::PREFETCH_AHEAD;

@@ -25,7 +25,7 @@ pub fn available() -> bool {
 /// Every lane of each group of 4 gets the group's integer sum.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn sum_quads_epi32(v: __m512i) -> __m512i {
+pub(super) fn sum_quads_epi32(v: __m512i) -> __m512i {
     let v = _mm512_add_epi32(v, _mm512_shuffle_epi32::<0b10_11_00_01>(v));
     _mm512_add_epi32(v, _mm512_shuffle_epi32::<0b01_00_11_10>(v))
 }
@@ -41,7 +41,7 @@ fn sum_octets_epi32(v: __m512i) -> __m512i {
 /// Lanes `0, step, 2 step, 3 step` of `v`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn pick4<const STEP: i32>(v: __m512) -> __m128 {
+pub(super) fn pick4<const STEP: i32>(v: __m512) -> __m128 {
     let idx = _mm512_setr_epi32(
         0,
         STEP,
@@ -78,7 +78,7 @@ pub fn prefetch(quants: *const u8, scales: *const u16) {
     }
 }
 
-fn to_array(v: __m128) -> [f32; GROUP] {
+pub(super) fn to_array(v: __m128) -> [f32; GROUP] {
     let mut out = [0f32; GROUP];
     // SAFETY: `out` is 4 f32 long; the store is unaligned.
     unsafe { _mm_storeu_ps(out.as_mut_ptr(), v) };

@@ -35,6 +35,8 @@ mod avx2;
 mod avx2_k;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod avx512_k;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 mod pack;
@@ -46,11 +48,18 @@ use super::{GgmlType, QK_K};
 use std::ops::Range;
 pub use tiles::{TokenTiles, TILE};
 
-/// Whether [`PackedMatrix::gemm_amx`] can run: the CPU has AMX-INT8, the OS allows it,
-/// and so does the [cap](super::cpu).
+/// Whether the CPU has AMX-INT8, the OS allows it, and so does the [cap](super::cpu).
 pub fn amx_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     return amx::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Whether [`PackedMatrix::gemm_tiled`] can run: AMX, or AVX-512 VNNI (under the cap).
+pub fn tiled_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return amx::available() || avx512::available();
     #[cfg(not(target_arch = "x86_64"))]
     false
 }
@@ -154,10 +163,22 @@ impl PackedKind {
         }
     }
 
-    /// Whether this layout has AVX-512 and AMX kernels. The others run their AVX2 kernels
-    /// on AVX-512 CPUs too, prefill included.
+    /// Whether this layout has AVX-512 kernels. The others run their AVX2 kernels on
+    /// AVX-512 CPUs too, prefill included.
     pub fn has_avx512(self) -> bool {
-        matches!(self, Self::Q4_0 | Self::Q4_1 | Self::Q8_0)
+        matches!(
+            self,
+            Self::Q4_0 | Self::Q4_1 | Self::Q8_0 | Self::Q4K | Self::Q5K | Self::Q6K
+        )
+    }
+
+    /// Whether this layout has tiled prefill kernels ([`PackedMatrix::gemm_tiled`]; the
+    /// others prefill with their AVX-512 or AVX2 kernels).
+    pub fn has_tiled(self) -> bool {
+        matches!(
+            self,
+            Self::Q4_0 | Self::Q4_1 | Self::Q8_0 | Self::Q4K | Self::Q5K
+        )
     }
 
     fn ggml(self) -> GgmlType {
@@ -312,16 +333,24 @@ impl PackedMatrix {
         self.groups().div_ceil(TILE / GROUP)
     }
 
-    /// [`Self::gemm`] on AMX for the rows of the 16-row `tiles` and every token of `x`
-    /// (prepared from the same activations). Only when [`amx_available`].
-    pub fn gemm_amx(
+    /// [`Self::gemm`] for the rows of the 16-row `tiles` and every token of `x` (prepared
+    /// from the same activations), on AMX or AVX-512 VNNI, bit for bit what [`Self::gemm`]
+    /// gives with [`Isa::Avx512Vnni`]. Only when [`tiled_available`].
+    pub fn gemm_tiled(
         &self,
         tiles: Range<usize>,
         x: &TokenTiles,
         mut emit: impl FnMut(usize, usize, [f32; GROUP]),
     ) {
-        assert!(amx_available(), "AMX kernels called on a CPU without AMX");
-        assert!(self.kind.has_avx512(), "no AMX kernels for {:?}", self.kind);
+        assert!(
+            tiled_available(),
+            "tiled kernels called on a CPU without AVX-512 VNNI"
+        );
+        assert!(
+            self.kind.has_tiled(),
+            "no tiled kernels for {:?}",
+            self.kind
+        );
         assert!(tiles.end <= self.row_tiles(), "tile range out of bounds");
         #[cfg(target_arch = "x86_64")]
         for tile in tiles {
@@ -333,11 +362,23 @@ impl PackedMatrix {
             );
             let sc = &self.scales[g0 * ns..g1 * ns];
             let qs = &self.quants[g0 * nl..g1 * nl];
-            // SAFETY: AMX is available (asserted); the slices hold `g1 - g0` groups.
+            let nsub = self.units * self.kind.subs();
+            let subs = &self.subs[g0 * nsub..g1 * nsub];
+            let to_rows = |t, r, v| emit(t, g0 * GROUP + r, v);
+            let w = amx::Groups {
+                count: g1 - g0,
+                sc,
+                subs,
+                qs,
+            };
+            // SAFETY: AMX or AVX-512 VNNI is available (asserted); the slices hold
+            // `g1 - g0` groups.
             unsafe {
-                amx::gemm_rows(self.kind, sc, qs, g1 - g0, self.nb, x, |t, r, v| {
-                    emit(t, g0 * GROUP + r, v)
-                })
+                if amx::available() {
+                    amx::gemm_rows::<true>(self.kind, w, self.nb, x, to_rows)
+                } else {
+                    amx::gemm_rows::<false>(self.kind, w, self.nb, x, to_rows)
+                }
             };
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -368,6 +409,9 @@ impl PackedMatrix {
                     match kind {
                         PackedKind::Q4_0 => avx512::q4::<8, T>(sc, qs, ys),
                         PackedKind::Q4_1 => avx512::q4::<0, T>(sc, qs, ys),
+                        PackedKind::Q4K => avx512_k::q4k::<false, T>(sc, subs, qs, ys),
+                        PackedKind::Q5K => avx512_k::q4k::<true, T>(sc, subs, qs, ys),
+                        PackedKind::Q6K => avx512_k::q6k::<T>(sc, subs, qs, ys),
                         _ => avx512::q8::<T>(sc, qs, ys),
                     }
                 }

@@ -14,7 +14,7 @@ use super::weights::{LayerWeights, QMatrix};
 use super::ModelError;
 use crate::engine::KvCacheType;
 use crate::gguf::GgufFile;
-use crate::quant::packed::{amx_available, kernels_name, Isa, TokenTiles};
+use crate::quant::packed::{amx_available, kernels_name, tiled_available, Isa, TokenTiles};
 use crate::quant::{self, Q8Block, Q8_BLOCK};
 use attention::KvCache;
 use pool::{Pool, SharedMut};
@@ -40,7 +40,7 @@ struct Scratch {
     gate: Vec<f32>,
     up: Vec<f32>,
     xq: Vec<Q8Block>,
-    /// `xq` as AMX tiles, during a prefill on a CPU with AMX.
+    /// `xq` as token tiles, during a prefill on the tiled kernels.
     tiles: TokenTiles,
     /// Rows of attention scores: one per query head and part of a chunk.
     scores: Vec<f32>,
@@ -51,8 +51,8 @@ pub struct CpuTransformer {
     device: ComputeDevice,
     ctx: usize,
     isa: Isa,
-    /// Prefill on AMX tiles.
-    amx: bool,
+    /// Prefill on the tiled kernels (AMX or AVX-512 VNNI).
+    tiled: bool,
     /// The token table; also the output head when the model ties them.
     embeddings: Linear,
     /// `None` when the output head is the embedding table (tied).
@@ -132,8 +132,9 @@ impl CpuTransformer {
             tiles: TokenTiles::default(),
             scores: vec![0.0; attention::scores_len(cfg.n_kv_heads, ctx)],
         };
-        let amx = amx_available();
-        let kernels = kernels_name(isa, amx);
+        // The tiled prefill kernels agree to the bit with the AVX-512 decode kernels only.
+        let tiled = tiled_available() && isa == Isa::Avx512Vnni;
+        let kernels = kernels_name(isa, amx_available());
         let device = ComputeDevice {
             name: format!("cpu ({kernels}, {} threads)", pool.threads()),
             ..device
@@ -144,7 +145,7 @@ impl CpuTransformer {
             device,
             ctx,
             isa,
-            amx,
+            tiled,
             embeddings,
             output,
             layers,
@@ -232,7 +233,7 @@ impl CpuTransformer {
         let cfg = &self.cfg;
         let (dim, hd, ffn) = (cfg.dim, cfg.head_dim, cfg.ffn_dim);
         let (q_dim, kv_dim) = (cfg.n_heads * hd, cfg.n_kv_heads * hd);
-        let (pool, isa, amx, eps) = (&self.pool, self.isa, self.amx, cfg.norm_eps);
+        let (pool, isa, tiled, eps) = (&self.pool, self.isa, self.tiled, cfg.norm_eps);
         let layer = &mut self.layers[l];
         let s = &mut self.s;
 
@@ -241,7 +242,7 @@ impl CpuTransformer {
         rows_quantized(pool, &mut s.xn, &mut s.xq, n, dim, &|t, o| {
             ops::rms_norm(&x[t * dim..(t + 1) * dim], w, eps, o)
         });
-        let input = Input::quantized(&s.xn, &s.xq, &mut s.tiles, n, dim, amx);
+        let input = Input::quantized(&s.xn, &s.xq, &mut s.tiles, n, dim, tiled);
         matmul(
             pool,
             isa,
@@ -306,7 +307,7 @@ impl CpuTransformer {
             },
         );
         rows_quantized(pool, &mut s.att, &mut s.xq, n, q_dim, &|_, _| {});
-        let input = Input::quantized(&s.att, &s.xq, &mut s.tiles, n, q_dim, amx);
+        let input = Input::quantized(&s.att, &s.xq, &mut s.tiles, n, q_dim, tiled);
         matmul(pool, isa, &input, [(&layer.w.wo, &mut s.xn[..n * dim])]);
         if let Some(w) = &layer.w.post_attn_norm {
             ops::rms_norm_rows(&mut s.xn[..n * dim], w, eps);
@@ -318,7 +319,7 @@ impl CpuTransformer {
         rows_quantized(pool, &mut s.xn, &mut s.xq, n, dim, &|t, o| {
             ops::rms_norm(&x[t * dim..(t + 1) * dim], w, eps, o)
         });
-        let input = Input::quantized(&s.xn, &s.xq, &mut s.tiles, n, dim, amx);
+        let input = Input::quantized(&s.xn, &s.xq, &mut s.tiles, n, dim, tiled);
         matmul(
             pool,
             isa,
@@ -337,7 +338,7 @@ impl CpuTransformer {
                 Activation::GeluTanh => ops::geglu(g, up),
             }
         });
-        let input = Input::quantized(&s.gate, &s.xq, &mut s.tiles, n, ffn, amx);
+        let input = Input::quantized(&s.gate, &s.xq, &mut s.tiles, n, ffn, tiled);
         matmul(pool, isa, &input, [(&layer.w.down, &mut s.xn[..n * dim])]);
         if let Some(w) = &layer.w.post_ffn_norm {
             ops::rms_norm_rows(&mut s.xn[..n * dim], w, eps);

@@ -33,16 +33,17 @@ impl Weight {
         }
     }
 
-    /// Whether a batch with AMX tiles runs on them (the other formats take the vector
-    /// kernels).
-    fn on_amx(&self, amx: bool) -> bool {
-        matches!(self, Weight::Packed(p) if amx && p.kind.has_avx512())
+    /// Whether a batch with token tiles runs on the tiled kernels (the other formats take
+    /// the vector kernels).
+    fn on_tiles(&self, tiled: bool) -> bool {
+        matches!(self, Weight::Packed(p) if tiled && p.kind.has_tiled())
     }
 
-    /// Units of work for the pool: 16-row tiles on AMX, 4-row groups otherwise.
-    fn units(&self, amx: bool) -> usize {
+    /// Units of work for the pool: 16-row tiles for the tiled kernels, 4-row groups
+    /// otherwise.
+    fn units(&self, tiled: bool) -> usize {
         match self {
-            Weight::Packed(p) if self.on_amx(amx) => p.row_tiles(),
+            Weight::Packed(p) if self.on_tiles(tiled) => p.row_tiles(),
             _ => self.rows().div_ceil(GROUP),
         }
     }
@@ -68,7 +69,7 @@ impl Weight {
         };
         match self {
             Weight::Packed(p) => match input.tiles {
-                Some(tiles) if self.on_amx(true) => p.gemm_amx(units, tiles, emit),
+                Some(tiles) if self.on_tiles(true) => p.gemm_tiled(units, tiles, emit),
                 _ => p.gemm(isa, units, input.xq, input.n, emit),
             },
             Weight::Rows(m) => {
@@ -95,7 +96,7 @@ impl Weight {
 pub type Linear = crate::model::weights::Linear<Weight, Vec<f32>>;
 
 /// `n` input rows, as f32 and quantized to 8 bits (every format reads one of them), and
-/// for a prefill on AMX the quantized rows as tiles.
+/// for a prefill on the tiled kernels (AMX, AVX-512 VNNI) the quantized rows as tiles.
 pub struct Input<'a> {
     pub x: &'a [f32],
     pub xq: &'a [Q8Block],
@@ -103,29 +104,29 @@ pub struct Input<'a> {
     pub tiles: Option<&'a TokenTiles>,
 }
 
-/// Below this many tokens the AVX-512 kernels beat a 16-token AMX tile.
-const AMX_MIN_TOKENS: usize = 8;
+/// Below this many tokens the vector kernels beat a 16-token tile.
+const TILED_MIN_TOKENS: usize = 8;
 
 impl<'a> Input<'a> {
     /// `n` rows of `x` whose quantized blocks `xq` holds already; they are laid out as
-    /// `tiles` too when `amx` and the batch is large enough for the AMX kernels to pay.
+    /// `tiles` too when `tiled` and the batch is large enough for the tiled kernels to pay.
     pub fn quantized(
         x: &'a [f32],
         xq: &'a [Q8Block],
         tiles: &'a mut TokenTiles,
         n: usize,
         cols: usize,
-        amx: bool,
+        tiled: bool,
     ) -> Self {
-        let amx = amx && cols.is_multiple_of(Q8_BLOCK) && n >= AMX_MIN_TOKENS;
-        if amx {
+        let tiled = tiled && cols.is_multiple_of(Q8_BLOCK) && n >= TILED_MIN_TOKENS;
+        if tiled {
             tiles.fill(xq, n, cols / Q8_BLOCK);
         }
         Self {
             x,
             xq,
             n,
-            tiles: amx.then_some(&*tiles),
+            tiles: tiled.then_some(&*tiles),
         }
     }
 }
@@ -181,12 +182,12 @@ pub fn matmul<const N: usize>(
         }
         (l, Output::new(out, l.weight.rows(), l.bias.is_some()))
     });
-    let amx = input.tiles.is_some();
-    let total: usize = outputs.iter().map(|(l, _)| l.weight.units(amx)).sum();
+    let tiled = input.tiles.is_some();
+    let total: usize = outputs.iter().map(|(l, _)| l.weight.units(tiled)).sum();
     pool.run(total, &|mine| {
         let mut base = 0;
         for (linear, out) in &outputs {
-            let g = linear.weight.units(amx);
+            let g = linear.weight.units(tiled);
             let (lo, hi) = (mine.start.max(base), mine.end.min(base + g));
             if lo < hi {
                 linear.weight.compute(isa, lo - base..hi - base, input, out);

@@ -44,6 +44,11 @@ const COMMANDS: &[&str] = &[
     "set_provider_key",
     "remove_provider",
     "provider_models",
+    "update_status",
+    "check_for_update",
+    "download_update",
+    "install_update",
+    "refresh_catalog",
 ];
 
 /// `frontendDist` is embedded at compile time. Without a built UI (a fresh clone before

@@ -95,7 +95,7 @@ impl Downloads {
     ) -> AppResult<DownloadInfo> {
         let (row, catalog_id) = match source {
             DownloadSource::Catalog { catalog_id } => {
-                let catalog = Catalog::builtin()?;
+                let catalog = state.catalogs.current()?;
                 let entry = catalog.get(&catalog_id).ok_or_else(|| {
                     AppError::not_found(format!("Unknown catalog entry {catalog_id:?}."))
                 })?;
@@ -283,7 +283,7 @@ impl Downloads {
         let sha = match (Sha256Hex::parse(&row.sha256), catalog_id) {
             (Ok(sha), _) => sha,
             (Err(_), Some(cid)) => {
-                let catalog = Catalog::builtin()?;
+                let catalog = state.catalogs.current()?;
                 let entry = catalog
                     .get(&cid)
                     .ok_or_else(|| AppError::not_found("Unknown catalog entry."))?;
@@ -398,7 +398,7 @@ impl Downloads {
                 drop(jobs);
                 let _ = state.db.delete_download(id);
                 if let Some(sink) = job.and_then(|j| j.sink) {
-                    let catalog = Catalog::builtin().unwrap_or(Catalog {
+                    let catalog = state.catalogs.current().unwrap_or(Catalog {
                         version: 1,
                         notes: String::new(),
                         models: vec![],

@@ -151,6 +151,8 @@ impl From<woolly_hub::HubError> for AppError {
         use woolly_hub::HubError as H;
         let code = match &e {
             H::HashMismatch { .. } => ErrorCode::HashMismatch,
+            H::CatalogRefused { .. } => ErrorCode::BadResponse,
+            H::CatalogFetch { .. } => ErrorCode::Unreachable,
             H::InsufficientDisk { .. } => ErrorCode::DiskFull,
             H::Cancelled => ErrorCode::Cancelled,
             H::NotInstalled(_) => ErrorCode::NotFound,

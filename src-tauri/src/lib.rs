@@ -1,6 +1,7 @@
 //! Woolly's desktop app: the engine embedded in-process behind Tauri commands, a SQLite
 //! history with full-text search, settings in a versioned file, and the model manager.
 
+pub mod catalogs;
 pub mod commands;
 pub mod db;
 pub mod downloads;
@@ -20,6 +21,7 @@ pub mod system;
 pub mod turn;
 pub mod turns;
 pub mod types;
+pub mod updates;
 
 pub use error::{AppError, AppResult, ErrorCode};
 pub use paths::AppPaths;
@@ -31,9 +33,12 @@ use tauri::{Builder, Manager, RunEvent, Runtime};
 /// Adds the app's state, plugins and commands to a builder (the real one or the test
 /// runtime's `tauri::test::mock_builder()`).
 pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
-    use commands::{chat, conversations, export, models, providers, server, system};
+    use commands::{chat, conversations, export, models, providers, server, system, updates};
     builder
         .plugin(tauri_plugin_dialog::init())
+        // Endpoint and public key: tauri.conf.json `plugins.updater`. Driven from Rust only
+        // (commands/updates.rs); the window has no permission for the plugin's own commands.
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .plugin(
             tauri::plugin::Builder::<R>::new("navigation-guard")
                 .on_navigation(|_webview, url| is_app_url(url))
@@ -84,6 +89,11 @@ pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
             providers::set_provider_key,
             providers::remove_provider,
             providers::provider_models,
+            updates::update_status,
+            updates::check_for_update,
+            updates::download_update,
+            updates::install_update,
+            updates::refresh_catalog,
         ])
 }
 
@@ -130,7 +140,12 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    let weekly = state.clone();
     let app = setup(tauri::Builder::default(), state)
+        .setup(move |app| {
+            updates::spawn_weekly(app.handle().clone(), weekly);
+            Ok(())
+        })
         .build(tauri::generate_context!())
         .unwrap_or_else(|e| {
             eprintln!("woolly-desktop: cannot start: {e}");

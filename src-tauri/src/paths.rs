@@ -71,6 +71,16 @@ impl AppPaths {
         self.config_dir.join("providers.json")
     }
 
+    /// When updates were last looked for (`updates.json`).
+    pub fn updates_file(&self) -> PathBuf {
+        self.config_dir.join("updates.json")
+    }
+
+    /// The last signed catalog fetched (woolly-hub's `CatalogCache`).
+    pub fn catalog_cache(&self) -> PathBuf {
+        self.data_dir.join("catalog.signed.json")
+    }
+
     /// The hub's model store: the same place `woolly pull` uses unless the data dir is
     /// overridden.
     pub fn model_store(&self) -> PathBuf {

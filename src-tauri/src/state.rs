@@ -2,6 +2,7 @@
 //! database, settings, the engine host, running turns, downloads, the secret store and the
 //! local API server. Cheap to clone, so blocking workers can take their own handle.
 
+use crate::catalogs::CatalogHost;
 use crate::db::Db;
 use crate::downloads::Downloads;
 use crate::engine_host::EngineHost;
@@ -13,6 +14,7 @@ use crate::server_host::ServerHost;
 use crate::settings;
 use crate::turns::Turns;
 use crate::types::Settings;
+use crate::updates::UpdateHost;
 use std::collections::HashSet;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,10 @@ pub struct Inner {
     pub providers: ProviderStore,
     /// Files the user chose in the open-file dialog during this run.
     pub picked: PickedFiles,
+    /// The model catalog in use (built in, or refreshed and signed).
+    pub catalogs: CatalogHost,
+    /// An app update found and downloaded, until it is installed.
+    pub updates: UpdateHost,
 }
 
 /// The files the user chose in the native open-file dialog during this run: the only
@@ -86,6 +92,7 @@ impl AppState {
         let providers = ProviderStore::new(paths.providers_file());
         let downloads = Downloads::default();
         downloads.restore(&db);
+        let catalogs = CatalogHost::new(paths.catalog_cache());
         Ok(Self(Arc::new(Inner {
             paths,
             db,
@@ -97,6 +104,8 @@ impl AppState {
             server: ServerHost::default(),
             providers,
             picked: PickedFiles::default(),
+            catalogs,
+            updates: UpdateHost::default(),
         })))
     }
 

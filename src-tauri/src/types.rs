@@ -241,6 +241,9 @@ pub struct Settings {
     pub memory_limit_bytes: Option<u64>,
     pub default_system_prompt: String,
     pub default_params: SamplingParams,
+    /// Opt-in: look for a new version of Woolly and of the model catalog once a week.
+    #[serde(default)]
+    pub check_updates_weekly: bool,
 }
 
 impl Default for Settings {
@@ -254,6 +257,7 @@ impl Default for Settings {
             default_system_prompt:
                 "You are Woolly, a helpful assistant running locally on this computer.".into(),
             default_params: SamplingParams::default(),
+            check_updates_weekly: false,
         }
     }
 }
@@ -572,4 +576,64 @@ pub enum DownloadEvent {
 pub enum ImportMode {
     Copy,
     Reference,
+}
+
+/// Settings → Updates: the app's version, an update found by the last check, and the model
+/// catalog in use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateStatus {
+    pub current_version: String,
+    /// Unix ms of the last successful check (on request or weekly); null = never.
+    pub last_checked_at: Option<i64>,
+    /// The newer version the last check found; null = none found (or no check yet).
+    pub available: Option<UpdateInfo>,
+    /// The available update is downloaded and its signature verified: ready to install.
+    pub downloaded: bool,
+    pub catalog: CatalogInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateInfo {
+    pub version: String,
+    /// Release notes as published (plain text / Markdown source; shown as text).
+    pub notes: String,
+    /// Unix ms; null when the manifest gives no date.
+    pub date: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatalogOrigin {
+    /// The catalog compiled into this version.
+    Builtin,
+    /// A signed catalog fetched later.
+    Refreshed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogInfo {
+    pub origin: CatalogOrigin,
+    pub models: u32,
+    /// Unix ms when the refreshed catalog was fetched; null for the built-in one.
+    pub refreshed_at: Option<i64>,
+}
+
+/// Progress of `download_update`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "event",
+    content = "data",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum UpdateEvent {
+    Progress {
+        downloaded: u64,
+        total: Option<u64>,
+    },
+    /// Every byte is in and the signature verified.
+    Verified,
 }

@@ -56,6 +56,7 @@ fn arguments(cmd: &str) -> &'static [&'static str] {
         "update_provider" => &["providerId", "name", "baseUrl"],
         "set_provider_key" => &["providerId", "apiKey"],
         "remove_provider" | "provider_models" => &["providerId"],
+        "download_update" => &["onProgress"],
         _ => &[],
     }
 }

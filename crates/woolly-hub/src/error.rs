@@ -83,6 +83,12 @@ pub enum HubError {
     #[error("catalog: {0}")]
     Catalog(String),
 
+    #[error("could not fetch the model catalog from {url}: {reason}; the current catalog is kept")]
+    CatalogFetch { url: String, reason: String },
+
+    #[error("the model catalog from {url} was refused: {reason}; the current catalog is kept")]
+    CatalogRefused { url: String, reason: String },
+
     #[error("Hugging Face file listing {url}: {reason}")]
     HubApi { url: String, reason: String },
 

@@ -23,6 +23,7 @@ pub mod hash;
 pub mod hf;
 pub mod meta;
 pub mod names;
+pub mod refresh;
 pub mod store;
 
 pub use catalog::{Catalog, CatalogEntry};
@@ -35,6 +36,7 @@ pub use fit::{Fit, FitReport, MemoryEstimate, ModelShape, SystemMemory};
 pub use hash::Sha256Hex;
 pub use hf::HfApi;
 pub use meta::ModelMeta;
+pub use refresh::{CatalogCache, CatalogKeys, Refreshed};
 pub use store::{DeleteOutcome, ImportMode, InstalledModel, ModelSource, ModelStore};
 
 /// Runs a future on a small runtime of its own: for synchronous callers such as the CLI.

@@ -9,6 +9,7 @@ pub mod models;
 pub mod providers;
 pub mod server;
 pub mod system;
+pub mod updates;
 
 /// Every command, as `ui/src/api/commands.ts` `COMMAND_NAMES` lists them (build.rs declares
 /// the same list in the app manifest).
@@ -56,6 +57,11 @@ pub const COMMAND_NAMES: &[&str] = &[
     "set_provider_key",
     "remove_provider",
     "provider_models",
+    "update_status",
+    "check_for_update",
+    "download_update",
+    "install_update",
+    "refresh_catalog",
 ];
 
 /// Runs blocking work on a blocking worker, never on the async runtime's threads.

@@ -13,16 +13,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
-use woolly_hub::{auth, Catalog};
+use woolly_hub::auth;
 
 fn sink(channel: Channel<DownloadEvent>) -> Sink {
     Arc::new(move |event| {
         let _ = channel.send(event);
     })
-}
-
-fn builtin_catalog() -> AppResult<Catalog> {
-    Ok(Catalog::builtin()?)
 }
 
 #[tauri::command]
@@ -35,7 +31,9 @@ pub async fn catalog(
         let ctx = context_length.unwrap_or(state.settings().default_params.context_length) as u64;
         let memory = hub::system_memory();
         let installed = hub::known_models(&state.store()?, state.paths.launch_model.as_deref())?;
-        Ok(builtin_catalog()?
+        Ok(state
+            .catalogs
+            .current()?
             .models
             .iter()
             .map(|e| hub::catalog_entry(e, ctx, &memory, &installed))
@@ -50,7 +48,7 @@ pub async fn installed_models(state: State<'_, AppState>) -> AppResult<Vec<Insta
     blocking(move || {
         let ctx = state.settings().default_params.context_length as u64;
         let memory = hub::system_memory();
-        let catalog = builtin_catalog()?;
+        let catalog = state.catalogs.current()?;
         let known = hub::known_models(&state.store()?, state.paths.launch_model.as_deref())?;
         Ok(known
             .iter()
@@ -150,7 +148,7 @@ pub async fn import_model(
         let ctx = state.settings().default_params.context_length as u64;
         Ok(hub::installed(
             &model,
-            &builtin_catalog()?,
+            &state.catalogs.current()?,
             ctx,
             &hub::system_memory(),
         ))

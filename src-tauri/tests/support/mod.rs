@@ -58,7 +58,30 @@ impl Harness {
         paths: AppPaths,
         secrets: Arc<dyn woolly_desktop::secrets::SecretStore>,
     ) -> Self {
+        Self::open_updater(paths, secrets, unreachable_updater())
+    }
+
+    /// With the updater plugin's configuration (`plugins.updater`) of the test's choosing.
+    /// Every harness keeps updates and the catalog refresh on loopback: the model catalog
+    /// source is a closed port until a test sets its own.
+    pub fn open_updater(
+        paths: AppPaths,
+        secrets: Arc<dyn woolly_desktop::secrets::SecretStore>,
+        updater: Value,
+    ) -> Self {
         let state = AppState::open_with(paths, secrets).expect("open app state");
+        state
+            .catalogs
+            .set_source(woolly_desktop::catalogs::CatalogSource {
+                url: "http://127.0.0.1:1/catalog.json".into(),
+                keys: woolly_hub::CatalogKeys::builtin().unwrap(),
+            });
+        let mut context = mock_context(noop_assets());
+        context
+            .config_mut()
+            .plugins
+            .0
+            .insert("updater".into(), updater);
         let events = Arc::new(Events::default());
         let sink = events.clone();
         let builder = mock_builder().channel_interceptor(move |_webview, callback, index, body| {
@@ -76,7 +99,7 @@ impl Harness {
             true
         });
         let app = woolly_desktop::setup(builder, state)
-            .build(mock_context(noop_assets()))
+            .build(context)
             .expect("build app");
         let window = WebviewWindowBuilder::new(&app, "main", Default::default())
             .build()
@@ -182,6 +205,15 @@ pub fn start_long_turn(
         kinds(&h.events(ch_id))
     );
     (ch_id, turn)
+}
+
+/// The updater pointed at a closed loopback port (plain http allowed for loopback tests).
+pub fn unreachable_updater() -> Value {
+    json!({
+        "endpoints": ["http://127.0.0.1:1/latest.json"],
+        "pubkey": "",
+        "dangerousInsecureTransportProtocol": true,
+    })
 }
 
 /// A loopback port nothing listens on (just released by the OS).

@@ -27,6 +27,8 @@ import type {
   Settings,
   SystemInfo,
   TurnResult,
+  UpdateEvent,
+  UpdateStatus,
 } from "./types";
 
 export async function call<K extends CommandName>(
@@ -149,3 +151,11 @@ export const setProviderKey = (providerId: string, apiKey: string | null): Promi
 export const removeProvider = (providerId: string): Promise<null> => call("remove_provider", { providerId });
 export const providerModels = (providerId: string): Promise<ProviderModel[]> =>
   call("provider_models", { providerId });
+
+// ── updates ──
+export const updateStatus = (): Promise<UpdateStatus> => call("update_status", none);
+export const checkForUpdate = (): Promise<UpdateStatus> => call("check_for_update", none);
+export const downloadUpdate = (onProgress: (event: UpdateEvent) => void): Promise<UpdateStatus> =>
+  call("download_update", { onProgress: channel(onProgress) });
+export const installUpdate = (): Promise<null> => call("install_update", none);
+export const refreshCatalog = (): Promise<UpdateStatus> => call("refresh_catalog", none);

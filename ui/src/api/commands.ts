@@ -32,6 +32,8 @@ import type {
   Settings,
   SystemInfo,
   TurnResult,
+  UpdateEvent,
+  UpdateStatus,
 } from "./types";
 
 /** A Tauri `Channel<E>` (or the mock backend's stand-in) passed as a command argument. */
@@ -183,6 +185,19 @@ export interface Commands {
   remove_provider: { args: { providerId: string }; result: null };
   /** GET {baseUrl}/models. Rejects with `unreachable`, `unauthorized` or `bad_response`. */
   provider_models: { args: { providerId: string }; result: ProviderModel[] };
+
+  // ── updates (Settings → Updates) ──
+  update_status: { args: NoArgs; result: UpdateStatus };
+  /** Asks the update server. Rejects with `unreachable` or `bad_response`. */
+  check_for_update: { args: NoArgs; result: UpdateStatus };
+  /** Downloads the offered update and verifies its signature; a package that does not
+   *  verify rejects with `bad_response` and nothing is kept. */
+  download_update: { args: { onProgress: StreamChannel<UpdateEvent> }; result: UpdateStatus };
+  /** Installs the verified update and restarts the app (never resolves on success). */
+  install_update: { args: NoArgs; result: null };
+  /** Fetches the signed model catalog; a tampered or unsigned one rejects with
+   *  `bad_response` and the catalog in use is kept. */
+  refresh_catalog: { args: NoArgs; result: UpdateStatus };
 }
 
 export type CommandName = keyof Commands;
@@ -234,6 +249,11 @@ export const COMMAND_NAMES = [
   "set_provider_key",
   "remove_provider",
   "provider_models",
+  "update_status",
+  "check_for_update",
+  "download_update",
+  "install_update",
+  "refresh_catalog",
 ] as const satisfies readonly CommandName[];
 
 // Compile-time check that COMMAND_NAMES lists every command.

@@ -25,6 +25,9 @@ import type {
   Settings,
   SystemInfo,
   TurnResult,
+  UpdateEvent,
+  UpdateInfo,
+  UpdateStatus,
 } from "./types";
 
 export const DEFAULT_PARAMS: SamplingParams = {
@@ -46,6 +49,7 @@ export const DEFAULT_SETTINGS: Settings = {
   memoryLimitBytes: null,
   defaultSystemPrompt: "You are Woolly, a helpful assistant running locally on this computer.",
   defaultParams: DEFAULT_PARAMS,
+  checkUpdatesWeekly: false,
 };
 
 const GB = 1024 ** 3;
@@ -234,6 +238,20 @@ export class MockBackend {
     { id: "gpt-4o-mini", ownedBy: "openai" },
     { id: "llama3.1:8b", ownedBy: "library" },
   ];
+  /** Updates: what the "update server" publishes (`published`), whether its package or
+   *  catalog was tampered with, and what the app knows (as update_status reports it). */
+  updates = {
+    currentVersion: "0.1.0",
+    published: null as UpdateInfo | null,
+    tampered: false,
+    catalogTampered: false,
+    available: null as UpdateInfo | null,
+    downloaded: false,
+    lastCheckedAt: null as number | null,
+    /** install_update was called: the app would restart into the new version. */
+    restarted: false,
+    catalog: { origin: "builtin" as "builtin" | "refreshed", refreshedAt: null as number | null },
+  };
   openedUrls: string[] = [];
   /** Files "written" by export_conversation / export_all: path and text. */
   exported: { path: string; format: string; text: string }[] = [];
@@ -680,6 +698,17 @@ export class MockBackend {
     })();
   }
 
+  private updateStatus(): UpdateStatus {
+    const u = this.updates;
+    return {
+      currentVersion: u.currentVersion,
+      lastCheckedAt: u.lastCheckedAt,
+      available: u.available ? { ...u.available } : null,
+      downloaded: u.downloaded,
+      catalog: { origin: u.catalog.origin, models: CATALOG.length, refreshedAt: u.catalog.refreshedAt },
+    };
+  }
+
   private serverStatus(): ServerStatus {
     const { port, running, apiKey, error, modelId } = this.server;
     return {
@@ -1077,6 +1106,48 @@ export class MockBackend {
     provider_models: ({ providerId }) => {
       this.reachProvider(this.provider(providerId));
       return this.remoteModels.map((m) => ({ ...m }));
+    },
+    update_status: () => this.updateStatus(),
+    check_for_update: () => {
+      const u = this.updates;
+      u.available = u.published && u.published.version !== u.currentVersion ? { ...u.published } : null;
+      u.downloaded = false;
+      u.lastCheckedAt = this.options.now();
+      return this.updateStatus();
+    },
+    download_update: async ({ onProgress }) => {
+      const u = this.updates;
+      const channel = onProgress as MockChannel<UpdateEvent>;
+      if (!u.available) throw fail("not_found", "No update to download: check for updates first.");
+      const total = 30 * MB;
+      for (let downloaded = 10 * MB; downloaded <= total; downloaded += 10 * MB) {
+        await sleep(this.options.latencyMs);
+        channel.send({ event: "progress", data: { downloaded, total } });
+      }
+      if (u.tampered) {
+        throw fail(
+          "bad_response",
+          `The update to ${u.available.version} was refused: its signature does not match Woolly's update key, so the package or the update manifest was changed. Nothing was installed.`,
+        );
+      }
+      channel.send({ event: "verified" });
+      u.downloaded = true;
+      return this.updateStatus();
+    },
+    install_update: () => {
+      if (!this.updates.downloaded) throw fail("not_found", "No verified update is ready: download it first.");
+      this.updates.restarted = true;
+      return null;
+    },
+    refresh_catalog: () => {
+      if (this.updates.catalogTampered) {
+        throw fail(
+          "bad_response",
+          "The model catalog from https://example.invalid/catalog.json was refused: its signature does not match its content (it was changed after signing); the current catalog is kept",
+        );
+      }
+      this.updates.catalog = { origin: "refreshed", refreshedAt: this.options.now() };
+      return this.updateStatus();
     },
     set_server_api_key: ({ apiKey }) => {
       const key = apiKey?.trim() || null;

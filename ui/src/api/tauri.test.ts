@@ -58,6 +58,7 @@ describe("Tauri transport", () => {
       memoryLimitBytes: null,
       defaultSystemPrompt: "",
       defaultParams: DEFAULT_PARAMS,
+      checkUpdatesWeekly: false,
     });
     expect(calls.map((c) => c.cmd)).toEqual([
       "list_conversations",

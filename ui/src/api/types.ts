@@ -217,6 +217,8 @@ export interface Settings {
   defaultSystemPrompt: string;
   /** Sampling parameters given to new conversations. */
   defaultParams: SamplingParams;
+  /** Opt-in: look for a new Woolly and a new model catalog once a week. */
+  checkUpdatesWeekly: boolean;
 }
 
 export type ModelState = "unloaded" | "loading" | "loaded" | "error";
@@ -415,3 +417,37 @@ export type DownloadEvent =
   | { event: "error"; data: { id: string; message: string; code?: ErrorCode | (string & {}) } };
 
 export type ImportMode = "copy" | "reference";
+
+// ── updates ──
+
+/** A newer Woolly the last check found. */
+export interface UpdateInfo {
+  version: string;
+  /** Release notes as published: shown as plain text. */
+  notes: string;
+  /** Unix ms; null when the update manifest gives no date. */
+  date: number | null;
+}
+
+export interface CatalogInfo {
+  /** "builtin": the catalog of this version; "refreshed": a signed catalog fetched later. */
+  origin: "builtin" | "refreshed";
+  models: number;
+  /** Unix ms of the refresh; null for the built-in catalog. */
+  refreshedAt: number | null;
+}
+
+export interface UpdateStatus {
+  currentVersion: string;
+  /** Unix ms of the last successful check; null = never. */
+  lastCheckedAt: number | null;
+  available: UpdateInfo | null;
+  /** The available update is downloaded and its signature verified. */
+  downloaded: boolean;
+  catalog: CatalogInfo;
+}
+
+/** Streamed by download_update. */
+export type UpdateEvent =
+  | { event: "progress"; data: { downloaded: number; total: number | null } }
+  | { event: "verified"; data?: undefined };

@@ -37,6 +37,7 @@ describe("settings page", () => {
       memoryLimitBytes: 8 * GIB,
       defaultSystemPrompt: "Be brief.",
       defaultParams: { ...DEFAULT_PARAMS, temperature: 0.3 },
+      checkUpdatesWeekly: false,
     });
     expect(backend.settings.threads).toBe(6);
     // The theme is applied at once.

@@ -6,6 +6,7 @@ import { formatBytes } from "../lib/format";
 import { ProvidersSection } from "./ProvidersSection";
 import { ConversationsSection } from "./ConversationsSection";
 import { ServerSection } from "./ServerSection";
+import { UpdatesSection } from "./UpdatesSection";
 
 const GIB = 1024 ** 3;
 
@@ -238,6 +239,8 @@ export function SettingsPage() {
             <ParamFields params={form.defaultParams} onChange={(p) => set("defaultParams", p)} />
           </details>
         </section>
+
+        <UpdatesSection weekly={form.checkUpdatesWeekly} onWeeklyChange={(on) => set("checkUpdatesWeekly", on)} />
 
         <div className="form-actions">
           <button type="submit" className="button button-primary" data-testid="settings-save" disabled={saving}>

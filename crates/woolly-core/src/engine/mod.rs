@@ -12,6 +12,7 @@
 
 mod config;
 mod error;
+mod fault;
 mod generate;
 mod memory;
 mod types;
@@ -93,6 +94,8 @@ struct Reload {
 
 impl Reload {
     fn load(&self, device: ComputeDevice) -> Result<Model, ModelError> {
+        // A reload packs from the map again: a file truncated since would fault.
+        self.file.check_unchanged().map_err(ModelError::File)?;
         Model::load(
             self.file.clone(),
             self.config.clone(),

@@ -12,6 +12,7 @@ pub mod jsonfile;
 pub mod paths;
 pub mod prompt;
 pub mod providers;
+pub mod recovery;
 pub mod secrets;
 pub mod server_host;
 pub mod settings;

@@ -8,6 +8,7 @@ use crate::engine_host::EngineHost;
 use crate::error::AppResult;
 use crate::paths::AppPaths;
 use crate::providers::store::ProviderStore;
+use crate::recovery::Notices;
 use crate::secrets::{Keychain, SecretStore};
 use crate::server_host::ServerHost;
 use crate::settings;
@@ -33,6 +34,8 @@ pub struct Inner {
     pub providers: ProviderStore,
     /// Files the user chose in the open-file dialog during this run.
     pub picked: PickedFiles,
+    /// What start-up recovered from (a broken database or settings file), for the UI.
+    pub notices: Notices,
 }
 
 /// The files the user chose in the native open-file dialog during this run: the only
@@ -81,8 +84,13 @@ impl AppState {
 
     pub fn open_with(paths: AppPaths, secrets: Arc<dyn SecretStore>) -> AppResult<Self> {
         std::fs::create_dir_all(&paths.data_dir)?;
-        let db = Db::open(&paths.database())?;
-        let settings = settings::load(&paths.settings_file());
+        let notices = Notices::default();
+        let (db, db_notice) = Db::open_recovering(&paths.database())?;
+        let (settings, settings_notice) = settings::load_recovering(&paths.settings_file());
+        db_notice
+            .into_iter()
+            .chain(settings_notice)
+            .for_each(|n| notices.push(n));
         let providers = ProviderStore::new(paths.providers_file());
         let downloads = Downloads::default();
         downloads.restore(&db);
@@ -97,6 +105,7 @@ impl AppState {
             server: ServerHost::default(),
             providers,
             picked: PickedFiles::default(),
+            notices,
         })))
     }
 

@@ -309,6 +309,9 @@ pub struct SystemInfo {
     pub device: DeviceInfo,
     pub threads: u32,
     pub memory: MemoryInfo,
+    /// Problems start-up recovered from (e.g. an unreadable history database kept aside and
+    /// replaced by a fresh one), each a sentence for the user.
+    pub notices: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

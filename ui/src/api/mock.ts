@@ -235,6 +235,8 @@ export class MockBackend {
     { id: "llama3.1:8b", ownedBy: "library" },
   ];
   openedUrls: string[] = [];
+  /** What start-up recovered from (system_info.notices). */
+  notices: string[] = [];
   /** Files "written" by export_conversation / export_all: path and text. */
   exported: { path: string; format: string; text: string }[] = [];
   /** Files picked in the dialog: the only paths import_model accepts (as the app). */
@@ -877,6 +879,7 @@ export class MockBackend {
         gpuTotalBytes: null,
         gpuAvailableBytes: null,
       },
+      notices: [...this.notices],
     }),
     load_model: async ({ modelId, onProgress }) => {
       const channel = onProgress as MockChannel<LoadEvent>;

@@ -256,6 +256,9 @@ export interface SystemInfo {
     gpuTotalBytes: number | null;
     gpuAvailableBytes: number | null;
   };
+  /** Problems start-up recovered from (an unreadable history database or settings file
+   *  kept aside and replaced), each a sentence to show the user. */
+  notices: string[];
 }
 
 /** Streamed through the `onProgress` Channel of load_model. */

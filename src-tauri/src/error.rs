@@ -151,7 +151,7 @@ impl From<woolly_hub::HubError> for AppError {
         use woolly_hub::HubError as H;
         let code = match &e {
             H::HashMismatch { .. } => ErrorCode::HashMismatch,
-            H::InsufficientDisk { .. } => ErrorCode::DiskFull,
+            H::InsufficientDisk { .. } | H::DiskFull { .. } => ErrorCode::DiskFull,
             H::Cancelled => ErrorCode::Cancelled,
             H::NotInstalled(_) => ErrorCode::NotFound,
             H::InvalidUrl { .. }

@@ -131,6 +131,7 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    state.watch_idle_model();
     let app = setup(tauri::Builder::default(), state)
         .build(tauri::generate_context!())
         .unwrap_or_else(|e| {

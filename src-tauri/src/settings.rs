@@ -85,6 +85,11 @@ pub fn validate(s: &Settings) -> AppResult<()> {
             "The memory limit must be more than 0 bytes.",
         ));
     }
+    if s.unload_after_minutes == Some(0) {
+        return Err(AppError::invalid(
+            "Unload after idle minutes must be at least 1 (or empty to keep the model loaded).",
+        ));
+    }
     s.default_params.validate().map_err(AppError::invalid)
 }
 

@@ -109,6 +109,23 @@ impl AppState {
         })))
     }
 
+    /// Checks every 20 s whether the model has been idle for the settings' minutes and
+    /// unloads it then; the thread ends with the state.
+    pub fn watch_idle_model(&self) {
+        let weak = Arc::downgrade(&self.0);
+        let _ = std::thread::Builder::new()
+            .name("idle-unload".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(20));
+                let Some(inner) = weak.upgrade() else { return };
+                let state = AppState(inner);
+                if let Some(minutes) = state.settings().unload_after_minutes {
+                    let idle = std::time::Duration::from_secs(u64::from(minutes) * 60);
+                    state.engine.unload_if_idle(idle);
+                }
+            });
+    }
+
     pub fn settings(&self) -> Settings {
         self.settings
             .read()

@@ -239,6 +239,9 @@ pub struct Settings {
     pub device: DevicePref,
     pub threads: Option<u32>,
     pub memory_limit_bytes: Option<u64>,
+    /// Unload the model after this many minutes without a turn, giving its memory back
+    /// (`None`: keep it loaded). The next message loads it again.
+    pub unload_after_minutes: Option<u32>,
     pub default_system_prompt: String,
     pub default_params: SamplingParams,
 }
@@ -251,6 +254,7 @@ impl Default for Settings {
             device: DevicePref::Auto,
             threads: None,
             memory_limit_bytes: None,
+            unload_after_minutes: None,
             default_system_prompt:
                 "You are Woolly, a helpful assistant running locally on this computer.".into(),
             default_params: SamplingParams::default(),

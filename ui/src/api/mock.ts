@@ -44,6 +44,7 @@ export const DEFAULT_SETTINGS: Settings = {
   device: "auto",
   threads: null,
   memoryLimitBytes: null,
+  unloadAfterMinutes: null,
   defaultSystemPrompt: "You are Woolly, a helpful assistant running locally on this computer.",
   defaultParams: DEFAULT_PARAMS,
 };

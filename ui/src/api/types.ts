@@ -213,6 +213,9 @@ export interface Settings {
   threads: number | null;
   /** Memory budget for model + KV cache in bytes; null = automatic. */
   memoryLimitBytes: number | null;
+  /** Unload the model after this many minutes without a turn (memory back to the OS);
+   *  null = keep it loaded. Optional for settings saved before it existed. */
+  unloadAfterMinutes?: number | null;
   /** System prompt given to new conversations. */
   defaultSystemPrompt: string;
   /** Sampling parameters given to new conversations. */

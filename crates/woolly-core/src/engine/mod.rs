@@ -432,8 +432,10 @@ fn dominant_quantization(file: &GgufFile) -> String {
 }
 
 /// Hands the heap's free pages back to the OS: loading frees megabytes (the parsed
-/// vocabulary, buffers of the load) that glibc would otherwise keep in the process.
-fn return_freed_memory() {
+/// vocabulary, buffers of the load) that glibc would otherwise keep in the process, and an
+/// unloaded engine's weights (most are heap blocks below glibc's mmap threshold) stay in
+/// the process until this runs. Call it after dropping an engine.
+pub fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases memory the allocator holds free.
     unsafe {

@@ -335,7 +335,10 @@ impl GgufFile {
         }
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         match self.bytes.get(start..start.saturating_add(buf.len())) {
-            Some(src) => Ok(buf.copy_from_slice(src)),
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
+            }
             None => Err(self.changed()),
         }
     }

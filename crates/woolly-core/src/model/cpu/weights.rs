@@ -51,7 +51,10 @@ impl Weight {
     /// Dequantizes row `r` into `out`.
     pub fn row(&self, r: usize, out: &mut [f32]) -> Result<(), ModelError> {
         match self {
-            Weight::Packed(p) => Ok(p.dequantize_row(r, out)),
+            Weight::Packed(p) => {
+                p.dequantize_row(r, out);
+                Ok(())
+            }
             Weight::Rows(m) => m.dequantize_row(r, out),
         }
     }

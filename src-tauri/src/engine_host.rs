@@ -119,6 +119,8 @@ pub struct EngineHost {
     slot: Mutex<Slot>,
     /// One load at a time.
     loading: Mutex<()>,
+    /// When a turn last asked for the engine (idle unloading counts from here).
+    last_used: Mutex<std::time::Instant>,
 }
 
 impl Default for EngineHost {
@@ -132,6 +134,7 @@ impl Default for EngineHost {
                 error: None,
             }),
             loading: Mutex::new(()),
+            last_used: Mutex::new(std::time::Instant::now()),
         }
     }
 }
@@ -175,6 +178,7 @@ impl EngineHost {
             .map_or(context, |max| context.min(max))
             .max(64);
         let _one_at_a_time = lock(&self.loading);
+        *lock(&self.last_used) = std::time::Instant::now();
         {
             let s = lock(&self.slot);
             if let (Some(engine), Some(current), Some(loaded)) = (&s.engine, &s.model, &s.loaded) {
@@ -209,6 +213,7 @@ impl EngineHost {
         settings: &Settings,
         progress: &mut dyn FnMut(f32, &str),
     ) -> AppResult<(Arc<Engine>, LoadedModel)> {
+        *lock(&self.last_used) = std::time::Instant::now();
         let size = std::fs::metadata(&model.path).map(|m| m.len()).unwrap_or(0);
         {
             let mut s = lock(&self.slot);
@@ -276,6 +281,30 @@ impl EngineHost {
             state: ModelState::Unloaded,
             error: None,
         };
+        drop(s);
+        woolly_core::engine::return_freed_memory();
+    }
+
+    /// Unloads the model when no turn asked for it for `idle` and nothing else holds it (a
+    /// running reply or the local API server keeps its own reference): its memory goes
+    /// back to the OS. Whether it unloaded.
+    pub fn unload_if_idle(&self, idle: std::time::Duration) -> bool {
+        let _one_at_a_time = lock(&self.loading);
+        let mut s = lock(&self.slot);
+        let unused = s.engine.as_ref().is_some_and(|e| Arc::strong_count(e) == 1);
+        if !unused || lock(&self.last_used).elapsed() < idle {
+            return false;
+        }
+        *s = Slot {
+            engine: None,
+            model: None,
+            loaded: None,
+            state: ModelState::Unloaded,
+            error: None,
+        };
+        drop(s);
+        woolly_core::engine::return_freed_memory();
+        true
     }
 
     /// Unloads if `path` is the loaded model.

@@ -153,7 +153,7 @@ impl From<woolly_hub::HubError> for AppError {
             H::HashMismatch { .. } => ErrorCode::HashMismatch,
             H::CatalogRefused { .. } => ErrorCode::BadResponse,
             H::CatalogFetch { .. } => ErrorCode::Unreachable,
-            H::InsufficientDisk { .. } => ErrorCode::DiskFull,
+            H::InsufficientDisk { .. } | H::DiskFull { .. } => ErrorCode::DiskFull,
             H::Cancelled => ErrorCode::Cancelled,
             H::NotInstalled(_) => ErrorCode::NotFound,
             H::InvalidUrl { .. }
@@ -163,7 +163,9 @@ impl From<woolly_hub::HubError> for AppError {
             | H::Gguf(_)
             | H::MissingHash { .. } => ErrorCode::InvalidArgument,
             H::Io { .. } | H::Index { .. } | H::NoDataDir => ErrorCode::Io,
-            H::Keyring(_) | H::Catalog(_) | H::Client(_) => ErrorCode::Internal,
+            // The OS keychain refused or is missing: the UI says so for the token feature.
+            H::Keyring(_) => ErrorCode::Keychain,
+            H::Catalog(_) | H::Client(_) => ErrorCode::Internal,
             _ => ErrorCode::DownloadFailed,
         };
         Self::new(code, e.to_string())

@@ -13,6 +13,7 @@ pub mod jsonfile;
 pub mod paths;
 pub mod prompt;
 pub mod providers;
+pub mod recovery;
 pub mod secrets;
 pub mod server_host;
 pub mod settings;
@@ -140,6 +141,7 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    state.watch_idle_model();
     let weekly = state.clone();
     let app = setup(tauri::Builder::default(), state)
         .setup(move |app| {

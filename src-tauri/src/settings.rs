@@ -18,15 +18,44 @@ struct SettingsFile {
 /// Reads the settings, falling back to defaults for a missing file, and to defaults for
 /// any field that is missing or unreadable (a newer or hand-edited file never blocks start-up).
 pub fn load(path: &Path) -> Settings {
-    let Ok(bytes) = std::fs::read(path) else {
-        return Settings::default();
+    read(path).unwrap_or_default()
+}
+
+/// [`load`] at start-up: a file that cannot be read as settings at all is kept aside
+/// (renamed with a timestamp, see [`crate::recovery`]) and the defaults are used, with a
+/// notice for the user saying so.
+pub fn load_recovering(path: &Path) -> (Settings, Option<String>) {
+    match read(path) {
+        Ok(s) => (s, None),
+        Err(()) => {
+            let notice = match crate::recovery::set_aside(path) {
+                Ok(kept) => format!(
+                    "Your settings file could not be read, so Woolly started with the default \
+                     settings. The unreadable file was kept as {}.",
+                    kept.display()
+                ),
+                Err(e) => format!(
+                    "Your settings file could not be read ({e}), so Woolly started with the \
+                     default settings."
+                ),
+            };
+            (Settings::default(), Some(notice))
+        }
+    }
+}
+
+/// The settings in `path`: defaults for a missing file, `Err` for one that is not a
+/// settings file (not JSON, or a field of the wrong type).
+fn read(path: &Path) -> Result<Settings, ()> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+        Err(_) => return Err(()),
     };
-    let Ok(file) = serde_json::from_slice::<SettingsFile>(&bytes) else {
-        return Settings::default();
-    };
+    let file = serde_json::from_slice::<SettingsFile>(&bytes).map_err(drop)?;
     let mut merged = serde_json::to_value(Settings::default()).unwrap_or_default();
     merge(&mut merged, file.settings);
-    serde_json::from_value(merged).unwrap_or_default()
+    serde_json::from_value(merged).map_err(drop)
 }
 
 fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
@@ -54,6 +83,11 @@ pub fn validate(s: &Settings) -> AppResult<()> {
     if s.memory_limit_bytes == Some(0) {
         return Err(AppError::invalid(
             "The memory limit must be more than 0 bytes.",
+        ));
+    }
+    if s.unload_after_minutes == Some(0) {
+        return Err(AppError::invalid(
+            "Unload after idle minutes must be at least 1 (or empty to keep the model loaded).",
         ));
     }
     s.default_params.validate().map_err(AppError::invalid)

@@ -9,6 +9,7 @@ use crate::engine_host::EngineHost;
 use crate::error::AppResult;
 use crate::paths::AppPaths;
 use crate::providers::store::ProviderStore;
+use crate::recovery::Notices;
 use crate::secrets::{Keychain, SecretStore};
 use crate::server_host::ServerHost;
 use crate::settings;
@@ -39,6 +40,8 @@ pub struct Inner {
     pub catalogs: CatalogHost,
     /// An app update found and downloaded, until it is installed.
     pub updates: UpdateHost,
+    /// What start-up recovered from (a broken database or settings file), for the UI.
+    pub notices: Notices,
 }
 
 /// The files the user chose in the native open-file dialog during this run: the only
@@ -87,8 +90,13 @@ impl AppState {
 
     pub fn open_with(paths: AppPaths, secrets: Arc<dyn SecretStore>) -> AppResult<Self> {
         std::fs::create_dir_all(&paths.data_dir)?;
-        let db = Db::open(&paths.database())?;
-        let settings = settings::load(&paths.settings_file());
+        let notices = Notices::default();
+        let (db, db_notice) = Db::open_recovering(&paths.database())?;
+        let (settings, settings_notice) = settings::load_recovering(&paths.settings_file());
+        db_notice
+            .into_iter()
+            .chain(settings_notice)
+            .for_each(|n| notices.push(n));
         let providers = ProviderStore::new(paths.providers_file());
         let downloads = Downloads::default();
         downloads.restore(&db);
@@ -106,7 +114,25 @@ impl AppState {
             picked: PickedFiles::default(),
             catalogs,
             updates: UpdateHost::default(),
+            notices,
         })))
+    }
+
+    /// Checks every 20 s whether the model has been idle for the settings' minutes and
+    /// unloads it then; the thread ends with the state.
+    pub fn watch_idle_model(&self) {
+        let weak = Arc::downgrade(&self.0);
+        let _ = std::thread::Builder::new()
+            .name("idle-unload".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(20));
+                let Some(inner) = weak.upgrade() else { return };
+                let state = AppState(inner);
+                if let Some(minutes) = state.settings().unload_after_minutes {
+                    let idle = std::time::Duration::from_secs(u64::from(minutes) * 60);
+                    state.engine.unload_if_idle(idle);
+                }
+            });
     }
 
     pub fn settings(&self) -> Settings {

@@ -101,5 +101,6 @@ pub fn info(state: &AppState) -> SystemInfo {
             gpu_total_bytes: gpu_memory,
             gpu_available_bytes: None,
         },
+        notices: state.notices.all(),
     }
 }

@@ -239,6 +239,9 @@ pub struct Settings {
     pub device: DevicePref,
     pub threads: Option<u32>,
     pub memory_limit_bytes: Option<u64>,
+    /// Unload the model after this many minutes without a turn, giving its memory back
+    /// (`None`: keep it loaded). The next message loads it again.
+    pub unload_after_minutes: Option<u32>,
     pub default_system_prompt: String,
     pub default_params: SamplingParams,
     /// Opt-in: look for a new version of Woolly and of the model catalog once a week.
@@ -254,6 +257,7 @@ impl Default for Settings {
             device: DevicePref::Auto,
             threads: None,
             memory_limit_bytes: None,
+            unload_after_minutes: None,
             default_system_prompt:
                 "You are Woolly, a helpful assistant running locally on this computer.".into(),
             default_params: SamplingParams::default(),
@@ -313,6 +317,9 @@ pub struct SystemInfo {
     pub device: DeviceInfo,
     pub threads: u32,
     pub memory: MemoryInfo,
+    /// Problems start-up recovered from (e.g. an unreadable history database kept aside and
+    /// replaced by a fresh one), each a sentence for the user.
+    pub notices: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

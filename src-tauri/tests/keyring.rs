@@ -2,6 +2,11 @@
 //! D-Bus session with an unlocked keyring, so it runs only when WOOLLY_KEYRING_TEST is set
 //! (the Makefile's `test` target does this under dbus-run-session with gnome-keyring).
 
+mod support;
+
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use woolly_desktop::providers::secret_name;
 use woolly_desktop::secrets::{Keychain, SecretStore, KEYRING_SERVICE};
 use woolly_desktop::server_host::API_KEY_SECRET;
@@ -51,4 +56,77 @@ fn app_keys_round_trip_through_the_os_keychain() {
         assert_eq!(keychain.get(name).unwrap(), None);
         keychain.delete(name).unwrap();
     }
+}
+
+const NO_BUS_ENV: &str = "WOOLLY_NO_SECRET_SERVICE_CHILD";
+
+/// The real keychain where there is no Secret Service (a session bus address that leads
+/// nowhere): the secret features fail with the `keychain` code, fast, and nothing else does.
+/// Run in a child process (this test re-run) so the bus address stays out of other tests.
+#[test]
+fn without_a_secret_service_secret_features_say_so_and_the_rest_works() {
+    if std::env::var_os(NO_BUS_ENV).is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "without_a_secret_service_secret_features_say_so_and_the_rest_works",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(NO_BUS_ENV, "1")
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", dir.path().join("no-bus").display()),
+            )
+            .env_remove("DBUS_SYSTEM_BUS_ADDRESS")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let h = support::Harness::open_with(dir.path(), Arc::new(Keychain));
+    let timed = |cmd: &str, args: serde_json::Value| {
+        let start = Instant::now();
+        let r = h.invoke(cmd, args);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{cmd} took {:?}",
+            start.elapsed()
+        );
+        r
+    };
+    // The secret features: a clear `keychain` error, or "no key" where only reading.
+    let err = timed("set_server_api_key", json!({"apiKey": "wk-key"})).unwrap_err();
+    assert_eq!(err["code"], "keychain", "{err}");
+    let err = timed("set_hf_token", json!({"token": "hf_abc"})).unwrap_err();
+    assert_eq!(err["code"], "keychain", "{err}");
+    assert_eq!(timed("has_hf_token", json!({})).unwrap(), false);
+    assert_eq!(
+        timed("server_status", json!({})).unwrap()["hasApiKey"],
+        false
+    );
+    // Everything else works: history, settings, the local server without a key, a chat.
+    let c = timed("create_conversation", json!({"title": null})).unwrap();
+    let settings = timed("get_settings", json!({})).unwrap();
+    timed("save_settings", json!({"settings": settings})).unwrap();
+    let port = support::free_port();
+    let s = timed("start_server", json!({"port": port})).unwrap();
+    assert_eq!(s["running"], true, "{s}");
+    timed("stop_server", json!({})).unwrap();
+    let id = c["id"].as_str().unwrap();
+    support::greedy(&h, id, 4);
+    let (ch_id, ch) = h.channel();
+    timed(
+        "send_message",
+        json!({"conversationId": id, "content": "Hi", "onEvent": ch}),
+    )
+    .expect("a chat turn without a keychain");
+    assert!(support::token_count(&h.events(ch_id)) > 0);
 }

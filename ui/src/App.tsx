@@ -29,6 +29,8 @@ export default function App() {
   const [installed, setInstalled] = useState<InstalledModel[]>([]);
   const [providers, setProviders] = useState<Provider[]>([]);
   const [systemInfo, setSystemInfo] = useState<SystemInfo | null>(null);
+  /** Start-up notices the user closed. */
+  const [dismissed, setDismissed] = useState<string[]>([]);
   const [view, setView] = useState<View>("chat");
   const [loadError, setLoadError] = useState<string | null>(null);
   const composerFocus = useRef<(() => void) | null>(null);
@@ -253,6 +255,16 @@ export default function App() {
               Couldn’t reach the Woolly engine: {loadError}
             </div>
           )}
+          {systemInfo?.notices
+            .filter((n) => !dismissed.includes(n))
+            .map((n) => (
+              <div key={n} className="banner banner-notice" role="status">
+                <span>{n}</span>
+                <button type="button" className="button button-ghost button-small" onClick={() => setDismissed((d) => [...d, n])}>
+                  Dismiss
+                </button>
+              </div>
+            ))}
           {view === "chat" && <ChatView key={activeId ?? "draft"} />}
           {view === "models" && <ModelsPage />}
           {view === "settings" && <SettingsPage />}

@@ -56,6 +56,9 @@ pub enum HubError {
         available: u64,
     },
 
+    #[error("the disk filled up while writing {}: free some space, then resume the download (what was downloaded is kept)", path.display())]
+    DiskFull { path: PathBuf },
+
     #[error("{} is already being downloaded by another process", path.display())]
     AlreadyDownloading { path: PathBuf },
 
@@ -119,5 +122,18 @@ pub(crate) trait IoContext<T> {
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|e| HubError::io(path, e))
+    }
+}
+
+impl HubError {
+    /// A failed write to `path`: [`HubError::DiskFull`] when the file system is full.
+    pub fn write(path: &std::path::Path, source: std::io::Error) -> Self {
+        match source.kind() {
+            std::io::ErrorKind::StorageFull => HubError::DiskFull { path: path.into() },
+            _ => HubError::Io {
+                path: path.into(),
+                source,
+            },
+        }
     }
 }

@@ -47,6 +47,7 @@ export const DEFAULT_SETTINGS: Settings = {
   device: "auto",
   threads: null,
   memoryLimitBytes: null,
+  unloadAfterMinutes: null,
   defaultSystemPrompt: "You are Woolly, a helpful assistant running locally on this computer.",
   defaultParams: DEFAULT_PARAMS,
   checkUpdatesWeekly: false,
@@ -253,6 +254,8 @@ export class MockBackend {
     catalog: { origin: "builtin" as "builtin" | "refreshed", refreshedAt: null as number | null },
   };
   openedUrls: string[] = [];
+  /** What start-up recovered from (system_info.notices). */
+  notices: string[] = [];
   /** Files "written" by export_conversation / export_all: path and text. */
   exported: { path: string; format: string; text: string }[] = [];
   /** Files picked in the dialog: the only paths import_model accepts (as the app). */
@@ -906,6 +909,7 @@ export class MockBackend {
         gpuTotalBytes: null,
         gpuAvailableBytes: null,
       },
+      notices: [...this.notices],
     }),
     load_model: async ({ modelId, onProgress }) => {
       const channel = onProgress as MockChannel<LoadEvent>;

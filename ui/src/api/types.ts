@@ -213,6 +213,9 @@ export interface Settings {
   threads: number | null;
   /** Memory budget for model + KV cache in bytes; null = automatic. */
   memoryLimitBytes: number | null;
+  /** Unload the model after this many minutes without a turn (memory back to the OS);
+   *  null = keep it loaded. Optional for settings saved before it existed. */
+  unloadAfterMinutes?: number | null;
   /** System prompt given to new conversations. */
   defaultSystemPrompt: string;
   /** Sampling parameters given to new conversations. */
@@ -258,6 +261,9 @@ export interface SystemInfo {
     gpuTotalBytes: number | null;
     gpuAvailableBytes: number | null;
   };
+  /** Problems start-up recovered from (an unreadable history database or settings file
+   *  kept aside and replaced), each a sentence to show the user. */
+  notices: string[];
 }
 
 /** Streamed through the `onProgress` Channel of load_model. */

@@ -15,6 +15,7 @@ describe("settings page", () => {
     await user.click(within(screen.getByTestId("device")).getByLabelText(/^CPU/));
     await user.type(screen.getByLabelText("CPU threads"), "6");
     await user.type(screen.getByLabelText("Memory limit (GB)"), "8");
+    await user.type(screen.getByLabelText("Unload model after idle (minutes)"), "30");
     await user.selectOptions(screen.getByTestId("default-model"), "smollm2-135m-instruct-q4_1");
     const prompt = screen.getByLabelText("Default system prompt");
     await user.clear(prompt);
@@ -35,6 +36,7 @@ describe("settings page", () => {
       device: "cpu",
       threads: 6,
       memoryLimitBytes: 8 * GIB,
+      unloadAfterMinutes: 30,
       defaultSystemPrompt: "Be brief.",
       defaultParams: { ...DEFAULT_PARAMS, temperature: 0.3 },
       checkUpdatesWeekly: false,

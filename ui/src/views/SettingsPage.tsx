@@ -27,6 +27,7 @@ export function SettingsPage() {
   const [form, setForm] = useState<Settings | null>(settings);
   const [threadsText, setThreadsText] = useState("");
   const [memoryText, setMemoryText] = useState("");
+  const [idleText, setIdleText] = useState("");
   const [status, setStatus] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
@@ -36,6 +37,7 @@ export function SettingsPage() {
     model: useId(),
     threads: useId(),
     memory: useId(),
+    idle: useId(),
     prompt: useId(),
     token: useId(),
   };
@@ -45,6 +47,7 @@ export function SettingsPage() {
     setForm(settings);
     setThreadsText(settings.threads === null ? "" : String(settings.threads));
     setMemoryText(settings.memoryLimitBytes === null ? "" : String(+(settings.memoryLimitBytes / GIB).toFixed(2)));
+    setIdleText(settings.unloadAfterMinutes == null ? "" : String(settings.unloadAfterMinutes));
   }, [settings]);
 
   useEffect(() => {
@@ -78,11 +81,17 @@ export function SettingsPage() {
       setError("Memory limit must be a positive number of GB, or empty for automatic.");
       return;
     }
+    const idle = idleText.trim() === "" ? null : Number(idleText);
+    if (idle !== null && (!Number.isInteger(idle) || idle < 1 || idle > 10080)) {
+      setError("Unload after must be a whole number of minutes from 1, or empty to keep the model loaded.");
+      return;
+    }
     setSaving(true);
     try {
       const saved = await api.saveSettings({
         ...form,
         threads,
+        unloadAfterMinutes: idle,
         memoryLimitBytes: memoryGb === null ? null : Math.round(memoryGb * GIB),
       });
       applySettings(saved);
@@ -217,6 +226,26 @@ export function SettingsPage() {
               <p className="field-hint" id={`${ids.memory}-hint`}>
                 Budget for model and context.{" "}
                 {systemInfo ? `${formatBytes(systemInfo.memory.totalBytes)} installed.` : ""}
+              </p>
+            </div>
+            <div className="field">
+              <label htmlFor={ids.idle}>Unload model after idle (minutes)</label>
+              <input
+                id={ids.idle}
+                type="text"
+                inputMode="numeric"
+                autoComplete="off"
+                placeholder="Never"
+                value={idleText}
+                data-testid="unload-after"
+                aria-describedby={`${ids.idle}-hint`}
+                onChange={(e) => {
+                  setIdleText(e.target.value);
+                  setStatus(null);
+                }}
+              />
+              <p className="field-hint" id={`${ids.idle}-hint`}>
+                Gives the model’s memory back; the next message loads it again. Empty = never.
               </p>
             </div>
           </div>

@@ -58,7 +58,8 @@ impl KvCacheType {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EngineConfig {
     pub device: DevicePreference,
-    /// Worker threads for CPU kernels; 0 uses every core.
+    /// Worker threads for CPU kernels; 0 uses every core, and more than the cores is capped
+    /// to them (extra threads only contend for the same cores).
     pub threads: usize,
     /// Upper bound on the memory the model may use; `None` uses the memory available now.
     pub max_memory: Option<u64>,
@@ -88,12 +89,12 @@ impl EngineConfig {
         EngineConfigBuilder(Self::default())
     }
 
-    /// The thread count to use.
+    /// The thread count to use: the setting, at most one per core.
     pub fn effective_threads(&self) -> usize {
-        if self.threads > 0 {
-            self.threads
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        match self.threads {
+            0 => cores,
+            n => n.min(cores),
         }
     }
 }

@@ -38,6 +38,7 @@ pub(super) fn run(
     session.cached.extend_from_slice(&prompt[reuse..]);
     let prefill_s = start.elapsed().as_secs_f64();
     let first_top_logits = top_logits(&session.logits, request.top_logits);
+    super::fault::panic_if_marked(&engine.tokenizer, &prompt);
 
     let mut sampler = Sampler::new(request.sampling.clone());
     let mut guide = request.grammar.as_ref().map(|g| g.guide());

@@ -12,6 +12,7 @@
 
 mod config;
 mod error;
+mod fault;
 mod generate;
 mod memory;
 mod types;
@@ -93,6 +94,8 @@ struct Reload {
 
 impl Reload {
     fn load(&self, device: ComputeDevice) -> Result<Model, ModelError> {
+        // A reload packs from the map again: a file truncated since would fault.
+        self.file.check_unchanged().map_err(ModelError::File)?;
         Model::load(
             self.file.clone(),
             self.config.clone(),
@@ -429,8 +432,10 @@ fn dominant_quantization(file: &GgufFile) -> String {
 }
 
 /// Hands the heap's free pages back to the OS: loading frees megabytes (the parsed
-/// vocabulary, buffers of the load) that glibc would otherwise keep in the process.
-fn return_freed_memory() {
+/// vocabulary, buffers of the load) that glibc would otherwise keep in the process, and an
+/// unloaded engine's weights (most are heap blocks below glibc's mmap threshold) stay in
+/// the process until this runs. Call it after dropping an engine.
+pub fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases memory the allocator holds free.
     unsafe {

@@ -64,6 +64,10 @@ pub enum GgufErrorKind {
     },
     #[error("tensors {first:?} and {second:?} overlap")]
     Overlap { first: String, second: String },
+    #[error(
+        "the file changed on disk while the model was loaded ({was} bytes, now {now}): load the model again"
+    )]
+    Changed { was: u64, now: u64 },
     #[error("missing metadata key {0:?}")]
     MissingKey(String),
     #[error("metadata key {key:?} should be {expected}, found {found}")]

@@ -64,6 +64,9 @@ impl std::ops::Deref for Bytes {
 pub struct GgufFile {
     path: PathBuf,
     bytes: Bytes,
+    /// The mapped file, kept for positioned reads: after load only those touch the file,
+    /// so a file truncated under a loaded model yields an error, not a fault (SIGBUS).
+    file: Option<std::fs::File>,
     version: u32,
     metadata: Vec<(String, Value)>,
     key_index: HashMap<String, usize>,
@@ -96,23 +99,24 @@ impl GgufFile {
             path: path.clone(),
             kind: e.into(),
         };
-        let bytes = if mmap {
-            let file = std::fs::File::open(&path).map_err(io)?;
-            // SAFETY: the mapping is read-only; a model file modified while mapped is
-            // outside what any reader can guard against (llama.cpp maps the same way).
-            Bytes::Mapped(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?)
-        } else {
-            Bytes::Owned(std::fs::read(&path).map_err(io)?)
-        };
-        Self::parse(path, bytes)
+        if !mmap {
+            let bytes = Bytes::Owned(std::fs::read(&path).map_err(io)?);
+            return Self::parse(path, bytes, None);
+        }
+        let file = std::fs::File::open(&path).map_err(io)?;
+        // SAFETY: the mapping is read-only. A file truncated while mapped faults on access:
+        // the map is only read while loading; afterwards the model holds its own copies or
+        // reads through `read_at`, which reports a short file as an error.
+        let bytes = Bytes::Mapped(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?);
+        Self::parse(path, bytes, Some(file))
     }
 
     /// Validates an in-memory GGUF image; `name` is used in error messages.
     pub fn from_bytes(bytes: Vec<u8>, name: impl Into<PathBuf>) -> Result<Self, GgufError> {
-        Self::parse(name.into(), Bytes::Owned(bytes))
+        Self::parse(name.into(), Bytes::Owned(bytes), None)
     }
 
-    fn parse(path: PathBuf, bytes: Bytes) -> Result<Self, GgufError> {
+    fn parse(path: PathBuf, bytes: Bytes, file: Option<std::fs::File>) -> Result<Self, GgufError> {
         match Self::parse_inner(&bytes) {
             Ok((version, metadata, tensors, alignment)) => {
                 let key_index = metadata
@@ -128,6 +132,7 @@ impl GgufFile {
                 Ok(Self {
                     path,
                     bytes,
+                    file,
                     version,
                     metadata,
                     key_index,
@@ -313,6 +318,52 @@ impl GgufFile {
             .unwrap_or(&[])
     }
 
+    /// Whether tensor data is read from a memory map (else from a buffer of its own).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.bytes, Bytes::Mapped(_))
+    }
+
+    /// Copies `buf.len()` bytes at `offset` of the file into `buf`: through a positioned
+    /// read for a mapped file, so a file truncated since it was opened gives
+    /// [`GgufErrorKind::Changed`] instead of a fault.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), GgufError> {
+        if let Some(file) = &self.file {
+            return read_exact_at(file, buf, offset).map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => self.changed(),
+                _ => self.error(e.into()),
+            });
+        }
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        match self.bytes.get(start..start.saturating_add(buf.len())) {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            None => Err(self.changed()),
+        }
+    }
+
+    /// Fails with [`GgufErrorKind::Changed`] when a mapped file is now shorter than when it
+    /// was opened: reading its map again (a reload) would fault.
+    pub fn check_unchanged(&self) -> Result<(), GgufError> {
+        match &self.file {
+            Some(file) => match file.metadata() {
+                Ok(m) if m.len() >= self.bytes.len() as u64 => Ok(()),
+                Ok(_) => Err(self.changed()),
+                Err(e) => Err(self.error(e.into())),
+            },
+            None => Ok(()),
+        }
+    }
+
+    fn changed(&self) -> GgufError {
+        let now = self.file.as_ref().and_then(|f| f.metadata().ok());
+        self.error(GgufErrorKind::Changed {
+            was: self.bytes.len() as u64,
+            now: now.map_or(0, |m| m.len()),
+        })
+    }
+
     /// Empties the array values of metadata keys starting with `prefix` (keeping the keys
     /// and element types), e.g. the tokenizer's vocabulary once a tokenizer has been built
     /// from it: megabytes that nothing reads again.
@@ -356,4 +407,26 @@ impl GgufFile {
     pub fn tensor_bytes_total(&self) -> u64 {
         self.tensors.iter().map(|t| t.n_bytes).sum()
     }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &std::fs::File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    while !buf.is_empty() {
+        match std::os::windows::fs::FileExt::seek_read(file, buf, offset) {
+            Ok(0) => return Err(Error::from(ErrorKind::UnexpectedEof)),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -137,10 +137,7 @@ impl Model {
             )));
         }
         match self {
-            Model::Cpu(m) => {
-                m.hidden_sum(tokens, start, sum);
-                Ok(())
-            }
+            Model::Cpu(m) => m.hidden_sum(tokens, start, sum),
             Model::Gpu(m) => m.hidden_sum(tokens, start, sum),
         }
     }
@@ -160,4 +157,7 @@ pub enum ModelError {
     Device(String),
     #[error("internal model error: {0}")]
     Internal(String),
+    /// The model file could not be read after load (e.g. truncated on disk).
+    #[error(transparent)]
+    File(crate::gguf::GgufError),
 }

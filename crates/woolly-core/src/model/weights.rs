@@ -1,4 +1,7 @@
-//! Weight matrices kept in their GGUF block format, borrowed from the (mapped) file.
+//! Weight matrices kept in their GGUF block format, borrowed from the (mapped) file while
+//! loading. Whatever is read after load is copied ([`QMatrix::into_owned`]) or read row by
+//! row ([`QMatrix::dequantize_row`]): a mapped file truncated under a loaded model must give
+//! an error, never a fault (SIGBUS).
 
 use super::config::{Arch, ModelConfig};
 use super::ModelError;
@@ -11,6 +14,8 @@ use std::sync::Arc;
 pub struct QMatrix {
     file: Arc<GgufFile>,
     info: TensorInfo,
+    /// The blocks copied out of a mapped file, for a matrix read after load.
+    owned: Option<Arc<[u8]>>,
     pub ty: GgmlType,
     pub rows: usize,
     pub cols: usize,
@@ -58,6 +63,7 @@ impl QMatrix {
             cols,
             file,
             info,
+            owned: None,
         }
     }
 
@@ -73,7 +79,14 @@ impl QMatrix {
             offset: self.info.offset + first as u64 * row_bytes,
             n_bytes: n as u64 * row_bytes,
         };
-        Self::new(self.file.clone(), info)
+        let owned = self.owned.as_ref().map(|b| {
+            let start = first * row_bytes as usize;
+            Arc::from(&b[start..start + n * row_bytes as usize])
+        });
+        Self {
+            owned,
+            ..Self::new(self.file.clone(), info)
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -82,7 +95,55 @@ impl QMatrix {
 
     /// All blocks, row after row.
     pub fn bytes(&self) -> &[u8] {
-        self.file.tensor_data(&self.info)
+        match &self.owned {
+            Some(b) => b,
+            None => self.file.tensor_data(&self.info),
+        }
+    }
+
+    /// This matrix with its blocks in memory of its own, for one read after load: the file's
+    /// pages are handed back as they are copied, so it is never in memory twice. A matrix
+    /// of an unmapped file (already in memory) stays as it is.
+    pub fn into_owned(mut self) -> Self {
+        if self.owned.is_some() || !self.file.is_mapped() {
+            return self;
+        }
+        let src = self.file.tensor_data(&self.info);
+        let mut copy = Vec::with_capacity(src.len());
+        for chunk in src.chunks(4 << 20) {
+            let done = copy.len();
+            copy.extend_from_slice(chunk);
+            self.release(done, chunk.len());
+        }
+        self.owned = Some(copy.into());
+        self
+    }
+
+    /// Dequantizes row `r` into `out`. A row of the mapped file (a table read a row at a
+    /// time, e.g. untied token embeddings) is read with a positioned read, so a file
+    /// truncated since load gives an error instead of a fault.
+    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) -> Result<(), ModelError> {
+        let bad = |reason: String| ModelError::BadTensor {
+            name: self.info.name.clone(),
+            reason,
+        };
+        if r >= self.rows {
+            return Err(bad(format!("row {r} of {}", self.rows)));
+        }
+        if self.owned.is_some() || !self.file.is_mapped() {
+            return quant::dequantize(self.ty, self.row(r), out).map_err(|e| bad(e.to_string()));
+        }
+        thread_local! {
+            static ROW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        ROW.with_borrow_mut(|buf| {
+            let n = self.row_bytes();
+            buf.resize(n, 0);
+            self.file
+                .read_at(self.info.offset + (r * n) as u64, buf)
+                .map_err(ModelError::File)?;
+            quant::dequantize(self.ty, buf, out).map_err(|e| bad(e.to_string()))
+        })
     }
 
     pub fn row_bytes(&self) -> usize {

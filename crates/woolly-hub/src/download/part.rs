@@ -61,14 +61,16 @@ impl PartFile {
     }
 
     pub async fn append(&mut self, bytes: &[u8]) -> Result<()> {
-        self.writer.write_all(bytes).await.at(&self.path)?;
+        let written = self.writer.write_all(bytes).await;
+        written.map_err(|e| HubError::write(&self.path, e))?;
         self.hasher.update(bytes);
         self.len += bytes.len() as u64;
         Ok(())
     }
 
     pub async fn flush(&mut self) -> Result<()> {
-        self.writer.flush().await.at(&self.path)
+        let flushed = self.writer.flush().await;
+        flushed.map_err(|e| HubError::write(&self.path, e))
     }
 
     /// Empties the file and the hash state: the download starts over.

@@ -104,7 +104,8 @@ impl CpuTransformer {
             None => None,
         };
         let embed = matrix("token_embd.weight", cfg.vocab_size, dim)?;
-        // A separate embedding table is only read a row at a time: leave it in the file.
+        // A separate embedding table is only read a row at a time: leave it in the file
+        // (read by positioned reads, see `QMatrix::dequantize_row`).
         let embeddings = Linear {
             weight: match output {
                 None => Weight::new(embed),
@@ -178,7 +179,7 @@ impl CpuTransformer {
     ) -> Result<(), ModelError> {
         let mut n = 0;
         for (i, chunk) in tokens.chunks(CHUNK).enumerate() {
-            self.forward_chunk(chunk, start + i * CHUNK);
+            self.forward_chunk(chunk, start + i * CHUNK)?;
             n = chunk.len();
         }
         // The head, for the last token only.
@@ -202,24 +203,30 @@ impl CpuTransformer {
     }
 
     /// [`super::Model::hidden_sum`], whose arguments were checked there.
-    pub(super) fn hidden_sum(&mut self, tokens: &[u32], start: usize, sum: &mut [f32]) {
+    pub(super) fn hidden_sum(
+        &mut self,
+        tokens: &[u32],
+        start: usize,
+        sum: &mut [f32],
+    ) -> Result<(), ModelError> {
         let dim = self.cfg.dim;
         let mut row = vec![0.0; dim];
         for (i, chunk) in tokens.chunks(CHUNK).enumerate() {
-            self.forward_chunk(chunk, start + i * CHUNK);
+            self.forward_chunk(chunk, start + i * CHUNK)?;
             for x in self.s.x[..chunk.len() * dim].chunks_exact(dim) {
                 ops::rms_norm(x, &self.output_norm, self.cfg.norm_eps, &mut row);
                 sum.iter_mut().zip(&row).for_each(|(s, r)| *s += r);
             }
         }
+        Ok(())
     }
 
-    fn forward_chunk(&mut self, tokens: &[u32], start: usize) {
+    fn forward_chunk(&mut self, tokens: &[u32], start: usize) -> Result<(), ModelError> {
         let n = tokens.len();
         let dim = self.cfg.dim;
         for (t, &token) in tokens.iter().enumerate() {
             let x = &mut self.s.x[t * dim..(t + 1) * dim];
-            self.embeddings.weight.row(token as usize, x);
+            self.embeddings.weight.row(token as usize, x)?;
             if self.cfg.embed_scale != 1.0 {
                 x.iter_mut().for_each(|v| *v *= self.cfg.embed_scale);
             }
@@ -227,6 +234,7 @@ impl CpuTransformer {
         for l in 0..self.layers.len() {
             self.layer_forward(l, n, start);
         }
+        Ok(())
     }
 
     fn layer_forward(&mut self, l: usize, n: usize, start: usize) {

@@ -1,8 +1,9 @@
 //! Linear layers of the CPU path: packed 4-row groups where the format has a packed layout,
-//! otherwise rows dotted one by one straight from the mapped file.
+//! otherwise rows dotted one by one from a copy made at load.
 
 use super::pool::Pool;
 use crate::model::weights::QMatrix;
+use crate::model::ModelError;
 use crate::quant::packed::{Isa, PackedMatrix, TokenTiles, GROUP};
 use crate::quant::{self, Q8Block, Q8_BLOCK};
 
@@ -22,7 +23,7 @@ impl Weight {
         });
         match packed {
             Some(p) => Weight::Packed(p),
-            None => Weight::Rows(m),
+            None => Weight::Rows(m.into_owned()),
         }
     }
 
@@ -49,11 +50,13 @@ impl Weight {
     }
 
     /// Dequantizes row `r` into `out`.
-    pub fn row(&self, r: usize, out: &mut [f32]) {
+    pub fn row(&self, r: usize, out: &mut [f32]) -> Result<(), ModelError> {
         match self {
-            Weight::Packed(p) => p.dequantize_row(r, out),
-            // Shapes were checked at load, so the row always dequantizes.
-            Weight::Rows(m) => drop(quant::dequantize(m.ty, m.row(r), out)),
+            Weight::Packed(p) => {
+                p.dequantize_row(r, out);
+                Ok(())
+            }
+            Weight::Rows(m) => m.dequantize_row(r, out),
         }
     }
 

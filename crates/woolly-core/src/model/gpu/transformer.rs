@@ -10,7 +10,6 @@ use crate::model::config::{Activation, ModelConfig, RopeLayout};
 use crate::model::device::ComputeDevice;
 use crate::model::weights::{load_vec, LayerWeights, QMatrix};
 use crate::model::ModelError;
-use crate::quant;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -288,8 +287,7 @@ impl GpuTransformer {
         let s = &mut self.s;
         s.embed.resize(n * dim, 0.0);
         for (&t, row) in tokens.iter().zip(s.embed.chunks_exact_mut(dim)) {
-            quant::dequantize(self.embeddings.ty, self.embeddings.row(t as usize), row)
-                .map_err(|e| ModelError::Internal(e.to_string()))?;
+            self.embeddings.dequantize_row(t as usize, row)?;
             if cfg.embed_scale != 1.0 {
                 row.iter_mut().for_each(|v| *v *= cfg.embed_scale);
             }

@@ -69,8 +69,12 @@ fn tokenization_matches_llama_cpp() {
     );
 }
 
+/// Where Woolly's top token is not llama.cpp's, how much the two engines may disagree on
+/// the gap between the two (llama.cpp's margin plus Woolly's): a near-tie on both sides.
+const NEAR_TIE: f32 = 0.25;
+
 /// Every step fed llama.cpp's previous token: the top token is llama.cpp's except at
-/// near-ties (its top two within 0.15); after the prompt, llama.cpp's top 5 sit within 0.5
+/// near-ties (see [`NEAR_TIE`]); after the prompt, llama.cpp's top 5 sit within 0.5
 /// of where it puts them, as gaps to the top. (Later steps' lower ranks drift further, up
 /// to about 1.0: llama.cpp rounds the activations of K-quant weights to one scale per 256
 /// values, Woolly to one per 32.)
@@ -90,7 +94,9 @@ fn teacher_forced_steps_follow_llama_cpp() {
             let best = (0..logits.len()).fold(0, |b, j| if logits[j] > logits[b] { j } else { b });
             let margin = case["margins"][i].as_f64().unwrap() as f32;
             if best as u32 != want {
-                differing.push((c, i, margin));
+                // How far Woolly puts llama.cpp's token below its own top.
+                let ours = logits[best] - logits[want as usize];
+                differing.push((c, i, margin, ours));
             }
             let top5 = case["top5_steps"][i].as_array().unwrap();
             let llama_top = top5[0][1].as_f64().unwrap() as f32;
@@ -114,13 +120,16 @@ fn teacher_forced_steps_follow_llama_cpp() {
     }
     eprintln!(
         "Gemma 3: {} of {steps} teacher-forced steps pick another token (case, step, llama.cpp's \
-         margin): {differing:?}; worst top-5 gap difference {worst_first:.3} after the prompt, \
+         margin, Woolly's): {differing:?}; worst top-5 gap difference {worst_first:.3} after the prompt, \
          {worst_gap:.3} over all steps",
         differing.len()
     );
     assert!(
-        differing.iter().all(|&(_, _, margin)| margin <= 0.15),
-        "steps pick another token where llama.cpp's choice is clear: {differing:?}"
+        differing
+            .iter()
+            .all(|&(_, _, margin, ours)| margin + ours <= NEAR_TIE),
+        "steps pick another token where the two engines' gaps between the two tokens differ \
+         by more than {NEAR_TIE}: {differing:?}"
     );
     assert!(
         worst_first <= 0.5,

@@ -13,14 +13,15 @@ pub const Q8_BLOCK: usize = 32;
 
 /// 32 activations as `d * qs`, plus `s = d * sum(qs)` for formats with an offset (ggml's
 /// Q8_0 and Q8_1 in one). `d` and `s` hold f16-rounded values, as ggml stores them; `sx`
-/// is the same sum unrounded, for kernels that fold a constant weight offset into it.
+/// is the same sum unrounded, for kernels that fold a constant weight offset into it;
+/// `h` holds `sum(qs)` of each 16-value half (Q6_K's sub-blocks), exactly.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(16))]
 pub struct Q8Block {
     pub d: f32,
     pub s: f32,
     pub sx: f32,
-    _pad: f32,
+    pub h: [i16; 2],
     pub qs: [i8; Q8_BLOCK],
 }
 
@@ -60,10 +61,9 @@ fn quantize_q8_neon(x: &[f32], out: &mut [Q8Block]) {
             let d = amax / 127.0;
             let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
             let q = v.map(|v| vcvtnq_s32_f32(vmulq_n_f32(v, id)));
-            let sum = vaddvq_s32(vaddq_s32(
-                vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3])),
-                vaddq_s32(vaddq_s32(q[4], q[5]), vaddq_s32(q[6], q[7])),
-            ));
+            let lo = vaddvq_s32(vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3])));
+            let hi = vaddvq_s32(vaddq_s32(vaddq_s32(q[4], q[5]), vaddq_s32(q[6], q[7])));
+            let sum = lo + hi;
             let h: [int16x8_t; 4] = std::array::from_fn(|i| {
                 vcombine_s16(vqmovn_s32(q[2 * i]), vqmovn_s32(q[2 * i + 1]))
             });
@@ -73,6 +73,7 @@ fn quantize_q8_neon(x: &[f32], out: &mut [Q8Block]) {
             block.d = round_f16(d);
             block.s = round_f16(d * sum as f32);
             block.sx = block.d * sum as f32;
+            block.h = [lo as i16, hi as i16];
         }
     }
 }
@@ -97,14 +98,13 @@ fn quantize_q8_avx2(x: &[f32], out: &mut [Q8Block]) {
             let d = amax / 127.0;
             let id = _mm256_set1_ps(if amax != 0.0 { 127.0 / amax } else { 0.0 });
             let q = v.map(|v| _mm256_cvtps_epi32(_mm256_mul_ps(v, id)));
-            let sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-            let sum = _mm_add_epi32(
-                _mm256_castsi256_si128(sum),
-                _mm256_extracti128_si256::<1>(sum),
-            );
-            let sum = _mm_add_epi32(sum, _mm_shuffle_epi32::<0b01_00_11_10>(sum));
-            let sum =
-                _mm_cvtsi128_si32(_mm_add_epi32(sum, _mm_shuffle_epi32::<0b10_11_00_01>(sum)));
+            // The two halves' sums (values 0..16 and 16..32), then the block's.
+            let (lo, hi) = (_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            let h = _mm256_hadd_epi32(lo, hi);
+            let h = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
+            let h = _mm_hadd_epi32(h, h);
+            let (lo, hi) = (_mm_cvtsi128_si32(h), _mm_extract_epi32::<1>(h));
+            let sum = lo + hi;
             // packs interleaves 128-bit lanes; the permute puts the 8 dwords back in order.
             let bytes = _mm256_packs_epi16(
                 _mm256_packs_epi32(q[0], q[1]),
@@ -119,6 +119,7 @@ fn quantize_q8_avx2(x: &[f32], out: &mut [Q8Block]) {
             block.d = _mm_cvtss_f32(ds);
             block.s = _mm_cvtss_f32(_mm_movehdup_ps(ds));
             block.sx = block.d * sum as f32;
+            block.h = [lo as i16, hi as i16];
         }
     }
 }
@@ -129,11 +130,13 @@ fn quantize_q8_body(x: &[f32], out: &mut [Q8Block]) {
         let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
         let d = amax / 127.0;
         let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
-        let mut sum = 0i32;
         for (q, v) in block.qs.iter_mut().zip(chunk) {
             *q = (v * id).round_ties_even() as i8;
-            sum += *q as i32;
         }
+        let half = |h: &[i8]| h.iter().map(|&q| q as i32).sum::<i32>();
+        let (lo, hi) = (half(&block.qs[..16]), half(&block.qs[16..]));
+        let sum = lo + hi;
+        block.h = [lo as i16, hi as i16];
         block.d = round_f16(d);
         block.s = round_f16(d * sum as f32);
         block.sx = block.d * sum as f32;
@@ -500,7 +503,7 @@ mod tests {
         quantize_q8(&x, &mut fast);
         quantize_q8_body(&x, &mut slow);
         for (i, (a, b)) in fast.iter().zip(&slow).enumerate() {
-            assert_eq!((a.d, a.s, a.sx, a.qs), (b.d, b.s, b.sx, b.qs), "block {i}");
+            assert_eq!((a.d, a.s, a.sx, a.h, a.qs), (b.d, b.s, b.sx, b.h, b.qs), "block {i}");
         }
     }
 }

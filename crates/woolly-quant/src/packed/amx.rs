@@ -90,6 +90,9 @@ const CONFIG: TileConfig = {
 /// Runs of 16 tokens one call handles: one C tile each.
 const MAX_TOKEN_TILES: usize = 4;
 
+/// Partial sums a K-quant row keeps (one per block modulo 4).
+const PARTS: usize = 4;
+
 /// A tile's weight rows, unpacked: `[block][16 rows][32 bytes]` and the rows' scales; and
 /// the stored C tiles of two blocks (kept here so no call zeroes 8 KiB of stack).
 struct Panel {
@@ -185,13 +188,19 @@ pub unsafe fn gemm_rows<const AMX: bool>(
         } else {
             &x.sx
         };
+        let parts = if matches!(kind, PackedKind::Q4K | PackedKind::Q5K) {
+            PARTS
+        } else {
+            1
+        };
         if AMX {
             // SAFETY: AMX is available and permitted (`available`); the config is 64 bytes.
             unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack)) };
         }
         for first in (0..x.token_tiles()).step_by(MAX_TOKEN_TILES) {
             let tts = (x.token_tiles() - first).min(MAX_TOKEN_TILES);
-            let mut acc = [[Lanes::default(); TILE]; MAX_TOKEN_TILES];
+            // K-quants sum every fourth block apart, as their AVX-512 decode kernel does.
+            let mut acc = [[[Lanes::default(); TILE]; MAX_TOKEN_TILES]; PARTS];
             for b in 0..=nb {
                 if b < nb && !AMX {
                     for tt in 0..tts {
@@ -242,7 +251,7 @@ pub unsafe fn gemm_rows<const AMX: bool>(
                         // SAFETY: `Lanes` and CTile rows are 16 aligned f32 / i32.
                         unsafe {
                             let dx = _mm512_load_ps(x.d[i].0.as_ptr());
-                            for (m, acc) in acc[tt].iter_mut().enumerate() {
+                            for (m, acc) in acc[b % parts][tt].iter_mut().enumerate() {
                                 let dot =
                                     _mm512_load_si512(dots.0.as_ptr().add(m * TILE) as *const _);
                                 let scale = _mm512_mul_ps(_mm512_set1_ps(dw[m]), dx);
@@ -255,25 +264,33 @@ pub unsafe fn gemm_rows<const AMX: bool>(
                 }
             }
             // The offsets, summed apart and added last, as the AVX-512 kernels do.
-            for (tt, acc) in acc.iter_mut().enumerate().take(tts) {
-                let mut mins = [_mm512_setzero_ps(); TILE];
+            let mut total = [[Lanes::default(); TILE]; MAX_TOKEN_TILES];
+            for (tt, total) in total.iter_mut().enumerate().take(tts) {
+                let mut mins = [[_mm512_setzero_ps(); TILE]; PARTS];
                 for b in 0..nb {
                     let mw = &panel.mw[b].0;
                     // SAFETY: `Lanes` is 16 aligned f32.
                     let s = unsafe { _mm512_load_ps(sums[(first + tt) * nb + b].0.as_ptr()) };
-                    for (m, min) in mins.iter_mut().enumerate() {
+                    for (m, min) in mins[b % parts].iter_mut().enumerate() {
                         *min = _mm512_fmadd_ps(_mm512_set1_ps(mw[m]), s, *min);
                     }
                 }
-                for (a, min) in acc.iter_mut().zip(mins) {
+                for (m, total) in total.iter_mut().enumerate() {
                     // SAFETY: `Lanes` is 16 aligned f32.
-                    unsafe {
-                        let sum = _mm512_add_ps(_mm512_load_ps(a.0.as_ptr()), min);
-                        _mm512_store_ps(a.0.as_mut_ptr(), sum);
-                    }
+                    let part = |p: usize| unsafe { _mm512_load_ps(acc[p][tt][m].0.as_ptr()) };
+                    let (a, min) = if parts == 1 {
+                        (part(0), mins[0][m])
+                    } else {
+                        let sum = |v: [__m512; PARTS]| {
+                            _mm512_add_ps(_mm512_add_ps(v[0], v[1]), _mm512_add_ps(v[2], v[3]))
+                        };
+                        (sum([0, 1, 2, 3].map(part)), sum([0, 1, 2, 3].map(|p| mins[p][m])))
+                    };
+                    // SAFETY: `Lanes` is 16 aligned f32.
+                    unsafe { _mm512_store_ps(total.0.as_mut_ptr(), _mm512_add_ps(a, min)) };
                 }
             }
-            for (tt, acc) in acc.iter().enumerate().take(tts) {
+            for (tt, acc) in total.iter().enumerate().take(tts) {
                 let t0 = (first + tt) * TILE;
                 for j in 0..TILE.min(x.n() - t0) {
                     for g in 0..groups {

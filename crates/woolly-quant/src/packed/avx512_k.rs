@@ -4,7 +4,6 @@
 //! a group owns lanes `4r..4r + 4` of every vector.
 
 use super::avx2_k::prefetch;
-use super::avx512::{pick4, sum_quads_epi32, to_array};
 use super::{Line, Q8Block, GROUP};
 use std::arch::x86_64::*;
 
@@ -18,8 +17,8 @@ fn spread_index() -> __m512i {
     _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
 }
 
-/// The four rows' totals of an accumulator (each row's four lanes added: Q6_K converts and
-/// scales the exact partial sums lane by lane, and adds them only here).
+/// The four rows' totals of an accumulator, each row's four lanes added `(l0 + l1) + (l2 +
+/// l3)` (Q6_K's exact partial sums; Q4_K's four blocks' partial sums).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
 fn rows(acc: __m512) -> [f32; GROUP] {
@@ -55,9 +54,57 @@ unsafe fn halves(y: &Q8Block) -> (__m512i, __m512i) {
     }
 }
 
+/// Lane `4r + i` of two sub-block byte runs widened to `u32` (`a`: blocks `j, j + 1`,
+/// `b`: blocks `j + 2, j + 3`, each `[sc0..sc3, m0..m3]`): row `r`'s scale of block `j + i`.
+/// Add 4 for the mins.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn scale_index() -> __m512i {
+    _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27)
+}
+
+/// Four blocks' integer dots (row `r` in lanes `4r..4r + 4` of each) summed per row: lane
+/// `4r + i` gets row `r`'s total of block `i`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn sum_four(d: [__m512i; 4]) -> __m512i {
+    let s01 = _mm512_add_epi32(
+        _mm512_unpacklo_epi32(d[0], d[1]),
+        _mm512_unpackhi_epi32(d[0], d[1]),
+    );
+    let s23 = _mm512_add_epi32(
+        _mm512_unpacklo_epi32(d[2], d[3]),
+        _mm512_unpackhi_epi32(d[2], d[3]),
+    );
+    _mm512_add_epi32(
+        _mm512_unpacklo_epi64(s01, s23),
+        _mm512_unpackhi_epi64(s01, s23),
+    )
+}
+
+/// Four consecutive blocks' activation scales `[d0..d3]` and sums `[sx0..sx3]`, each
+/// repeated in every 16-byte lane (lane `4r + i` meets block `i`).
+///
+/// # Safety
+/// `y` must hold 4 blocks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+unsafe fn four_scales(y: *const Q8Block) -> (__m512, __m512) {
+    // SAFETY: each block starts with `d, s, sx, pad`.
+    let v: [__m128; 4] = std::array::from_fn(|i| unsafe { _mm_loadu_ps(&(*y.add(i)).d) });
+    let (lo01, lo23) = (_mm_unpacklo_ps(v[0], v[1]), _mm_unpacklo_ps(v[2], v[3]));
+    let (hi01, hi23) = (_mm_unpackhi_ps(v[0], v[1]), _mm_unpackhi_ps(v[2], v[3]));
+    (
+        _mm512_broadcast_f32x4(_mm_movelh_ps(lo01, lo23)),
+        _mm512_broadcast_f32x4(_mm_movelh_ps(hi01, hi23)),
+    )
+}
+
 /// Q4_K, or Q5_K with `FIVE`: per block `d sc * d_x * sum(u q)`, and the mins' `dmin m *
-/// sum(x)` subtracted at the end. Each row's sum is formed in integers before the float
-/// step, whose operations and order are the tiled prefill kernels' ([`super::amx`]): a
+/// sum(x)` subtracted at the end. Each row's block sum is formed in integers, four blocks'
+/// sums share one vector (lane `4r + i`: row `r`, block `4k + i`), so the float step runs
+/// once per four blocks; the lanes are added `(b0 + b1) + (b2 + b3)` at the end. The tiled
+/// prefill kernels ([`super::amx`]) keep the same four partial sums in the same order: a
 /// prompt gives the same logits prefilled at once or a token at a time.
 ///
 /// # Safety
@@ -80,57 +127,110 @@ pub unsafe fn q4k<const FIVE: bool, const T: usize>(
         _mm512_set1_epi8(0x10),
         spread_index(),
     );
+    let spread_min = _mm512_add_epi32(spread, _mm512_set1_epi32(4));
+    let sc_index = scale_index();
+    let m_index = _mm512_add_epi32(sc_index, _mm512_set1_epi32(4));
     let mut acc = [_mm512_setzero_ps(); T];
-    let mut mins = [_mm_setzero_ps(); T];
+    let mut mins = [_mm512_setzero_ps(); T];
     for u in 0..units {
         // SAFETY: every pointer below stays within the bounds asserted above.
         unsafe {
-            // [d0..d3, dmin0..dmin3] of the super-block.
-            let dm = _mm256_cvtph_ps(_mm_loadu_si128(sc.as_ptr().add(u * 8) as *const _));
+            // [d0..d3, dmin0..dmin3] of the super-block, spread to the rows' lanes.
+            let dm = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(
+                sc.as_ptr().add(u * 8) as *const _,
+            )));
+            let (d, dmin) = (
+                _mm512_permutexvar_ps(spread, dm),
+                _mm512_permutexvar_ps(spread_min, dm),
+            );
             let lines = qs.as_ptr().add(u * per);
-            for j in 0..SUB {
-                let b = u * SUB + j;
-                let line = if FIVE {
-                    lines.add(j / 4 * 5 + j % 4)
-                } else {
-                    lines.add(j)
-                };
-                let sub = subs.as_ptr().add(b * 2 * GROUP);
-                prefetch(line, sub);
-                let w = _mm512_load_si512(line as *const _);
-                let mut lo = _mm512_and_si512(w, mask);
-                let mut hi = _mm512_and_si512(_mm512_srli_epi16::<4>(w), mask);
-                if FIVE {
-                    // Bits 2c and 2c + 1 of each byte are the fifth bits of values k, k + 16.
-                    let h = _mm512_load_si512(lines.add(j / 4 * 5 + 4) as *const _);
-                    let h = _mm512_srl_epi16(h, _mm_cvtsi32_si128(2 * (j % 4) as i32));
-                    lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16::<4>(h), fifth));
-                    hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_slli_epi16::<3>(h), fifth));
+            for k in 0..SUB / 4 {
+                let b0 = u * SUB + 4 * k;
+                let sub = subs.as_ptr().add(b0 * 2 * GROUP);
+                let mut w = [(_mm512_setzero_si512(), _mm512_setzero_si512()); 4];
+                for (i, w) in w.iter_mut().enumerate() {
+                    let j = 4 * k + i;
+                    let line = if FIVE {
+                        lines.add(j / 4 * 5 + j % 4)
+                    } else {
+                        lines.add(j)
+                    };
+                    prefetch(line, sub);
+                    let q = _mm512_load_si512(line as *const _);
+                    let mut lo = _mm512_and_si512(q, mask);
+                    let mut hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q), mask);
+                    if FIVE {
+                        // Bits 2c and 2c + 1 of each byte are the fifth bits of values k, k + 16.
+                        let h = _mm512_load_si512(lines.add(j / 4 * 5 + 4) as *const _);
+                        let h = _mm512_srl_epi16(h, _mm_cvtsi32_si128(2 * i as i32));
+                        lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16::<4>(h), fifth));
+                        hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_slli_epi16::<3>(h), fifth));
+                    }
+                    *w = (lo, hi);
                 }
-                // [sc0..sc3, m0..m3] times [d, dmin]: the rows' block scales and mins.
-                let s8 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(sub as *const _));
-                let dmb = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(s8));
-                let d = _mm512_permutexvar_ps(spread, _mm512_castps256_ps512(dmb));
-                let m = _mm256_extractf128_ps::<1>(dmb);
+                // d sc and dmin m of the four blocks, lane 4r + i.
+                let a = _mm512_cvtepu8_epi32(_mm_loadu_si128(sub as *const _));
+                let z = _mm512_cvtepu8_epi32(_mm_loadu_si128(sub.add(4 * GROUP) as *const _));
+                let dsc = _mm512_mul_ps(
+                    d,
+                    _mm512_cvtepi32_ps(_mm512_permutex2var_epi32(a, sc_index, z)),
+                );
+                let dmm = _mm512_mul_ps(
+                    dmin,
+                    _mm512_cvtepi32_ps(_mm512_permutex2var_epi32(a, m_index, z)),
+                );
                 for t in 0..T {
-                    let y = ys[t].get_unchecked(b);
-                    let (xl, xh) = halves(y);
-                    let dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xl);
-                    let dot = sum_quads_epi32(_mm512_dpbusd_epi32(dot, hi, xh));
-                    let scale = _mm512_mul_ps(d, _mm512_set1_ps(y.d));
-                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[t]);
-                    mins[t] = _mm_fmadd_ps(m, _mm_set1_ps(y.sx), mins[t]);
+                    let y = ys[t].as_ptr().add(b0);
+                    let dots = std::array::from_fn(|i| {
+                        let (xl, xh) = halves(&*y.add(i));
+                        let dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[i].0, xl);
+                        _mm512_dpbusd_epi32(dot, w[i].1, xh)
+                    });
+                    let (dx, sx) = four_scales(y);
+                    let scale = _mm512_mul_ps(dsc, dx);
+                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum_four(dots)), scale, acc[t]);
+                    mins[t] = _mm512_fmadd_ps(dmm, sx, mins[t]);
                 }
             }
         }
     }
-    std::array::from_fn(|t| to_array(_mm_sub_ps(pick4::<4>(acc[t]), mins[t])))
+    std::array::from_fn(|t| {
+        let (a, m) = (rows(acc[t]), rows(mins[t]));
+        std::array::from_fn(|r| a[r] - m[r])
+    })
 }
 
-/// Q6_K (decode and prefill: it has no tiled kernel): each block's two 16-value halves are summed as integers, `(u - 32) q` times their
-/// own scale, then scaled once by `d * d_x`. The weights become signed (`u - 32`) and the
-/// activations unsigned (`q + 128`, one xor), so the `128 * sum(u - 32)` this adds depends
-/// on the weights alone: it is formed once per block column and starts the sums.
+/// Lane `4r + i` of two blocks' sub-scales widened to `i32` (`[a0..a3 b0..b3]` each, `a`
+/// for values 0..16, `b` for 16..32): row `r`'s scale of half `i` (`a, b` of the first
+/// block, then of the second).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn half_index() -> __m512i {
+    _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)
+}
+
+/// Two consecutive blocks' activation scales `[d0 d0 d1 d1]` and `32 *` their halves'
+/// sums `[h0 h0' h1 h1']`, each repeated in every 16-byte lane.
+///
+/// # Safety
+/// `y` must hold 2 blocks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+unsafe fn two_halves(y: *const Q8Block) -> (__m512, __m512i) {
+    // SAFETY: each block starts with `d, s, sx, h`.
+    let (v0, v1) = unsafe { (_mm_loadu_ps(&(*y).d), _mm_loadu_ps(&(*y.add(1)).d)) };
+    let d = _mm_shuffle_ps::<0b00_00_00_00>(v0, v1);
+    // [sx0 sx1 h0 h1]: the four 16-bit sums sit in words 4..8.
+    let h = _mm_srli_si128::<8>(_mm_castps_si128(_mm_unpackhi_ps(v0, v1)));
+    let h = _mm_slli_epi32::<5>(_mm_cvtepi16_epi32(h));
+    (_mm512_broadcast_f32x4(d), _mm512_broadcast_i32x4(h))
+}
+
+/// Q6_K (decode and prefill: it has no tiled kernel): `d * a * d_x * sum((u - 32) q)` per
+/// 16-value half with its own scale `a`. `vpdpbusd` takes the 6-bit weights `u` as they
+/// are; `32 * sum(q)` per half comes with the activations (`Q8Block::h`). Two blocks' four
+/// halves share one vector (lane `4r + i`: row `r`, half `i`), so the float step runs once
+/// per two blocks.
 ///
 /// # Safety
 /// The CPU must pass [`super::avx512::available`]; for `units` super-blocks
@@ -145,15 +245,8 @@ pub unsafe fn q6k<const T: usize>(
     let units = sc.len() / GROUP;
     assert!(subs.len() >= units * SUB * 2 * GROUP && qs.len() >= units * 12);
     assert!(ys.iter().all(|y| y.len() >= units * SUB));
-    let (mask, top, thirty_two, bias) = (
-        _mm512_set1_epi8(0x0F),
-        _mm512_set1_epi8(0x30),
-        _mm512_set1_epi8(32),
-        _mm512_set1_epi8(-128),
-    );
-    let spread = spread_index();
-    // Lane `i` takes element `4 + i / 4`: the second halves' scales.
-    let spread_b = _mm512_add_epi32(spread, _mm512_set1_epi32(4));
+    let (mask, top) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(0x30));
+    let (spread, halves_of) = (spread_index(), half_index());
     let mut acc = [_mm512_setzero_ps(); T];
     for u in 0..units {
         // SAFETY: every pointer below stays within the bounds asserted above.
@@ -161,47 +254,46 @@ pub unsafe fn q6k<const T: usize>(
             let d4 = _mm_cvtph_ps(_mm_loadl_epi64(sc.as_ptr().add(u * GROUP) as *const _));
             let d = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(d4));
             let lines = qs.as_ptr().add(u * 12);
-            for j in 0..SUB {
-                let (b, pair, c) = (u * SUB + j, j / 2, j % 2);
-                let line = lines.add(pair * 3 + c);
-                let sub = subs.as_ptr().add(b * 2 * GROUP);
-                prefetch(line, sub);
-                let w = _mm512_load_si512(line as *const _);
+            // Blocks 2p and 2p + 1 share a line of top bit pairs (low and high half of each byte).
+            for pair in 0..SUB / 2 {
+                let b0 = u * SUB + 2 * pair;
+                let sub = subs.as_ptr().add(b0 * 2 * GROUP);
                 let h = _mm512_load_si512(lines.add(pair * 3 + 2) as *const _);
-                // This block's bit pairs sit in the low (c = 0) or high half of each byte.
-                let h = if c == 0 { h } else { _mm512_srli_epi16::<4>(h) };
-                let lo = _mm512_or_si512(
-                    _mm512_and_si512(w, mask),
-                    _mm512_and_si512(_mm512_slli_epi16::<4>(h), top),
-                );
-                let hi = _mm512_or_si512(
-                    _mm512_and_si512(_mm512_srli_epi16::<4>(w), mask),
-                    _mm512_and_si512(_mm512_slli_epi16::<2>(h), top),
-                );
-                let (lo, hi) = (
-                    _mm512_sub_epi8(lo, thirty_two),
-                    _mm512_sub_epi8(hi, thirty_two),
-                );
-                // -128 * sum(u - 32) per lane: (-128 as u8 = 128) times the weights, negated.
-                let zero = _mm512_setzero_si512();
-                let start_lo = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, lo));
-                let start_hi = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, hi));
-                // Sub-scales [a0 a1 a2 a3 b0 b1 b2 b3], signed.
-                let s8 =
-                    _mm512_castsi256_si512(_mm256_cvtepi8_epi32(_mm_loadl_epi64(sub as *const _)));
-                let (sa, sb) = (
-                    _mm512_permutexvar_epi32(spread, s8),
-                    _mm512_permutexvar_epi32(spread_b, s8),
+                let w: [(__m512i, __m512i); 2] = std::array::from_fn(|c| {
+                    let line = lines.add(pair * 3 + c);
+                    prefetch(line, sub);
+                    let q = _mm512_load_si512(line as *const _);
+                    let h = if c == 0 { h } else { _mm512_srli_epi16::<4>(h) };
+                    (
+                        _mm512_or_si512(
+                            _mm512_and_si512(q, mask),
+                            _mm512_and_si512(_mm512_slli_epi16::<4>(h), top),
+                        ),
+                        _mm512_or_si512(
+                            _mm512_and_si512(_mm512_srli_epi16::<4>(q), mask),
+                            _mm512_and_si512(_mm512_slli_epi16::<2>(h), top),
+                        ),
+                    )
+                });
+                let s = _mm512_cvtepi8_epi32(_mm_loadu_si128(sub as *const _));
+                let ds = _mm512_mul_ps(
+                    d,
+                    _mm512_cvtepi32_ps(_mm512_permutexvar_epi32(halves_of, s)),
                 );
                 for t in 0..T {
-                    let y = ys[t].get_unchecked(b);
-                    let (xl, xh) = halves(y);
-                    let (xl, xh) = (_mm512_xor_si512(xl, bias), _mm512_xor_si512(xh, bias));
-                    let a = _mm512_dpbusd_epi32(start_lo, xl, lo);
-                    let z = _mm512_dpbusd_epi32(start_hi, xh, hi);
-                    let p = _mm512_add_epi32(_mm512_mullo_epi32(a, sa), _mm512_mullo_epi32(z, sb));
-                    let scale = _mm512_mul_ps(d, _mm512_set1_ps(y.d));
-                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), scale, acc[t]);
+                    let y = ys[t].as_ptr().add(b0);
+                    let (x0, x1) = (halves(&*y), halves(&*y.add(1)));
+                    let zero = _mm512_setzero_si512();
+                    let dots = [
+                        _mm512_dpbusd_epi32(zero, w[0].0, x0.0),
+                        _mm512_dpbusd_epi32(zero, w[0].1, x0.1),
+                        _mm512_dpbusd_epi32(zero, w[1].0, x1.0),
+                        _mm512_dpbusd_epi32(zero, w[1].1, x1.1),
+                    ];
+                    let (dx, offset) = two_halves(y);
+                    let sums = _mm512_sub_epi32(sum_four(dots), offset);
+                    let scale = _mm512_mul_ps(ds, dx);
+                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, acc[t]);
                 }
             }
         }

@@ -21,11 +21,18 @@ const FLUSH_TOKENS: usize = 32;
 pub type Emit = Arc<dyn Fn(ChatEvent) + Send + Sync>;
 
 pub enum TurnKind {
-    Send { content: String },
+    Send {
+        content: String,
+    },
     /// A new version of reply `message_id` (None: the end of the shown thread).
-    Regenerate { message_id: Option<String> },
+    Regenerate {
+        message_id: Option<String>,
+    },
     /// A new version of user message `message_id` and a reply to it.
-    Edit { message_id: String, content: String },
+    Edit {
+        message_id: String,
+        content: String,
+    },
 }
 
 fn error_event(e: &AppError) -> ChatEvent {

@@ -20,7 +20,9 @@ fn versions(messages: &[Message]) -> Vec<(u32, u32)> {
 
 /// A finished reply to `parent` (what a turn does around the engine).
 fn reply(db: &Db, conversation: &str, parent: &str, text: &str) -> Message {
-    let r = db.start_reply(conversation, parent, Some("tiny.gguf")).unwrap();
+    let r = db
+        .start_reply(conversation, parent, Some("tiny.gguf"))
+        .unwrap();
     db.finish_reply(&r.id, text, None).unwrap().unwrap()
 }
 
@@ -52,7 +54,10 @@ fn trip(dir: &std::path::Path) -> Trip {
     let u2b = db.edit_user_message(&id, &u2.id, "To Paris").unwrap();
     assert_eq!(u2b.parent_id, u2.parent_id, "an edit is a sibling");
     assert_eq!((u2b.version, u2b.versions), (2, 2));
-    assert_eq!(contents(&db.messages(&id).unwrap()), ["Plan a trip", "Where to?", "To Paris"]);
+    assert_eq!(
+        contents(&db.messages(&id).unwrap()),
+        ["Plan a trip", "Where to?", "To Paris"]
+    );
     let a2b = reply(&db, &id, &u2b.id, "Paris: the Louvre.");
 
     // Regenerate the shown reply: it answers u2b again, as a sibling of a2b.
@@ -82,7 +87,12 @@ fn edits_and_regenerations_are_versions_and_the_prompt_is_the_path() {
     let shown = db.messages(&t.id).unwrap();
     assert_eq!(
         contents(&shown),
-        ["Plan a trip", "Where to?", "To Paris", "Paris: the Eiffel Tower."]
+        [
+            "Plan a trip",
+            "Where to?",
+            "To Paris",
+            "Paris: the Eiffel Tower."
+        ]
     );
     assert_eq!(versions(&shown), [(1, 1), (1, 1), (2, 2), (2, 2)]);
     // Nothing was deleted: every version is stored.
@@ -104,14 +114,26 @@ fn edits_and_regenerations_are_versions_and_the_prompt_is_the_path() {
     assert_eq!(u3.parent_id.as_deref(), Some(t.a2c.id.as_str()));
     assert_eq!(
         ids(&db.thread_to(&u3.id).unwrap()),
-        vec![t.u1.id.clone(), t.a1.id.clone(), t.u2b.id.clone(), t.a2c.id.clone(), u3.id.clone()]
+        vec![
+            t.u1.id.clone(),
+            t.a1.id.clone(),
+            t.u2b.id.clone(),
+            t.a2c.id.clone(),
+            u3.id.clone()
+        ]
     );
 
     // Regenerating an older reply (any reply, not only the last) answers its user message.
-    assert_eq!(db.regenerate_target(&t.id, Some(&t.a1.id)).unwrap(), t.u1.id);
+    assert_eq!(
+        db.regenerate_target(&t.id, Some(&t.a1.id)).unwrap(),
+        t.u1.id
+    );
     let a1b = reply(db, &t.id, &t.u1.id, "Where would you like to go?");
     let shown = db.messages(&t.id).unwrap();
-    assert_eq!(contents(&shown), ["Plan a trip", "Where would you like to go?"]);
+    assert_eq!(
+        contents(&shown),
+        ["Plan a trip", "Where would you like to go?"]
+    );
     assert_eq!(versions(&shown), [(1, 1), (2, 2)]);
 
     // Only user messages can be edited; unknown messages are not found.
@@ -131,7 +153,12 @@ fn switching_versions_shows_the_newest_leaf_under_the_chosen_one() {
     let shown = db.switch_branch(&t.id, &t.u2b.id, Some(1)).unwrap();
     assert_eq!(
         contents(&shown),
-        ["Plan a trip", "Where to?", "To Rome", "Rome: the Colosseum."]
+        [
+            "Plan a trip",
+            "Where to?",
+            "To Rome",
+            "Rome: the Colosseum."
+        ]
     );
     assert_eq!(versions(&shown), [(1, 1), (1, 1), (1, 2), (1, 1)]);
     assert_eq!(db.messages(&t.id).unwrap(), shown, "the choice is saved");
@@ -171,7 +198,12 @@ fn search_finds_every_branch_and_opens_the_one_holding_the_hit() {
     let shown = db.switch_branch(&t.id, &t.a2.id, None).unwrap();
     assert_eq!(
         contents(&shown),
-        ["Plan a trip", "Where to?", "To Rome", "Rome: the Colosseum."]
+        [
+            "Plan a trip",
+            "Where to?",
+            "To Rome",
+            "Rome: the Colosseum."
+        ]
     );
     // The title matches too; the hit still names the message.
     let hits = db.search("trip").unwrap();
@@ -291,7 +323,12 @@ fn a_linear_history_from_the_old_schema_becomes_one_branch() {
         ]
     );
     assert_eq!(db.current_leaf("c1").unwrap().as_deref(), Some("m4"));
-    let other: Vec<_> = db.messages("c3").unwrap().into_iter().map(|m| (m.id, m.parent_id)).collect();
+    let other: Vec<_> = db
+        .messages("c3")
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.id, m.parent_id))
+        .collect();
     assert_eq!(
         other,
         [
@@ -302,7 +339,10 @@ fn a_linear_history_from_the_old_schema_becomes_one_branch() {
     assert!(db.messages("c2").unwrap().is_empty());
     assert_eq!(db.current_leaf("c2").unwrap(), None);
     // Search still works, and the migrated history branches like a new one.
-    assert_eq!(db.search("celeriac").unwrap()[0].message_id.as_deref(), Some("m4"));
+    assert_eq!(
+        db.search("celeriac").unwrap()[0].message_id.as_deref(),
+        Some("m4")
+    );
     let edit = db.edit_user_message("c1", "m3", "And with rice?").unwrap();
     assert_eq!(edit.parent_id.as_deref(), Some("m2"));
     let shown = db.switch_branch("c1", &edit.id, Some(1)).unwrap();
@@ -332,7 +372,12 @@ fn tree_essence(db: &Db, id: &str) -> (Vec<Node>, Vec<String>) {
             )
         })
         .collect();
-    let shown = db.messages(id).unwrap().into_iter().map(|m| m.content).collect();
+    let shown = db
+        .messages(id)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
     (tree, shown)
 }
 
@@ -353,10 +398,16 @@ fn export_keeps_the_tree_and_import_restores_it() {
     assert_eq!(c["messages"][1]["parentId"], t.u1.id.as_str());
 
     let md = export::render(&threads, ExportFormat::Markdown, 0).unwrap();
-    assert!(md.contains("To Rome") && md.contains("Rome: the Colosseum."), "{md}");
+    assert!(
+        md.contains("To Rome") && md.contains("Rome: the Colosseum."),
+        "{md}"
+    );
     assert!(!md.contains("Paris"), "only the shown thread: {md}");
     assert!(md.contains("## User · version 1 of 2"), "{md}");
-    assert!(md.contains("- Other versions: 3 more messages in other branches"), "{md}");
+    assert!(
+        md.contains("- Other versions: 3 more messages in other branches"),
+        "{md}"
+    );
 
     let other = tempfile::tempdir().unwrap();
     let target = Db::open(&other.path().join("history.db")).unwrap();
@@ -366,10 +417,19 @@ fn export_keeps_the_tree_and_import_restores_it() {
     assert_eq!(tree_essence(&target, new_id), tree_essence(&t.db, &t.id));
     assert_eq!(
         tree_essence(&target, new_id).1,
-        ["Plan a trip", "Where to?", "To Rome", "Rome: the Colosseum."]
+        [
+            "Plan a trip",
+            "Where to?",
+            "To Rome",
+            "Rome: the Colosseum."
+        ]
     );
     // New ids, and the branches still switch.
-    assert!(target.all_messages(new_id).unwrap().iter().all(|m| m.id != t.u1.id));
+    assert!(target
+        .all_messages(new_id)
+        .unwrap()
+        .iter()
+        .all(|m| m.id != t.u1.id));
     let u2 = &target.messages(new_id).unwrap()[2];
     let shown = target.switch_branch(new_id, &u2.id, Some(2)).unwrap();
     assert_eq!(shown.last().unwrap().content, "Paris: the Eiffel Tower.");
@@ -381,9 +441,7 @@ fn export_keeps_the_tree_and_import_restores_it() {
 fn files_out_of_order_and_version_1_files_import() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&dir.path().join("history.db")).unwrap();
-    let msg = |id: &str, parent: Option<&str>, role: &str, content: &str| {
-        serde_json::json!({ "id": id, "parentId": parent, "role": role, "content": content, "createdAt": 0 })
-    };
+    let msg = |id: &str, parent: Option<&str>, role: &str, content: &str| serde_json::json!({ "id": id, "parentId": parent, "role": role, "content": content, "createdAt": 0 });
     let conv = |messages: Vec<serde_json::Value>, current: Option<&str>| {
         serde_json::json!({ "title": "T", "createdAt": 0, "updatedAt": 0, "modelId": null,
             "systemPrompt": "", "params": SamplingParams::default(), "currentId": current,
@@ -431,7 +489,19 @@ fn files_out_of_order_and_version_1_files_import() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "cycle",
-            file(2, vec![good.clone(), conv(vec![msg("a", Some("b"), "user", "A"), msg("b", Some("a"), "assistant", "B")], None)]),
+            file(
+                2,
+                vec![
+                    good.clone(),
+                    conv(
+                        vec![
+                            msg("a", Some("b"), "user", "A"),
+                            msg("b", Some("a"), "assistant", "B"),
+                        ],
+                        None,
+                    ),
+                ],
+            ),
             "cycle",
         ),
         (
@@ -441,17 +511,35 @@ fn files_out_of_order_and_version_1_files_import() {
         ),
         (
             "dangling parent",
-            file(2, vec![good.clone(), conv(vec![msg("a", Some("zz"), "user", "A")], None)]),
+            file(
+                2,
+                vec![
+                    good.clone(),
+                    conv(vec![msg("a", Some("zz"), "user", "A")], None),
+                ],
+            ),
             "\"zz\", which is not in the file",
         ),
         (
             "duplicate id",
-            file(2, vec![conv(vec![msg("a", None, "user", "A"), msg("a", None, "user", "B")], None)]),
+            file(
+                2,
+                vec![conv(
+                    vec![msg("a", None, "user", "A"), msg("a", None, "user", "B")],
+                    None,
+                )],
+            ),
             "two messages have the id \"a\"",
         ),
         (
             "no id",
-            file(2, vec![conv(vec![serde_json::json!({ "role": "user", "content": "A", "createdAt": 0 })], None)]),
+            file(
+                2,
+                vec![conv(
+                    vec![serde_json::json!({ "role": "user", "content": "A", "createdAt": 0 })],
+                    None,
+                )],
+            ),
             "has no \"id\"",
         ),
         (
@@ -459,14 +547,22 @@ fn files_out_of_order_and_version_1_files_import() {
             file(2, vec![conv(vec![msg("a", None, "user", "A")], Some("x"))]),
             "\"currentId\"",
         ),
-        ("newer version", file(3, vec![good.clone()]), "update Woolly"),
+        (
+            "newer version",
+            file(3, vec![good.clone()]),
+            "update Woolly",
+        ),
         ("version 0", file(0, vec![good.clone()]), "\"version\""),
     ];
     for (what, bytes, says) in cases {
         let e = export::import(&db, &bytes).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidArgument, "{what}: {}", e.message);
         assert!(e.message.contains(says), "{what}: {}", e.message);
-        assert!(e.message.contains("Nothing was imported"), "{what}: {}", e.message);
+        assert!(
+            e.message.contains("Nothing was imported"),
+            "{what}: {}",
+            e.message
+        );
         assert_eq!(db.list_conversations().unwrap().len(), before, "{what}");
     }
 }

@@ -116,9 +116,15 @@ fn send_message_streams_the_reply_and_saves_it() {
     assert_eq!(again["userMessage"], json!(null));
     assert_ne!(again["assistantMessage"]["id"], last_reply["id"]);
     assert_eq!(again["assistantMessage"]["content"], last_reply["content"]);
-    assert_eq!(again["assistantMessage"]["parentId"], last_reply["parentId"]);
     assert_eq!(
-        (&again["assistantMessage"]["version"], &again["assistantMessage"]["versions"]),
+        again["assistantMessage"]["parentId"],
+        last_reply["parentId"]
+    );
+    assert_eq!(
+        (
+            &again["assistantMessage"]["version"],
+            &again["assistantMessage"]["versions"]
+        ),
         (&json!(2), &json!(2))
     );
     assert_eq!(h.events(ch3_id)[0]["data"]["userMessageId"], json!(null));
@@ -165,7 +171,10 @@ fn send_message_streams_the_reply_and_saves_it() {
         .unwrap();
     assert_eq!(after.as_array().unwrap().len(), 2);
     assert_eq!(after[1]["id"], edited["assistantMessage"]["id"]);
-    assert_eq!((&after[0]["version"], &after[0]["versions"]), (&json!(2), &json!(2)));
+    assert_eq!(
+        (&after[0]["version"], &after[0]["versions"]),
+        (&json!(2), &json!(2))
+    );
 
     // ‹ 1/2 ›: back to the first version, down to its newest reply.
     let back = h

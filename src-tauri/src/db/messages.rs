@@ -102,7 +102,14 @@ impl Db {
         let tx = conn.transaction()?;
         let conversation = get_in(&tx, conversation_id)?;
         let leaf = leaf_in(&tx, conversation_id)?;
-        let message = insert(&tx, conversation_id, leaf.as_deref(), Role::User, content, None)?;
+        let message = insert(
+            &tx,
+            conversation_id,
+            leaf.as_deref(),
+            Role::User,
+            content,
+            None,
+        )?;
         if conversation.title == DEFAULT_TITLE {
             tx.execute(
                 "UPDATE conversations SET title = ?2 WHERE id = ?1",
@@ -131,7 +138,8 @@ impl Db {
         let (role, parent) = role_and_parent(&conn, conversation_id, &id)?;
         match (role.as_str(), parent) {
             ("user", _) => Ok(id),
-            (_, Some(parent)) => match role_and_parent(&conn, conversation_id, &parent)?.0.as_str() {
+            (_, Some(parent)) => match role_and_parent(&conn, conversation_id, &parent)?.0.as_str()
+            {
                 "user" => Ok(parent),
                 _ => Err(nothing()),
             },
@@ -154,7 +162,14 @@ impl Db {
         if role != "user" {
             return Err(AppError::invalid("Only your own messages can be edited."));
         }
-        let message = insert(&tx, conversation_id, parent.as_deref(), Role::User, content, None)?;
+        let message = insert(
+            &tx,
+            conversation_id,
+            parent.as_deref(),
+            Role::User,
+            content,
+            None,
+        )?;
         tx.commit()?;
         Ok(message)
     }
@@ -170,7 +185,14 @@ impl Db {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         role_and_parent(&tx, conversation_id, parent_id)?;
-        let message = insert(&tx, conversation_id, Some(parent_id), Role::Assistant, "", model_id)?;
+        let message = insert(
+            &tx,
+            conversation_id,
+            Some(parent_id),
+            Role::Assistant,
+            "",
+            model_id,
+        )?;
         tx.commit()?;
         Ok(message)
     }

@@ -35,7 +35,11 @@ pub(super) fn leaf_in(conn: &Connection, conversation_id: &str) -> AppResult<Opt
         .optional()?)
 }
 
-pub(super) fn set_leaf(conn: &Connection, conversation_id: &str, leaf: Option<&str>) -> AppResult<()> {
+pub(super) fn set_leaf(
+    conn: &Connection,
+    conversation_id: &str,
+    leaf: Option<&str>,
+) -> AppResult<()> {
     conn.execute(
         "UPDATE conversations SET current_leaf_id = ?2 WHERE id = ?1",
         params![conversation_id, leaf],
@@ -87,7 +91,11 @@ pub(super) fn thread_in(conn: &Connection, conversation_id: &str) -> AppResult<V
     }
 }
 
-fn parent_of(conn: &Connection, conversation_id: &str, message_id: &str) -> AppResult<Option<String>> {
+fn parent_of(
+    conn: &Connection,
+    conversation_id: &str,
+    message_id: &str,
+) -> AppResult<Option<String>> {
     conn.query_row(
         "SELECT parent_id FROM messages WHERE id = ?1 AND conversation_id = ?2",
         params![message_id, conversation_id],
@@ -122,7 +130,9 @@ impl Db {
                     |r| r.get::<_, String>(0),
                 )
                 .optional()?
-                .ok_or_else(|| AppError::invalid(format!("There is no version {v} of this message.")))?,
+                .ok_or_else(|| {
+                    AppError::invalid(format!("There is no version {v} of this message."))
+                })?,
         };
         let leaf = latest_leaf_in(&tx, &target)?;
         set_leaf(&tx, conversation_id, Some(&leaf))?;
@@ -140,8 +150,9 @@ impl Db {
     pub fn all_messages(&self, conversation_id: &str) -> AppResult<Vec<Message>> {
         let conn = self.lock();
         super::conversations::get_in(&conn, conversation_id)?;
-        let mut stmt =
-            conn.prepare(&format!("{SELECT} WHERE m.conversation_id = ?1 ORDER BY m.seq"))?;
+        let mut stmt = conn.prepare(&format!(
+            "{SELECT} WHERE m.conversation_id = ?1 ORDER BY m.seq"
+        ))?;
         let rows = stmt
             .query_map([conversation_id], from_row)?
             .collect::<Result<_, _>>()?;

@@ -180,7 +180,10 @@ mod tests {
             )),
             "{md}"
         );
-        assert!(md.contains("- Other versions: 1 more message in other branches"), "{md}");
+        assert!(
+            md.contains("- Other versions: 1 more message in other branches"),
+            "{md}"
+        );
         assert!(!md.contains("An older reply"), "{md}");
         let open = to_markdown(&[], 0);
         assert!(open.is_empty());

@@ -147,31 +147,33 @@ pub fn to_file(threads: &[Thread], exported_at: i64) -> ExportFile {
         app: format!("woolly-desktop {}", env!("CARGO_PKG_VERSION")),
         conversations: threads
             .iter()
-            .map(|Thread {
-                conversation: c,
-                messages,
-                all,
-            }| ExportedConversation {
-                title: c.title.clone(),
-                created_at: c.created_at,
-                updated_at: c.updated_at,
-                model_id: c.model_id.clone(),
-                system_prompt: c.system_prompt.clone(),
-                params: c.params.clone(),
-                current_id: messages.last().map(|m| m.id.clone()),
-                messages: all
-                    .iter()
-                    .map(|m| ExportedMessage {
-                        id: Some(m.id.clone()),
-                        parent_id: m.parent_id.clone(),
-                        role: m.role,
-                        content: m.content.clone(),
-                        created_at: m.created_at,
-                        model_id: m.model_id.clone(),
-                        stats: m.stats.clone(),
-                    })
-                    .collect(),
-            })
+            .map(
+                |Thread {
+                     conversation: c,
+                     messages,
+                     all,
+                 }| ExportedConversation {
+                    title: c.title.clone(),
+                    created_at: c.created_at,
+                    updated_at: c.updated_at,
+                    model_id: c.model_id.clone(),
+                    system_prompt: c.system_prompt.clone(),
+                    params: c.params.clone(),
+                    current_id: messages.last().map(|m| m.id.clone()),
+                    messages: all
+                        .iter()
+                        .map(|m| ExportedMessage {
+                            id: Some(m.id.clone()),
+                            parent_id: m.parent_id.clone(),
+                            role: m.role,
+                            content: m.content.clone(),
+                            created_at: m.created_at,
+                            model_id: m.model_id.clone(),
+                            stats: m.stats.clone(),
+                        })
+                        .collect(),
+                },
+            )
             .collect(),
     }
 }

@@ -22,11 +22,10 @@ pub fn normalize(c: &mut ExportedConversation, version: u32) -> Result<(), Strin
     }
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, m) in c.messages.iter().enumerate() {
-        let id = m
-            .id
-            .as_deref()
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| format!("message {} has no \"id\"", i + 1))?;
+        let id =
+            m.id.as_deref()
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| format!("message {} has no \"id\"", i + 1))?;
         if index.insert(id, i).is_some() {
             return Err(format!("two messages have the id \"{id}\""));
         }
@@ -37,11 +36,12 @@ pub fn normalize(c: &mut ExportedConversation, version: u32) -> Result<(), Strin
         .enumerate()
         .map(|(i, m)| match m.parent_id.as_deref() {
             None => Ok(None),
-            Some(p) => index
-                .get(p)
-                .copied()
-                .map(Some)
-                .ok_or_else(|| format!("message {} follows \"{p}\", which is not in the file", i + 1)),
+            Some(p) => index.get(p).copied().map(Some).ok_or_else(|| {
+                format!(
+                    "message {} follows \"{p}\", which is not in the file",
+                    i + 1
+                )
+            }),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let depths = depths(&parents)?;
@@ -58,7 +58,10 @@ pub fn normalize(c: &mut ExportedConversation, version: u32) -> Result<(), Strin
     // Parents first: a stable sort by depth keeps siblings in the file's order.
     let mut order: Vec<usize> = (0..c.messages.len()).collect();
     order.sort_by_key(|&i| depths[i]);
-    let mut slots: Vec<_> = std::mem::take(&mut c.messages).into_iter().map(Some).collect();
+    let mut slots: Vec<_> = std::mem::take(&mut c.messages)
+        .into_iter()
+        .map(Some)
+        .collect();
     c.messages = order.into_iter().filter_map(|i| slots[i].take()).collect();
     Ok(())
 }
@@ -102,7 +105,10 @@ mod tests {
 
     #[test]
     fn depths_and_cycles() {
-        assert_eq!(depths(&[None, Some(0), Some(1), Some(0)]), Ok(vec![0, 1, 2, 1]));
+        assert_eq!(
+            depths(&[None, Some(0), Some(1), Some(0)]),
+            Ok(vec![0, 1, 2, 1])
+        );
         assert_eq!(depths(&[Some(2), None, Some(1)]), Ok(vec![2, 0, 1]));
         assert!(depths(&[Some(1), Some(0)]).unwrap_err().contains("cycle"));
         assert!(depths(&[Some(0)]).unwrap_err().contains("cycle"));

@@ -55,14 +55,22 @@ pub fn normalize(c: &mut ExportedConversation, version: u32) -> Result<(), Strin
     if c.current_id.is_none() {
         c.current_id = c.messages.last().and_then(|m| m.id.clone());
     }
-    // Parents first: a stable sort by depth keeps siblings in the file's order.
-    let mut order: Vec<usize> = (0..c.messages.len()).collect();
-    order.sort_by_key(|&i| depths[i]);
-    let mut slots: Vec<_> = std::mem::take(&mut c.messages)
-        .into_iter()
-        .map(Some)
-        .collect();
-    c.messages = order.into_iter().filter_map(|i| slots[i].take()).collect();
+    // Parents first. Woolly writes them so (oldest first), and that order is kept: it is
+    // the creation order the "newest leaf" of a branch is found by. A file listing a child
+    // first is reordered by depth (stable, so siblings keep their order).
+    if parents
+        .iter()
+        .enumerate()
+        .any(|(i, p)| p.is_some_and(|p| p > i))
+    {
+        let mut order: Vec<usize> = (0..c.messages.len()).collect();
+        order.sort_by_key(|&i| depths[i]);
+        let mut slots: Vec<_> = std::mem::take(&mut c.messages)
+            .into_iter()
+            .map(Some)
+            .collect();
+        c.messages = order.into_iter().filter_map(|i| slots[i].take()).collect();
+    }
     Ok(())
 }
 

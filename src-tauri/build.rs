@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "delete_conversation",
     "search_conversations",
     "get_messages",
+    "switch_branch",
     "export_conversation",
     "export_all",
     "import_conversations",

@@ -54,6 +54,7 @@ pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
             conversations::delete_conversation,
             conversations::search_conversations,
             conversations::get_messages,
+            conversations::switch_branch,
             export::export_conversation,
             export::export_all,
             export::import_conversations,

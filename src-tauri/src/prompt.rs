@@ -169,6 +169,9 @@ mod tests {
             created_at: 0,
             stats: None,
             model_id: None,
+            parent_id: None,
+            version: 1,
+            versions: 1,
         }
     }
 

@@ -21,9 +21,18 @@ const FLUSH_TOKENS: usize = 32;
 pub type Emit = Arc<dyn Fn(ChatEvent) + Send + Sync>;
 
 pub enum TurnKind {
-    Send { content: String },
-    Regenerate,
-    Edit { message_id: String, content: String },
+    Send {
+        content: String,
+    },
+    /// A new version of reply `message_id` (None: the end of the shown thread).
+    Regenerate {
+        message_id: Option<String>,
+    },
+    /// A new version of user message `message_id` and a reply to it.
+    Edit {
+        message_id: String,
+        content: String,
+    },
 }
 
 fn error_event(e: &AppError) -> ChatEvent {
@@ -54,23 +63,29 @@ pub async fn run(
     };
     match &kind {
         TurnKind::Send { content } | TurnKind::Edit { content, .. } => check(content)?,
-        TurnKind::Regenerate => {}
+        TurnKind::Regenerate { .. } => {}
     }
     let guard = state.turns.begin(&conversation_id)?;
-    let user_message = match kind {
-        TurnKind::Send { content } => Some(state.db.add_user_message(&conversation_id, &content)?),
-        TurnKind::Regenerate => {
-            state.db.prepare_regenerate(&conversation_id)?;
-            None
-        }
+    let user_message = match &kind {
+        TurnKind::Send { content } => Some(state.db.add_user_message(&conversation_id, content)?),
+        TurnKind::Regenerate { .. } => None,
         TurnKind::Edit {
             message_id,
             content,
         } => Some(
             state
                 .db
-                .edit_user_message(&conversation_id, &message_id, &content)?,
+                .edit_user_message(&conversation_id, message_id, content)?,
         ),
+    };
+    // The user message the reply answers; the prompt is the path to it, never another
+    // branch.
+    let parent_id = match (&user_message, kind) {
+        (Some(m), _) => m.id.clone(),
+        (None, TurnKind::Regenerate { message_id }) => state
+            .db
+            .regenerate_target(&conversation_id, message_id.as_deref())?,
+        (None, _) => unreachable!("send and edit save a user message"),
     };
     let conversation = state.db.get_conversation(&conversation_id)?;
     // A remote provider's model: stream over HTTP instead of running the engine.
@@ -84,6 +99,7 @@ pub async fn run(
             state,
             &conversation,
             user_message,
+            &parent_id,
             guard,
             &*emit,
             &remote,
@@ -95,6 +111,7 @@ pub async fn run(
         let turn = Turn {
             conversation: &conversation,
             user_message,
+            parent_id,
             allow_drop_oldest,
         };
         generate(&state, turn, &guard, &*worker_emit)
@@ -112,6 +129,8 @@ pub async fn run(
 struct Turn<'a> {
     conversation: &'a Conversation,
     user_message: Option<Message>,
+    /// The message the reply answers.
+    parent_id: String,
     allow_drop_oldest: bool,
 }
 
@@ -124,6 +143,7 @@ fn generate(
     let Turn {
         conversation,
         user_message,
+        parent_id,
         allow_drop_oldest,
     } = turn;
     let fail = |e: AppError| {
@@ -158,7 +178,7 @@ fn generate(
             Err(e) => return fail(e),
         };
     let ctx = (engine.info().context_length as u32).min(params.context_length);
-    let history = state.db.messages(&conversation.id)?;
+    let history = state.db.thread_to(&parent_id)?;
     let built = match build_prompt(
         &engine,
         &conversation.system_prompt,
@@ -172,7 +192,9 @@ fn generate(
     };
     let (prompt, prompt_tokens) = (built.messages, built.prompt_tokens);
     let dropped = (built.dropped > 0).then_some(built.dropped);
-    let reply = state.db.start_reply(&conversation.id, Some(&model.id))?;
+    let reply = state
+        .db
+        .start_reply(&conversation.id, &parent_id, Some(&model.id))?;
     emit(ChatEvent::Started {
         message_id: reply.id.clone(),
         user_message_id: user_message.as_ref().map(|m| m.id.clone()),

@@ -82,6 +82,10 @@ pub struct Conversation {
 pub struct SearchHit {
     pub conversation: Conversation,
     pub snippet: Option<String>,
+    /// The message the snippet is from (in any branch): `switch_branch` to it shows the
+    /// branch that holds it. Null when only the title matched.
+    #[serde(default)]
+    pub message_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +175,20 @@ pub struct Message {
     pub stats: Option<GenerationStats>,
     #[serde(default)]
     pub model_id: Option<String>,
+    /// The message this one follows (null: a first message). Messages form a tree: an
+    /// edit or a regenerated reply is a sibling of the version it replaces.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// Which of its siblings (same parent, oldest first) this is, from 1: the `‹ 2/3 ›`.
+    #[serde(default = "one")]
+    pub version: u32,
+    /// How many siblings (versions) there are, this one included.
+    #[serde(default = "one")]
+    pub versions: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! Chat turns with the real test model (models/SmolLM2-135M-Instruct.Q4_1.gguf) through
-//! the IPC and a Channel: streaming, stop, regenerate, edit, persistence, crash safety.
+//! the IPC and a Channel: streaming, stop, regenerate and edit (new versions in the message
+//! tree), switching versions, persistence, crash safety.
 
 mod support;
 
@@ -99,7 +100,8 @@ fn send_message_streams_the_reply_and_saves_it() {
         "history is in the prompt: {p2} vs {prompt_tokens}"
     );
 
-    // Regenerate replaces the last reply; greedy decoding gives the same text again.
+    // Regenerate adds a new version of the last reply (the old one stays, 1/2); greedy
+    // decoding gives the same text again.
     let last_reply = h
         .invoke("get_messages", json!({ "conversationId": id }))
         .unwrap()[3]
@@ -114,35 +116,81 @@ fn send_message_streams_the_reply_and_saves_it() {
     assert_eq!(again["userMessage"], json!(null));
     assert_ne!(again["assistantMessage"]["id"], last_reply["id"]);
     assert_eq!(again["assistantMessage"]["content"], last_reply["content"]);
+    assert_eq!(
+        again["assistantMessage"]["parentId"],
+        last_reply["parentId"]
+    );
+    assert_eq!(
+        (
+            &again["assistantMessage"]["version"],
+            &again["assistantMessage"]["versions"]
+        ),
+        (&json!(2), &json!(2))
+    );
     assert_eq!(h.events(ch3_id)[0]["data"]["userMessageId"], json!(null));
     assert_eq!(
-        h.invoke("get_messages", json!({ "conversationId": id }))
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len(),
-        4
+        h.events(ch3_id)[0]["data"]["promptTokens"],
+        json!(p2),
+        "the same path is sent again, not the earlier reply"
     );
+    let shown = h
+        .invoke("get_messages", json!({ "conversationId": id }))
+        .unwrap();
+    assert_eq!(shown.as_array().unwrap().len(), 4);
+    assert_eq!(shown[3]["id"], again["assistantMessage"]["id"]);
 
-    // Edit and resend: the edited message stays, everything after it is replaced.
+    // Edit: a new version of the first message and a reply to it; the prompt is only that
+    // message (the same token count as a new chat that asks it), the old thread stays.
     let first_user = messages[0]["id"].as_str().unwrap();
-    let (_, ch4) = h.channel();
+    let (ch4_id, ch4) = h.channel();
     let edited = h
         .invoke(
             "edit_and_resend",
             json!({ "conversationId": id, "messageId": first_user, "content": "What is the capital of Italy?", "onEvent": ch4 }),
         )
         .unwrap();
-    assert_eq!(edited["userMessage"]["id"], first_user);
+    assert_ne!(edited["userMessage"]["id"], first_user);
+    assert_eq!(edited["userMessage"]["parentId"], json!(null));
     assert_eq!(
         edited["userMessage"]["content"],
         "What is the capital of Italy?"
+    );
+    let edit_prompt = h.events(ch4_id)[0]["data"]["promptTokens"].clone();
+    let fresh = new_chat(&h, 24);
+    let (ch6_id, ch6) = h.channel();
+    let fresh_reply = h
+        .invoke("send_message", json!({ "conversationId": fresh, "content": "What is the capital of Italy?", "onEvent": ch6 }))
+        .unwrap();
+    assert_eq!(h.events(ch6_id)[0]["data"]["promptTokens"], edit_prompt);
+    assert_eq!(
+        fresh_reply["assistantMessage"]["content"],
+        edited["assistantMessage"]["content"]
     );
     let after = h
         .invoke("get_messages", json!({ "conversationId": id }))
         .unwrap();
     assert_eq!(after.as_array().unwrap().len(), 2);
     assert_eq!(after[1]["id"], edited["assistantMessage"]["id"]);
+    assert_eq!(
+        (&after[0]["version"], &after[0]["versions"]),
+        (&json!(2), &json!(2))
+    );
+
+    // ‹ 1/2 ›: back to the first version, down to its newest reply.
+    let back = h
+        .invoke(
+            "switch_branch",
+            json!({ "conversationId": id, "messageId": after[0]["id"], "version": 1 }),
+        )
+        .unwrap();
+    assert_eq!(back.as_array().unwrap().len(), 4);
+    assert_eq!(back[0]["content"], "What is the capital of France?");
+    assert_eq!(back[3]["id"], again["assistantMessage"]["id"]);
+    assert_eq!(
+        h.invoke("get_messages", json!({ "conversationId": id }))
+            .unwrap(),
+        back
+    );
     let (_, ch5) = h.channel();
     let err = h
         .invoke("edit_and_resend", json!({ "conversationId": id, "messageId": after[1]["id"], "content": "x", "onEvent": ch5 }))
@@ -240,7 +288,7 @@ fn conversations_survive_reopening_the_database() {
         (id, r["assistantMessage"].clone())
     };
     let h = Harness::open(dir.path());
-    assert_eq!(h.state().db.schema_version().unwrap(), 2);
+    assert_eq!(h.state().db.schema_version().unwrap(), 3);
     let list = h.invoke("list_conversations", json!({})).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], id.as_str());

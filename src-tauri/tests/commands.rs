@@ -150,9 +150,10 @@ fn full_text_search() {
     let soup = db
         .create_conversation(None, "", &s.default_params, None)
         .unwrap();
-    db.add_user_message(&soup.id, "How do I make a potato soup with leeks?")
+    let question = db
+        .add_user_message(&soup.id, "How do I make a potato soup with leeks?")
         .unwrap();
-    let reply = db.start_reply(&soup.id, None).unwrap();
+    let reply = db.start_reply(&soup.id, &question.id, None).unwrap();
     db.update_reply(&reply.id, "Peel the potatoes, ").unwrap();
     db.finish_reply(
         &reply.id,

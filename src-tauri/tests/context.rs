@@ -36,6 +36,9 @@ fn history(n: usize) -> Vec<Message> {
             created_at: i as i64,
             stats: None,
             model_id: None,
+            parent_id: None,
+            version: 1,
+            versions: 1,
         })
         .collect()
 }
@@ -133,7 +136,8 @@ fn long_chat(h: &Harness, n: usize, context_length: u32) -> String {
         if i % 2 == 0 {
             db.add_user_message(&id, &text(i)).unwrap();
         } else {
-            let r = db.start_reply(&id, None).unwrap();
+            let parent = db.current_leaf(&id).unwrap().unwrap();
+            let r = db.start_reply(&id, &parent, None).unwrap();
             db.finish_reply(&r.id, &text(i), None).unwrap();
         }
     }

@@ -27,9 +27,10 @@ fn history(dir: &std::path::Path) -> (Db, String) {
             Some("tiny.gguf"),
         )
         .unwrap();
-    db.add_user_message(&c.id, "How do I sort a vector?")
+    let q = db
+        .add_user_message(&c.id, "How do I sort a vector?")
         .unwrap();
-    let r = db.start_reply(&c.id, Some("tiny.gguf")).unwrap();
+    let r = db.start_reply(&c.id, &q.id, Some("tiny.gguf")).unwrap();
     let stats = GenerationStats {
         prompt_tokens: 40,
         generated_tokens: 30,
@@ -82,7 +83,7 @@ fn json_export_round_trips_into_another_history() {
 
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(file["format"], "woolly.conversations");
-    assert_eq!(file["version"], 1);
+    assert_eq!(file["version"], 2);
     assert_eq!(file["conversations"].as_array().unwrap().len(), 2);
     let sorting = &file["conversations"][1];
     assert_eq!(sorting["title"], "Sorting in Rust");
@@ -169,7 +170,7 @@ fn a_bad_file_is_refused_and_changes_nothing() {
     let (db, _) = history(dir.path());
     let good = export::to_json(&export::threads(&db, None).unwrap(), 0).unwrap();
     let before = essence(&db);
-    let newer = good.replacen("\"version\": 1", "\"version\": 2", 1);
+    let newer = good.replacen("\"version\": 2", "\"version\": 3", 1);
     let bad_role = good.replacen("\"role\": \"user\"", "\"role\": \"system\"", 1);
     let bad_params = good.replacen("\"temperature\": 0.2", "\"temperature\": 9.0", 1);
     let other_format = good.replacen("woolly.conversations", "something.else", 1);

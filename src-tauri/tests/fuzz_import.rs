@@ -90,9 +90,10 @@ fn conversation_import_survives_mutated_exports() {
                 None,
             )
             .unwrap();
-        db.add_user_message(&c.id, "How do I sort a vector? ✓ 日本")
+        let q = db
+            .add_user_message(&c.id, "How do I sort a vector? ✓ 日本")
             .unwrap();
-        let r = db.start_reply(&c.id, Some("tiny.gguf")).unwrap();
+        let r = db.start_reply(&c.id, &q.id, Some("tiny.gguf")).unwrap();
         db.finish_reply(&r.id, "Use `v.sort()`.", None).unwrap();
     }
     let threads = export::threads(&db, None).unwrap();

@@ -31,7 +31,8 @@ fn arguments(cmd: &str) -> &'static [&'static str] {
         "export_conversation" => &["conversationId", "format"],
         "export_all" => &["format"],
         "send_message" => &["conversationId", "content", "allowDropOldest", "onEvent"],
-        "regenerate" => &["conversationId", "allowDropOldest", "onEvent"],
+        "regenerate" => &["conversationId", "messageId", "allowDropOldest", "onEvent"],
+        "switch_branch" => &["conversationId", "messageId", "version"],
         "edit_and_resend" => &[
             "conversationId",
             "messageId",

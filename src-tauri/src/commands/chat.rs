@@ -1,4 +1,5 @@
 //! Chat turns: each streams `ChatEvent`s through its own channel and resolves when over.
+//! `regenerate` and `edit_and_resend` add new versions (siblings) and keep the old ones.
 //! `allow_drop_oldest` (default false) lets a turn leave out the oldest messages that do
 //! not fit the context window; without it such a turn fails with `context_full`.
 
@@ -48,13 +49,14 @@ pub fn stop_generation(state: State<'_, AppState>, conversation_id: String) -> b
 pub async fn regenerate(
     state: State<'_, AppState>,
     conversation_id: String,
+    message_id: Option<String>,
     allow_drop_oldest: Option<bool>,
     on_event: Channel<ChatEvent>,
 ) -> AppResult<TurnResult> {
     turn::run(
         state.inner().clone(),
         conversation_id,
-        TurnKind::Regenerate,
+        TurnKind::Regenerate { message_id },
         allow_drop_oldest.unwrap_or(false),
         emitter(on_event),
     )

@@ -70,3 +70,21 @@ pub fn get_messages(
 ) -> AppResult<Vec<Message>> {
     state.db.messages(&conversation_id)
 }
+
+/// Shows another branch of the message tree: the one holding `message_id` (a search hit)
+/// or, with `version`, that version (from 1) of `message_id` (the `‹ n/m ›` switcher).
+/// Returns the thread now shown; `busy` while the conversation is generating.
+#[tauri::command]
+pub fn switch_branch(
+    state: State<'_, AppState>,
+    conversation_id: String,
+    message_id: String,
+    version: Option<u32>,
+) -> AppResult<Vec<Message>> {
+    if state.turns.is_running(&conversation_id) {
+        return Err(crate::error::AppError::busy());
+    }
+    state
+        .db
+        .switch_branch(&conversation_id, &message_id, version)
+}

@@ -1,6 +1,11 @@
 //! Export and import of conversations through the native file dialogs. The WebView never
 //! names a path: the save dialog's answer is where an export is written, and the open
 //! dialog's answer is the only file an import reads. The work is in `crate::export`.
+//!
+//! Test hook, off by default: when the app is started with `WOOLLY_TEST_DIALOG_PATH` set,
+//! neither dialog is shown and that path is their answer, so the end-to-end test can
+//! export and import in the real window (WebDriver cannot drive a native dialog). Only the
+//! environment the app was started in sets it, never the page.
 
 use super::blocking;
 use crate::error::AppResult;
@@ -11,11 +16,21 @@ use std::path::PathBuf;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
+/// The test hook's path, when set (see the module's documentation).
+fn test_dialog_path() -> Option<PathBuf> {
+    std::env::var_os("WOOLLY_TEST_DIALOG_PATH")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
 fn save_dialog<R: Runtime>(
     app: &AppHandle<R>,
     name: &str,
     format: ExportFormat,
 ) -> Option<PathBuf> {
+    if let Some(path) = test_dialog_path() {
+        return Some(path);
+    }
     let (label, ext) = match format {
         ExportFormat::Markdown => ("Markdown", "md"),
         ExportFormat::Json => ("Woolly export (JSON)", "json"),
@@ -41,7 +56,7 @@ pub async fn export_conversation<R: Runtime>(
     let state = state.inner().clone();
     blocking(move || {
         let threads = export::threads(&state.db, Some(&[conversation_id]))?;
-        let name = export::file_name(&threads[0].0.title, format);
+        let name = export::file_name(&threads[0].conversation.title, format);
         let Some(path) = save_dialog(&app, &name, format) else {
             return Ok(None);
         };
@@ -80,13 +95,14 @@ pub async fn import_conversations<R: Runtime>(
 ) -> AppResult<Option<Vec<Conversation>>> {
     let state = state.inner().clone();
     blocking(move || {
-        let picked = app
-            .dialog()
-            .file()
-            .set_title("Import conversations")
-            .add_filter("Woolly export (JSON)", &["json"])
-            .blocking_pick_file()
-            .and_then(|p| p.into_path().ok());
+        let picked = test_dialog_path().or_else(|| {
+            app.dialog()
+                .file()
+                .set_title("Import conversations")
+                .add_filter("Woolly export (JSON)", &["json"])
+                .blocking_pick_file()
+                .and_then(|p| p.into_path().ok())
+        });
         let Some(path) = picked else {
             return Ok(None);
         };

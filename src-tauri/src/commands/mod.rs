@@ -21,6 +21,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "delete_conversation",
     "search_conversations",
     "get_messages",
+    "switch_branch",
     "export_conversation",
     "export_all",
     "import_conversations",

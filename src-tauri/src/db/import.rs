@@ -1,15 +1,18 @@
-//! Imported conversations (see `crate::export`): each gets a new id, its messages keep
-//! their order, text, times and statistics; all of a file's conversations land in one
-//! transaction, so a failure leaves the history as it was.
+//! Imported conversations (see `crate::export`): each gets a new id, its messages new ids
+//! and keep their tree (parents, version order, the shown branch), text, times and
+//! statistics; all of a file's conversations land in one transaction, so a failure leaves
+//! the history as it was.
 
 use super::conversations::get_in;
 use super::{new_id, now_ms, Db};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::export::ExportedConversation;
 use crate::types::Conversation;
 use rusqlite::params;
+use std::collections::HashMap;
 
 impl Db {
+    /// `conversations` as [`crate::export::parse`] returns them: ids set, parents first.
     pub fn import_conversations(
         &self,
         conversations: &[ExportedConversation],
@@ -27,17 +30,33 @@ impl Db {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![id, c.title.trim(), c.created_at, now, c.system_prompt, params, c.model_id],
             )?;
+            // File id -> new id.
+            let mut ids_of: HashMap<&str, String> = HashMap::new();
             for m in &c.messages {
+                let new = new_id();
+                let parent = m
+                    .parent_id
+                    .as_deref()
+                    .map(|p| ids_of.get(p).cloned().ok_or_else(|| orphan(p)))
+                    .transpose()?;
                 let stats = m
                     .stats
                     .as_ref()
                     .map(|s| serde_json::to_string(s).unwrap_or_default());
                 tx.execute(
-                    "INSERT INTO messages (id, conversation_id, role, content, created_at, stats, model_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![new_id(), id, m.role.as_str(), m.content, m.created_at, stats, m.model_id],
+                    "INSERT INTO messages (id, conversation_id, role, content, created_at, stats, model_id, parent_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![new, id, m.role.as_str(), m.content, m.created_at, stats, m.model_id, parent],
                 )?;
+                if let Some(file_id) = m.id.as_deref() {
+                    ids_of.insert(file_id, new);
+                }
             }
+            let leaf = c.current_id.as_deref().and_then(|l| ids_of.get(l));
+            tx.execute(
+                "UPDATE conversations SET current_leaf_id = ?2 WHERE id = ?1",
+                params![id, leaf],
+            )?;
             ids.push(id);
         }
         ids.reverse();
@@ -48,4 +67,11 @@ impl Db {
         tx.commit()?;
         Ok(imported)
     }
+}
+
+/// A parent not imported before its child: `parse` orders them, so this is a bug.
+fn orphan(parent: &str) -> AppError {
+    AppError::internal(format!(
+        "The import lists a message before its parent \"{parent}\". Nothing was imported."
+    ))
 }

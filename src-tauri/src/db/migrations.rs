@@ -72,6 +72,24 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     "#,
+    // 3: messages form a tree (edit and regenerate keep earlier versions as siblings). Each
+    // message names its parent (null: a first message); a conversation names the leaf of
+    // the thread it shows, the path from a root to that leaf. A linear history becomes one
+    // branch: each message's parent is the one before it, the last one is the leaf.
+    r#"
+    ALTER TABLE messages ADD COLUMN parent_id TEXT;
+    ALTER TABLE conversations ADD COLUMN current_leaf_id TEXT;
+    UPDATE messages SET parent_id = (
+        SELECT p.id FROM messages p
+        WHERE p.conversation_id = messages.conversation_id AND p.seq < messages.seq
+        ORDER BY p.seq DESC LIMIT 1
+    );
+    UPDATE conversations SET current_leaf_id = (
+        SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id
+        ORDER BY m.seq DESC LIMIT 1
+    );
+    CREATE INDEX messages_by_parent ON messages(conversation_id, parent_id, seq);
+    "#,
 ];
 
 /// The version a fully migrated database has.

@@ -7,6 +7,7 @@ mod import;
 mod messages;
 mod migrations;
 mod search;
+mod tree;
 
 pub use downloads::DownloadRow;
 

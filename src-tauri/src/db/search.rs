@@ -19,18 +19,18 @@ pub fn fts_query(input: &str) -> Option<String> {
 }
 
 impl Db {
-    /// Best match first; a conversation appears once (with the snippet of its best message,
-    /// or no snippet when only its title matched).
+    /// Best match first; a conversation appears once (with the snippet and id of its best
+    /// message in any branch, or neither when only its title matched).
     pub fn search(&self, query: &str) -> AppResult<Vec<SearchHit>> {
         let Some(q) = fts_query(query) else {
             return Ok(Vec::new());
         };
         let conn = self.lock();
-        // conversation id -> (score: lower is better, snippet)
-        let mut best: HashMap<String, (f64, Option<String>)> = HashMap::new();
+        // conversation id -> (score: lower is better, snippet and message id)
+        let mut best: HashMap<String, (f64, Option<(String, String)>)> = HashMap::new();
         {
             let mut stmt = conn.prepare(
-                "SELECT m.conversation_id, snippet(messages_fts, 0, '', '', '…', 16), bm25(messages_fts)
+                "SELECT m.conversation_id, snippet(messages_fts, 0, '', '', '…', 16), bm25(messages_fts), m.id
                  FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid
                  WHERE messages_fts MATCH ?1 ORDER BY bm25(messages_fts) LIMIT 500",
             )?;
@@ -39,14 +39,15 @@ impl Db {
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, f64>(2)?,
+                    r.get::<_, String>(3)?,
                 ))
             })?;
             for row in rows {
-                let (id, snippet, score) = row?;
+                let (id, snippet, score, message_id) = row?;
                 let snippet = snippet.split_whitespace().collect::<Vec<_>>().join(" ");
                 let entry = best.entry(id).or_insert((f64::INFINITY, None));
                 if score < entry.0 {
-                    *entry = (score, Some(snippet));
+                    *entry = (score, Some((snippet, message_id)));
                 }
             }
         }
@@ -67,15 +68,17 @@ impl Db {
                 entry.0 = entry.0.min(score);
             }
         }
-        let mut ranked: Vec<(String, (f64, Option<String>))> = best.into_iter().collect();
+        let mut ranked: Vec<_> = best.into_iter().collect();
         ranked.sort_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
         let mut stmt = conn.prepare(&format!("{SELECT} WHERE c.id = ?1"))?;
         let mut hits = Vec::with_capacity(ranked.len());
-        for (id, (_, snippet)) in ranked {
+        for (id, (_, found)) in ranked {
             if let Ok(conversation) = stmt.query_row([&id], from_row) {
+                let (snippet, message_id) = found.unzip();
                 hits.push(SearchHit {
                     conversation,
                     snippet,
+                    message_id,
                 });
             }
         }

@@ -1,7 +1,10 @@
 //! The readable export: a title, the model and dates, the system prompt, then each message
-//! under a role header with its text as written (Markdown and code blocks intact).
+//! of the shown thread under a role header with its text as written (Markdown and code
+//! blocks intact). Other versions are not written out, only noted: "version 2 of 3" on a
+//! message's header and a count of the messages in other branches (the JSON has them all).
 
 use super::Thread;
+use crate::types::Message;
 use crate::types::Role;
 use std::fmt::Write;
 
@@ -42,7 +45,8 @@ fn quote(text: &str) -> String {
 /// Every thread, one after the other, separated by rules.
 pub fn to_markdown(threads: &[Thread], exported_at: i64) -> String {
     let mut out = String::new();
-    for (i, (c, messages)) in threads.iter().enumerate() {
+    for (i, t) in threads.iter().enumerate() {
+        let (c, messages) = (&t.conversation, &t.messages);
         if i > 0 {
             out.push_str("\n\n---\n\n");
         }
@@ -54,6 +58,14 @@ pub fn to_markdown(threads: &[Thread], exported_at: i64) -> String {
         let _ = writeln!(out, "- Updated: {}", utc(c.updated_at));
         let _ = writeln!(out, "- Exported: {}", utc(exported_at));
         let _ = writeln!(out, "- Messages: {}", messages.len());
+        let elsewhere = t.all.len().saturating_sub(messages.len());
+        if elsewhere > 0 {
+            let _ = writeln!(
+                out,
+                "- Other versions: {elsewhere} more message{} in other branches, not shown",
+                if elsewhere == 1 { "" } else { "s" }
+            );
+        }
         if !c.system_prompt.trim().is_empty() {
             let _ = writeln!(out, "\n## System prompt\n\n{}", quote(&c.system_prompt));
         }
@@ -65,7 +77,12 @@ pub fn to_markdown(threads: &[Thread], exported_at: i64) -> String {
                     None => "Assistant".to_string(),
                 },
             };
-            let _ = write!(out, "\n## {who}\n\n*{}*\n\n", utc(m.created_at));
+            let _ = write!(
+                out,
+                "\n## {who}{}\n\n*{}*\n\n",
+                version_note(m),
+                utc(m.created_at)
+            );
             out.push_str(&m.content);
             // A reply cut inside an open code fence must not swallow what follows.
             if m.content
@@ -83,10 +100,19 @@ pub fn to_markdown(threads: &[Thread], exported_at: i64) -> String {
     out
 }
 
+/// ` · version 2 of 3` for a message with other versions.
+fn version_note(m: &Message) -> String {
+    if m.versions > 1 {
+        format!(" · version {} of {}", m.version, m.versions)
+    } else {
+        String::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Conversation, Message, SamplingParams};
+    use crate::types::{Conversation, SamplingParams};
 
     #[test]
     fn dates() {
@@ -116,16 +142,27 @@ mod tests {
             created_at: 0,
             stats: None,
             model_id: None,
+            parent_id: None,
+            version: 1,
+            versions: 1,
         };
         let code = "Here:\n\n```rust\nfn main() {\n    v.sort();\n}\n```";
+        let messages = vec![
+            msg(Role::User, "How do I sort?"),
+            Message {
+                version: 2,
+                versions: 2,
+                ..msg(Role::Assistant, code)
+            },
+        ];
+        let mut all = messages.clone();
+        all.push(msg(Role::Assistant, "An older reply"));
         let md = to_markdown(
-            &[(
-                c,
-                vec![
-                    msg(Role::User, "How do I sort?"),
-                    msg(Role::Assistant, code),
-                ],
-            )],
+            &[Thread {
+                conversation: c,
+                messages,
+                all,
+            }],
             0,
         );
         assert!(md.starts_with("# Sorting\n\n- Model: tiny.gguf\n"), "{md}");
@@ -139,10 +176,15 @@ mod tests {
         );
         assert!(
             md.contains(&format!(
-                "## Assistant\n\n*1970-01-01 00:00 UTC*\n\n{code}\n"
+                "## Assistant · version 2 of 2\n\n*1970-01-01 00:00 UTC*\n\n{code}\n"
             )),
             "{md}"
         );
+        assert!(
+            md.contains("- Other versions: 1 more message in other branches"),
+            "{md}"
+        );
+        assert!(!md.contains("An older reply"), "{md}");
         let open = to_markdown(&[], 0);
         assert!(open.is_empty());
     }

@@ -6,19 +6,25 @@
 //! this crate's manifest for the schema):
 //!
 //! ```json
-//! { "format": "woolly.conversations", "version": 1, "exportedAt": 1714567890123,
+//! { "format": "woolly.conversations", "version": 2, "exportedAt": 1714567890123,
 //!   "app": "woolly-desktop 0.1.0",
 //!   "conversations": [ { "title": "…", "createdAt": 0, "updatedAt": 0,
 //!       "modelId": "…" | null, "systemPrompt": "…", "params": { …SamplingParams },
-//!       "messages": [ { "role": "user" | "assistant", "content": "…", "createdAt": 0,
-//!                       "modelId": "…" | null, "stats": { …GenerationStats } | null } ] } ] }
+//!       "currentId": "m3" | null,
+//!       "messages": [ { "id": "m1", "parentId": null, "role": "user" | "assistant",
+//!                       "content": "…", "createdAt": 0, "modelId": "…" | null,
+//!                       "stats": { …GenerationStats } | null } ] } ] }
 //! ```
 //!
-//! Reading checks everything before anything is written: a file that is not JSON, is cut
-//! short, has another `format`, a newer `version`, an unknown role or invalid parameters
-//! gets a clear error, and the history is left as it was.
+//! Version 2 carries the whole message tree (every version of every message, `parentId`
+//! links, `currentId` the end of the shown thread); version 1 files (one linear thread, no
+//! ids) still import. Reading checks everything before anything is written: a file that is
+//! not JSON, is cut short, has another `format`, a newer `version`, an unknown role,
+//! invalid parameters, duplicate ids, a parent that is not there or a cycle gets a clear
+//! error, and the history is left as it was.
 
 mod markdown;
+mod tree;
 
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
@@ -32,7 +38,7 @@ pub use markdown::to_markdown;
 /// The `format` field of every JSON export.
 pub const FORMAT: &str = "woolly.conversations";
 /// The newest `version` this app writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Largest file [`read_file`] reads.
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
@@ -74,12 +80,22 @@ pub struct ExportedConversation {
     pub model_id: Option<String>,
     pub system_prompt: String,
     pub params: SamplingParams,
+    /// Version 2: the id of the last message of the shown thread (null: the newest).
+    #[serde(default)]
+    pub current_id: Option<String>,
+    /// Every message, a parent before its children, siblings oldest first.
     pub messages: Vec<ExportedMessage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportedMessage {
+    /// Version 2: unique within its conversation (an import gives new ids).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Version 2: the message this one follows; null for a first message.
+    #[serde(default)]
+    pub parent_id: Option<String>,
     pub role: Role,
     pub content: String,
     pub created_at: i64,
@@ -89,8 +105,15 @@ pub struct ExportedMessage {
     pub stats: Option<GenerationStats>,
 }
 
-/// A conversation with its messages, oldest first.
-pub type Thread = (Conversation, Vec<Message>);
+/// A conversation to export.
+#[derive(Debug, Clone)]
+pub struct Thread {
+    pub conversation: Conversation,
+    /// The shown thread, oldest first (the Markdown).
+    pub messages: Vec<Message>,
+    /// Every message of every branch, oldest first (the JSON).
+    pub all: Vec<Message>,
+}
 
 /// The threads of `ids` (every conversation when None), newest first as the sidebar lists
 /// them.
@@ -104,9 +127,14 @@ pub fn threads(db: &Db, ids: Option<&[String]>) -> AppResult<Vec<Thread>> {
     };
     conversations
         .into_iter()
-        .map(|c| {
-            let messages = db.messages(&c.id)?;
-            Ok((c, messages))
+        .map(|conversation| {
+            let messages = db.messages(&conversation.id)?;
+            let all = db.all_messages(&conversation.id)?;
+            Ok(Thread {
+                conversation,
+                messages,
+                all,
+            })
         })
         .collect()
 }
@@ -119,24 +147,33 @@ pub fn to_file(threads: &[Thread], exported_at: i64) -> ExportFile {
         app: format!("woolly-desktop {}", env!("CARGO_PKG_VERSION")),
         conversations: threads
             .iter()
-            .map(|(c, messages)| ExportedConversation {
-                title: c.title.clone(),
-                created_at: c.created_at,
-                updated_at: c.updated_at,
-                model_id: c.model_id.clone(),
-                system_prompt: c.system_prompt.clone(),
-                params: c.params.clone(),
-                messages: messages
-                    .iter()
-                    .map(|m| ExportedMessage {
-                        role: m.role,
-                        content: m.content.clone(),
-                        created_at: m.created_at,
-                        model_id: m.model_id.clone(),
-                        stats: m.stats.clone(),
-                    })
-                    .collect(),
-            })
+            .map(
+                |Thread {
+                     conversation: c,
+                     messages,
+                     all,
+                 }| ExportedConversation {
+                    title: c.title.clone(),
+                    created_at: c.created_at,
+                    updated_at: c.updated_at,
+                    model_id: c.model_id.clone(),
+                    system_prompt: c.system_prompt.clone(),
+                    params: c.params.clone(),
+                    current_id: messages.last().map(|m| m.id.clone()),
+                    messages: all
+                        .iter()
+                        .map(|m| ExportedMessage {
+                            id: Some(m.id.clone()),
+                            parent_id: m.parent_id.clone(),
+                            role: m.role,
+                            content: m.content.clone(),
+                            created_at: m.created_at,
+                            model_id: m.model_id.clone(),
+                            stats: m.stats.clone(),
+                        })
+                        .collect(),
+                },
+            )
             .collect(),
     }
 }
@@ -174,7 +211,8 @@ fn bad(why: impl std::fmt::Display) -> AppError {
     ))
 }
 
-/// Parses and checks a JSON export (nothing is written).
+/// Parses and checks a JSON export (nothing is written). Every conversation comes back as
+/// a version 2 tree, ids set, parents before children (see [`tree::normalize`]).
 pub fn parse(bytes: &[u8]) -> AppResult<ExportFile> {
     let text = std::str::from_utf8(bytes).map_err(|_| bad("it is not UTF-8 text"))?;
     // The header first, so a file of another kind or a newer version says so.
@@ -197,7 +235,7 @@ pub fn parse(bytes: &[u8]) -> AppResult<ExportFile> {
             Some(_) => {}
         }
     }
-    let file: ExportFile = serde_json::from_str(text).map_err(|e| {
+    let mut file: ExportFile = serde_json::from_str(text).map_err(|e| {
         if e.is_eof() {
             bad("it is cut short (the file is incomplete)")
         } else {
@@ -207,7 +245,8 @@ pub fn parse(bytes: &[u8]) -> AppResult<ExportFile> {
     if file.format != FORMAT {
         return Err(bad(format!("its \"format\" is not \"{FORMAT}\"")));
     }
-    for (i, c) in file.conversations.iter().enumerate() {
+    let version = file.version;
+    for (i, c) in file.conversations.iter_mut().enumerate() {
         c.params
             .validate()
             .map_err(|e| bad(format!("conversation {}: {e}", i + 1)))?;
@@ -217,6 +256,7 @@ pub fn parse(bytes: &[u8]) -> AppResult<ExportFile> {
                 i + 1
             )));
         }
+        tree::normalize(c, version).map_err(|e| bad(format!("conversation {}: {e}", i + 1)))?;
     }
     Ok(file)
 }

@@ -112,6 +112,7 @@ pub async fn generate(
     state: &AppState,
     conversation: &Conversation,
     user_message: Option<Message>,
+    parent_id: &str,
     guard: &TurnGuard,
     emit: Emit<'_>,
     remote: &RemoteModel,
@@ -129,13 +130,15 @@ pub async fn generate(
         Ok(k) => k,
         Err(e) => return fail(e),
     };
-    let history = state.db.messages(&conversation.id)?;
+    let history = state.db.thread_to(parent_id)?;
     if !history.iter().any(|m| !m.content.is_empty()) {
         return fail(AppError::invalid("There is no message to answer."));
     }
     let body = request_body(conversation, &history, &remote.model);
 
-    let reply = state.db.start_reply(&conversation.id, Some(&remote.id()))?;
+    let reply = state
+        .db
+        .start_reply(&conversation.id, parent_id, Some(&remote.id()))?;
     emit(ChatEvent::Started {
         message_id: reply.id.clone(),
         user_message_id: user_message.as_ref().map(|m| m.id.clone()),

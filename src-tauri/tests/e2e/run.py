@@ -5,13 +5,18 @@ and WebKitWebDriver with the real test model:
   send a message and watch the reply stream in; stop a long reply mid-way; restart the app
   and find the conversation again (with the partial reply); save a screenshot; kill the app
   (SIGKILL) in the middle of another reply, restart it and check that no earlier message was
-  lost and that the reply streamed so far was kept; in Settings start the local API server,
+  lost and that the reply streamed so far was kept; edit the first message (a new version,
+  2/2, with its own reply), switch back to 1/2 and see the old thread, save a screenshot of
+  the branched conversation, export it as JSON and import it again (the native dialogs are
+  answered by the app's test hook WOOLLY_TEST_DIALOG_PATH), the copy showing the same
+  branch and switching the same way; in Settings start the local API server,
   call it over HTTP, add it as a remote provider and chat through it; print the first-token
   latency.
 
 Environment: WOOLLY_DESKTOP_BIN (the app), TAURI_DRIVER (tauri-driver), WEBKIT_DRIVER
 (default /usr/bin/WebKitWebDriver), WOOLLY_MODEL (default: the repo's test model),
-WOOLLY_E2E_SCREENSHOT (default /tmp/woolly-e2e.png).
+WOOLLY_E2E_SCREENSHOT (default /tmp/woolly-e2e.png; the other screenshots are saved next to
+it: -before-restart, -after-kill, -branches, -imported, -settings, -remote).
 """
 
 import json
@@ -30,7 +35,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from webdriver import ENTER, Session, WebDriverError  # noqa: E402
+from webdriver import ELEMENT, ENTER, Session, WebDriverError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/woolly/target"))
@@ -44,6 +49,7 @@ SHOT = Path(os.environ.get("WOOLLY_E2E_SCREENSHOT", "/tmp/woolly-e2e.png"))
 FIRST_PROMPT = "Tell me about Paris, the capital of France."
 LONG_PROMPT = "Write a very long story about a dragon who learns to bake bread."
 CRASH_PROMPT = "Now write another long story, about a robot who plants a forest."
+EDIT_PROMPT = "Name one color."
 # The app writes a streaming reply to SQLite at least this often (src-tauri/src/turn.rs
 # FLUSH_EVERY is 250 ms); waiting longer than this before the kill means what was on screen
 # must be on disk.
@@ -218,6 +224,24 @@ class App:
         self.s.wait("the reply to finish", idle, timeout=timeout, interval=0.1)
         return self.last_assistant()
 
+    def version(self, message):
+        """The `‹ n/m ›` of a message as "n/m" (its accessible name: "Version n of m"), or
+        None when it has a single version."""
+        found = self.s.find_all('[data-testid="version-switcher"]', root=message)
+        if not found:
+            return None
+        name = self.s.attr(found[0], "aria-label") or ""
+        label = self.s.prop(self.s.find('[data-testid="version-label"]', root=found[0]), "textContent")
+        m = re.fullmatch(r"Version (\d+) of (\d+)", name)
+        assert m and label == f"{m[1]}/{m[2]}", (name, label)
+        return label
+
+    def find_conversation(self, prefix, timeout=30, skip=()):
+        return self.s.wait(f"a conversation {prefix!r} in the sidebar", lambda: next(
+            (e for e in self.s.find_all('[data-testid="conversation-item"]')
+             if (self.s.prop(e, "textContent") or "").strip().startswith(prefix)
+             and self.s.attr(e, "data-conversation-id") not in skip), None), timeout=timeout)
+
     def shot(self, path):
         time.sleep(0.6)  # let the last frame paint
         size = self.s.screenshot(path)
@@ -237,6 +261,8 @@ def main():
         "XDG_CONFIG_HOME": str(home / "xdg-config"),
         "XDG_CACHE_HOME": str(home / "xdg-cache"),
         "NO_AT_BRIDGE": "1",
+        # The app's test hook: the export and import dialogs answer with this path.
+        "WOOLLY_TEST_DIALOG_PATH": str(home / "export.json"),
     })
     # Short, reproducible replies (the settings file format the app reads: versioned JSON).
     (home / "config").mkdir(parents=True)
@@ -357,7 +383,68 @@ def main():
         log("after the kill and a restart all 6 messages are back, the interrupted reply as saved")
         app.shot(str(SHOT.with_name(SHOT.stem + "-after-kill.png")))
 
-        # 5. Settings, through the real IPC and its capability: start the local API server on
+        # 5. Edit and branch: editing the first message makes version 2/2 with its own reply;
+        # ‹ 1/2 › shows the old thread again, every message as it was.
+        first = app.messages()[0]
+        assert app.version(first) is None
+        edit = app.s.find('[data-testid="edit-button"]', root=first)
+        app.s.script("arguments[0].focus()", {ELEMENT: edit})  # the actions show on focus
+        app.s.click(edit)
+        box = app.s.find('[data-testid="edit-input"]', timeout=5)
+        app.s.clear(box)
+        app.s.type(box, EDIT_PROMPT)
+        app.s.click(app.s.find('[data-testid="edit-send"]'))
+        app.s.wait("the edited thread", lambda: len(app.messages()) == 2
+                   and app.content(app.messages()[0]).strip() == EDIT_PROMPT, timeout=60)
+        edited_reply = app.content(app.wait_idle(timeout=120))
+        assert edited_reply.strip(), "empty reply to the edit"
+        assert app.version(app.messages()[0]) == "2/2", app.version(app.messages()[0])
+        app.s.click(app.s.find('[data-testid="version-previous"]', root=app.messages()[0]))
+        app.s.wait("the first version's thread", lambda: len(app.messages()) == 6, timeout=30)
+        assert [app.content(m) for m in app.messages()] == after, "the old thread changed"
+        assert app.version(app.messages()[0]) == "1/2"
+        app.s.click(app.s.find('[data-testid="version-next"]', root=app.messages()[0]))
+        app.s.wait("the second version again", lambda: len(app.messages()) == 2, timeout=30)
+        assert app.content(app.messages()[1]) == edited_reply
+        app.s.click(app.s.find('[data-testid="version-previous"]', root=app.messages()[0]))
+        app.s.wait("back to 1/2", lambda: len(app.messages()) == 6, timeout=30)
+        assert app.version(app.messages()[0]) == "1/2"
+        log(f"edited the first message: 2/2 with its reply {edited_reply[:60]!r}; 1/2 shows the old 6 messages")
+        app.shot(str(SHOT.with_name(SHOT.stem + "-branches.png")))
+
+        # 6. Export the branched conversation as JSON and import it again: the whole tree,
+        # the shown branch and the settings come back in a new conversation.
+        active = app.s.find('[data-testid="conversation-item"][aria-current="page"]')
+        original_id = app.s.attr(active, "data-conversation-id")
+        app.s.click(app.s.find('[data-testid="export-conversation"]', root=app.s.find('.conversation-row.active')))
+        app.s.click(app.s.find('[data-testid="export-json"]', timeout=5))
+        app.s.find('[data-testid="export-status"]', timeout=30)
+        exported = json.loads((home / "export.json").read_text())
+        assert exported["version"] == 2, exported["version"]
+        conv = exported["conversations"][0]
+        assert len(conv["messages"]) == 8, len(conv["messages"])
+        shown_ids = [app.s.attr(m, "data-message-id") for m in app.messages()]
+        assert conv["currentId"] == shown_ids[-1], (conv["currentId"], shown_ids)
+        roots = [m for m in conv["messages"] if m["parentId"] is None]
+        assert [m["content"] for m in roots] == [FIRST_PROMPT, EDIT_PROMPT], roots
+        app.s.click(app.s.find('[data-testid="nav-settings"]'))
+        app.s.click(app.s.find('[data-testid="import-conversations"]', timeout=10))
+        status = app.s.find('[data-testid="conversations-status"]')
+        app.s.wait("the import", lambda: "mport" in (app.s.prop(status, "textContent") or ""), timeout=30)
+        log(f"import: {app.s.prop(status, 'textContent')!r}")
+        app.s.click(app.s.find('[data-testid="nav-chat"]'))
+        copy = app.find_conversation(FIRST_PROMPT[:20], skip=(original_id,))
+        app.s.click(copy)
+        app.s.wait("the imported thread", lambda: len(app.messages()) == 6
+                   and app.version(app.messages()[0]) == "1/2", timeout=30)
+        assert [app.content(m) for m in app.messages()] == after, "the imported thread differs"
+        app.s.click(app.s.find('[data-testid="version-next"]', root=app.messages()[0]))
+        app.s.wait("the imported second version", lambda: len(app.messages()) == 2, timeout=30)
+        assert app.content(app.messages()[1]) == edited_reply
+        log("exported (JSON v2, 8 messages, 2 versions) and imported: the copy shows 1/2 and switches to 2/2")
+        app.shot(str(SHOT.with_name(SHOT.stem + "-imported.png")))
+
+        # 7. Settings, through the real IPC and its capability: start the local API server on
         # a free port, call it like any OpenAI client would, add it as a remote provider.
         text = lambda el: app.s.prop(el, "textContent") or ""  # noqa: E731
         app.s.click(app.s.find('[data-testid="nav-settings"]'))

@@ -62,6 +62,8 @@ export const searchConversations = (query: string): Promise<SearchHit[]> =>
   call("search_conversations", { query });
 export const getMessages = (conversationId: string): Promise<Message[]> =>
   call("get_messages", { conversationId });
+export const switchBranch = (conversationId: string, messageId: string, version?: number): Promise<Message[]> =>
+  call("switch_branch", version === undefined ? { conversationId, messageId } : { conversationId, messageId, version });
 export const exportConversation = (conversationId: string, format: ExportFormat): Promise<string | null> =>
   call("export_conversation", { conversationId, format });
 export const exportAll = (format: ExportFormat): Promise<string | null> => call("export_all", { format });
@@ -83,8 +85,14 @@ export const regenerate = (
   conversationId: string,
   onEvent: (event: ChatEvent) => void,
   allowDropOldest = false,
+  messageId?: string,
 ): Promise<TurnResult> =>
-  call("regenerate", { conversationId, ...drop(allowDropOldest), onEvent: channel(onEvent) });
+  call("regenerate", {
+    conversationId,
+    ...(messageId ? { messageId } : {}),
+    ...drop(allowDropOldest),
+    onEvent: channel(onEvent),
+  });
 export const editAndResend = (
   conversationId: string,
   messageId: string,

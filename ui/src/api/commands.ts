@@ -66,8 +66,13 @@ export interface Commands {
   delete_conversation: { args: { conversationId: string }; result: null };
   /** Full-text search (FTS5) over titles and message text; best match first. Empty query → []. */
   search_conversations: { args: { query: string }; result: SearchHit[] };
-  /** Messages of a conversation, oldest first (system prompt not included). */
+  /** The shown thread of a conversation (one branch of its message tree), oldest first
+   *  (system prompt not included). */
   get_messages: { args: { conversationId: string }; result: Message[] };
+  /** Shows another branch: the one holding `messageId` (a search hit) or, with `version`,
+   *  that version (from 1) of `messageId` (the `‹ n/m ›` switcher), down to the newest
+   *  message under it. Resolves with the thread now shown; `busy` while generating. */
+  switch_branch: { args: { conversationId: string; messageId: string; version?: number }; result: Message[] };
   /** Native save dialog, then writes the conversation there (Markdown or JSON). Resolves
    *  with the path written, null when the dialog was cancelled. */
   export_conversation: { args: { conversationId: string; format: ExportFormat }; result: string | null };
@@ -95,13 +100,20 @@ export interface Commands {
   /** Cancels the running turn of that conversation (its stream then ends with `finished`,
    *  stopReason "cancelled"). Resolves true if a turn was running. */
   stop_generation: { args: { conversationId: string }; result: boolean };
-  /** Deletes the last assistant message and generates a new reply to the last user message. */
+  /** A new version of reply `messageId` (default: the last message shown): a sibling
+   *  answering the same user message, sent exactly the path to it. The earlier reply stays
+   *  (‹ 1/2 ›). A user message as `messageId` is answered (a turn that failed). */
   regenerate: {
-    args: { conversationId: string; allowDropOldest?: boolean; onEvent: StreamChannel<ChatEvent> };
+    args: {
+      conversationId: string;
+      messageId?: string;
+      allowDropOldest?: boolean;
+      onEvent: StreamChannel<ChatEvent>;
+    };
     result: TurnResult;
   };
-  /** Replaces the text of user message `messageId`, deletes every later message and
-   *  generates a new reply. */
+  /** A new version of user message `messageId` with `content` (a sibling; the original
+   *  and everything after it stay reachable) and a reply to it. */
   edit_and_resend: {
     args: {
       conversationId: string;
@@ -213,6 +225,7 @@ export const COMMAND_NAMES = [
   "delete_conversation",
   "search_conversations",
   "get_messages",
+  "switch_branch",
   "export_conversation",
   "export_all",
   "import_conversations",

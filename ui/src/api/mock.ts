@@ -220,7 +220,11 @@ export class MockBackend {
   readonly calls: { command: CommandName; args: Record<string, unknown> }[] = [];
   settings: Settings = structuredClone(DEFAULT_SETTINGS);
   conversations = new Map<string, Conversation>();
+  /** Every message of each conversation, every branch, oldest first (a tree through
+   *  `parentId`, as the app's SQLite history). */
   messages = new Map<string, Message[]>();
+  /** The last message of each conversation's shown thread (as `current_leaf_id`). */
+  leaves = new Map<string, string>();
   installed: InstalledModel[] = [];
   downloads = new Map<string, DownloadJob>();
   loaded: LoadedModel | null = null;
@@ -392,11 +396,14 @@ export class MockBackend {
     };
   }
 
+  /** Adds a message under `parentId` (default: the end of the shown thread), which it
+   *  then ends. */
   private pushMessage(
     conversation: Conversation,
     role: Message["role"],
     content: string,
     stats: Message["stats"],
+    parentId: string | null = this.leafOf(conversation.id),
   ): Message {
     const message: Message = {
       id: this.id("m"),
@@ -406,11 +413,52 @@ export class MockBackend {
       createdAt: this.options.now(),
       stats,
       modelId: role === "assistant" ? (this.loaded?.id ?? this.settings.defaultModelId) : undefined,
+      parentId,
     };
     this.messages.get(conversation.id)!.push(message);
+    this.leaves.set(conversation.id, message.id);
     conversation.messageCount = this.messages.get(conversation.id)!.length;
     conversation.updatedAt = this.options.now();
     return message;
+  }
+
+  /** The end of the shown thread: the saved leaf while it exists, else the newest message. */
+  leafOf(conversationId: string): string | null {
+    const all = this.messages.get(conversationId) ?? [];
+    const leaf = this.leaves.get(conversationId);
+    return all.find((m) => m.id === leaf)?.id ?? all.at(-1)?.id ?? null;
+  }
+
+  /** The messages from a root down to `messageId`, each with its version among its siblings. */
+  pathTo(conversationId: string, messageId: string | null): Message[] {
+    const all = this.messages.get(conversationId) ?? [];
+    const path: Message[] = [];
+    for (let m = all.find((x) => x.id === messageId); m; m = all.find((x) => x.id === m!.parentId)) {
+      path.unshift(m);
+    }
+    return path.map((m) => {
+      const siblings = all.filter((x) => (x.parentId ?? null) === (m.parentId ?? null));
+      return { ...m, version: siblings.indexOf(m) + 1, versions: siblings.length };
+    });
+  }
+
+  /** The shown thread of a conversation. */
+  thread(conversationId: string): Message[] {
+    return this.pathTo(conversationId, this.leafOf(conversationId));
+  }
+
+  /** The newest message under `messageId` (itself included): a leaf. */
+  private latestLeaf(conversationId: string, messageId: string): string {
+    const all = this.messages.get(conversationId) ?? [];
+    const under = new Set([messageId]);
+    let latest = messageId;
+    for (const m of all) {
+      if (m.parentId && under.has(m.parentId)) {
+        under.add(m.id);
+        latest = m.id;
+      }
+    }
+    return latest;
   }
 
   private conversation(id: string): Conversation {
@@ -482,7 +530,7 @@ export class MockBackend {
       format === "json"
         ? JSON.stringify({
             format: "woolly.conversations",
-            version: 1,
+            version: 2,
             exportedAt: this.options.now(),
             app: "woolly-desktop (mock)",
             conversations: list.map((c) => ({
@@ -492,10 +540,30 @@ export class MockBackend {
               modelId: c.modelId,
               systemPrompt: c.systemPrompt,
               params: c.params,
-              messages: (this.messages.get(c.id) ?? []).map(({ role, content, createdAt, modelId, stats }) => ({ role, content, createdAt, modelId: modelId ?? null, stats })),
+              currentId: this.leafOf(c.id),
+              messages: (this.messages.get(c.id) ?? []).map(({ id, parentId, role, content, createdAt, modelId, stats }) => ({
+                id,
+                parentId: parentId ?? null,
+                role,
+                content,
+                createdAt,
+                modelId: modelId ?? null,
+                stats,
+              })),
             })),
           }, null, 2)
-        : list.map((c) => `# ${c.title}\n\n` + (this.messages.get(c.id) ?? []).map((m) => `## ${m.role === "user" ? "User" : "Assistant"}\n\n${m.content}\n`).join("\n")).join("\n---\n\n");
+        : list
+            .map(
+              (c) =>
+                `# ${c.title}\n\n` +
+                this.thread(c.id)
+                  .map((m) => {
+                    const note = (m.versions ?? 1) > 1 ? ` · version ${m.version} of ${m.versions}` : "";
+                    return `## ${m.role === "user" ? "User" : "Assistant"}${note}\n\n${m.content}\n`;
+                  })
+                  .join("\n"),
+            )
+            .join("\n---\n\n");
     this.exported.push({ path, format, text });
     return path;
   }
@@ -546,13 +614,15 @@ export class MockBackend {
     userMessage: Message | null,
     channel: MockChannel<ChatEvent>,
     allowDropOldest = false,
+    parentId: string | null = userMessage?.id ?? null,
   ): Promise<TurnResult> {
     if (this.running.has(conversation.id)) {
       throw fail("busy", "This conversation is already generating a reply.");
     }
     const abort = new AbortController();
     this.running.set(conversation.id, abort);
-    const history = this.messages.get(conversation.id)!;
+    // As the app: the prompt is the path to the message answered, never another branch.
+    const history = this.pathTo(conversation.id, parentId);
     const prompt = [...history].reverse().find((m) => m.role === "user")?.content ?? "";
     const remote = conversation.modelId?.startsWith("remote:") ? conversation.modelId.slice(7).split(":")[0] : null;
     try {
@@ -585,7 +655,7 @@ export class MockBackend {
       }
       ({ promptTokens, dropped } = fit);
     }
-    const assistant = this.pushMessage(conversation, "assistant", "", null);
+    const assistant = this.pushMessage(conversation, "assistant", "", null, parentId);
     channel.send({
       event: "started",
       data: { messageId: assistant.id, userMessageId: userMessage?.id ?? null, promptTokens },
@@ -643,7 +713,8 @@ export class MockBackend {
     };
     conversation.updatedAt = this.options.now();
     channel.send({ event: "finished", data: { stats: assistant.stats } });
-    return { userMessage, assistantMessage: assistant };
+    const versioned = (m: Message) => this.pathTo(conversation.id, m.id).at(-1) ?? m;
+    return { userMessage: userMessage && versioned(userMessage), assistantMessage: versioned(assistant) };
   }
 
   private startDownload(job: DownloadJob) {
@@ -803,19 +874,36 @@ export class MockBackend {
           hits.push({ conversation: c, snippet: null });
           continue;
         }
+        // Every branch, as the app.
         const m = this.messages.get(c.id)!.find((m) => m.content.toLowerCase().includes(q));
         if (m) {
           const at = m.content.toLowerCase().indexOf(q);
           const start = Math.max(0, at - 30);
           const snippet = (start > 0 ? "…" : "") + m.content.slice(start, at + q.length + 50).replace(/\s+/g, " ");
-          hits.push({ conversation: c, snippet });
+          hits.push({ conversation: c, snippet, messageId: m.id });
         }
       }
       return hits;
     },
     get_messages: ({ conversationId }) => {
       this.conversation(conversationId);
-      return this.messages.get(conversationId)!;
+      return this.thread(conversationId);
+    },
+    switch_branch: ({ conversationId, messageId, version }) => {
+      this.conversation(conversationId);
+      if (this.running.has(conversationId)) throw fail("busy", "This conversation is already generating a reply.");
+      const all = this.messages.get(conversationId)!;
+      const message = all.find((m) => m.id === messageId);
+      if (!message) throw fail("not_found", "This message no longer exists.");
+      let target = message;
+      if (version !== undefined && version !== null) {
+        const siblings = all.filter((m) => (m.parentId ?? null) === (message.parentId ?? null));
+        const chosen = siblings[Math.max(1, version) - 1];
+        if (!chosen) throw fail("invalid_argument", `There is no version ${version} of this message.`);
+        target = chosen;
+      }
+      this.leaves.set(conversationId, this.latestLeaf(conversationId, target.id));
+      return this.thread(conversationId);
     },
     export_conversation: ({ conversationId, format }) =>
       this.exportTo([this.conversation(conversationId)], format, this.conversation(conversationId).title),
@@ -829,12 +917,52 @@ export class MockBackend {
       } catch {
         throw fail("invalid_argument", "This file is not a Woolly conversation export: it is cut short or not JSON. Nothing was imported.");
       }
-      if (file.format !== "woolly.conversations" || file.version !== 1 || !Array.isArray(file.conversations)) {
+      if (file.format !== "woolly.conversations" || (file.version !== 1 && file.version !== 2) || !Array.isArray(file.conversations)) {
         throw fail("invalid_argument", "This file is not a Woolly conversation export. Nothing was imported.");
       }
-      const list = file.conversations as { title: string; systemPrompt: string; params: SamplingParams; modelId: string | null; messages: { role: Message["role"]; content: string }[] }[];
+      type FileMessage = { id?: string; parentId?: string | null; role: Message["role"]; content: string };
+      const list = file.conversations as { title: string; systemPrompt: string; params: SamplingParams; modelId: string | null; currentId?: string | null; messages: FileMessage[] }[];
+      // Check every tree before adding anything (all or none, as the app).
+      if (file.version === 2) {
+        for (const c of list) {
+          const ids = new Set(c.messages.map((m) => m.id));
+          if (ids.size !== c.messages.length || ids.has(undefined)) {
+            throw fail("invalid_argument", "This file is not a Woolly conversation export: its message ids are missing or repeated. Nothing was imported.");
+          }
+          const parent = new Map(c.messages.map((m) => [m.id!, m.parentId ?? null]));
+          for (const m of c.messages) {
+            if (m.parentId && !ids.has(m.parentId)) {
+              throw fail("invalid_argument", `This file is not a Woolly conversation export: a message follows "${m.parentId}", which is not in the file. Nothing was imported.`);
+            }
+            const seen = new Set<string>();
+            for (let at: string | null = m.id!; at; at = parent.get(at) ?? null) {
+              if (seen.has(at)) {
+                throw fail("invalid_argument", "This file is not a Woolly conversation export: its messages' \"parentId\" links form a cycle. Nothing was imported.");
+              }
+              seen.add(at);
+            }
+          }
+        }
+      }
       return list.map((c) => {
-        const created = this.addConversation(c.title, c.messages.map((m) => [m.role, m.content] as [Message["role"], string]));
+        const created = this.addConversation(c.title);
+        const idOf = new Map<string, string>();
+        // Parents first; siblings keep their order.
+        const depth = (m: FileMessage): number => {
+          let d = 0;
+          for (let p = m.parentId; p; p = c.messages.find((x) => x.id === p)?.parentId) d++;
+          return d;
+        };
+        const ordered = file.version === 2 ? [...c.messages].sort((a, b) => depth(a) - depth(b)) : c.messages;
+        let previous: string | null = null;
+        for (const m of ordered) {
+          const parent: string | null = file.version === 2 ? (m.parentId ? idOf.get(m.parentId)! : null) : previous;
+          const added = this.pushMessage(created, m.role, m.content, m.role === "assistant" ? this.demoStats(m.content) : null, parent);
+          if (m.id) idOf.set(m.id, added.id);
+          previous = added.id;
+        }
+        const current = c.currentId ? idOf.get(c.currentId) : undefined;
+        if (current) this.leaves.set(created.id, current);
         created.systemPrompt = c.systemPrompt;
         created.params = { ...c.params };
         created.modelId = c.modelId;
@@ -854,32 +982,33 @@ export class MockBackend {
       running?.abort();
       return Boolean(running);
     },
-    regenerate: async ({ conversationId, allowDropOldest, onEvent }) => {
+    regenerate: async ({ conversationId, messageId, allowDropOldest, onEvent }) => {
       const c = this.conversation(conversationId);
       if (this.running.has(conversationId)) throw fail("busy", "This conversation is already generating a reply.");
-      const list = this.messages.get(conversationId)!;
-      if (list.at(-1)?.role === "assistant") list.pop();
-      if (list.at(-1)?.role !== "user") throw fail("invalid_argument", "Nothing to regenerate.");
-      return this.runTurn(c, null, onEvent as MockChannel<ChatEvent>, allowDropOldest);
+      // As the app: a new version of the reply (a sibling); the earlier one stays.
+      const all = this.messages.get(conversationId)!;
+      const at = all.find((m) => m.id === (messageId ?? this.leafOf(conversationId)));
+      const target = at?.role === "user" ? at : all.find((m) => m.id === at?.parentId);
+      if (!target || target.role !== "user") throw fail("invalid_argument", "There is no message to answer again.");
+      return this.runTurn(c, null, onEvent as MockChannel<ChatEvent>, allowDropOldest, target.id);
     },
     edit_and_resend: async ({ conversationId, messageId, content, allowDropOldest, onEvent }) => {
       const c = this.conversation(conversationId);
       if (this.running.has(conversationId)) throw fail("busy", "This conversation is already generating a reply.");
       if (!content.trim()) throw fail("invalid_argument", "The message is empty.");
-      const list = this.messages.get(conversationId)!;
-      const index = list.findIndex((m) => m.id === messageId);
-      if (index < 0 || list[index].role !== "user") throw fail("not_found", "No such user message.");
-      list[index].content = content;
-      list.splice(index + 1);
-      c.messageCount = list.length;
-      return this.runTurn(c, list[index], onEvent as MockChannel<ChatEvent>, allowDropOldest);
+      const original = this.messages.get(conversationId)!.find((m) => m.id === messageId);
+      if (!original) throw fail("not_found", "This message no longer exists.");
+      if (original.role !== "user") throw fail("invalid_argument", "Only your own messages can be edited.");
+      // As the app: a new version (a sibling) of the message; the original stays.
+      const user = this.pushMessage(c, "user", content, null, original.parentId ?? null);
+      return this.runTurn(c, user, onEvent as MockChannel<ChatEvent>, allowDropOldest);
     },
     context_usage: ({ conversationId, draft }) => {
       const c = this.conversation(conversationId);
       if (!this.loaded || c.modelId?.startsWith("remote:")) return null;
       const ctx = c.params.contextLength;
       return {
-        promptTokens: this.promptTokens(c, this.messages.get(conversationId) ?? [], 0, draft ?? ""),
+        promptTokens: this.promptTokens(c, this.thread(conversationId), 0, draft ?? ""),
         replyReserve: Math.max(1, Math.min(c.params.maxTokens, Math.floor(ctx / 4))),
         contextLength: ctx,
       };

@@ -118,6 +118,8 @@ export interface SearchHit {
   conversation: Conversation;
   /** Plain-text excerpt of the best matching message (no markup), null for a title match. */
   snippet: string | null;
+  /** That message (in any branch; `switch_branch` to it shows it), null for a title match. */
+  messageId?: string | null;
 }
 
 export type Role = "user" | "assistant";
@@ -154,6 +156,13 @@ export interface Message {
   stats: GenerationStats | null;
   /** Assistant messages only: the model that wrote it. */
   modelId?: string | null;
+  /** Messages form a tree: the message this one follows (null: a first message). An
+   *  edit or a regenerated reply is a sibling of the version it replaces. */
+  parentId?: string | null;
+  /** Which of its siblings (oldest first) this is, from 1: the `‹ 2/3 ›`. */
+  version?: number;
+  /** How many versions (siblings) there are, this one included. */
+  versions?: number;
 }
 
 /** What send_message / regenerate / edit_and_resend resolve with once the turn is over. */

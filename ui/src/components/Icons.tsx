@@ -162,3 +162,15 @@ export const WoollyMark = ({ size = 28 }: { size?: number }) => (
     <circle cx="19" cy="18" r="1.4" fill="var(--bg)" />
   </svg>
 );
+
+export const ChevronLeftIcon = (p: P) => (
+  <Icon {...p}>
+    <path d="M15 6l-6 6 6 6" />
+  </Icon>
+);
+
+export const ChevronRightIcon = (p: P) => (
+  <Icon {...p}>
+    <path d="M9 6l6 6-6 6" />
+  </Icon>
+);

@@ -2,7 +2,7 @@ import { memo, useEffect, useRef, useState, type KeyboardEvent } from "react";
 import type { GenerationStats, Message } from "../api";
 import { formatMs, formatRate, STOP_REASONS } from "../lib/format";
 import { Markdown, CopyButton } from "./Markdown";
-import { PencilIcon, RefreshIcon, WoollyMark } from "./Icons";
+import { ChevronLeftIcon, ChevronRightIcon, PencilIcon, RefreshIcon, WoollyMark } from "./Icons";
 
 export interface StreamView {
   tokens: number;
@@ -17,8 +17,53 @@ interface Props {
   stream?: StreamView;
   canEdit: boolean;
   canRegenerate: boolean;
+  /** The `‹ n/m ›` switcher answers (false while a turn runs). */
+  canSwitch: boolean;
   onEdit: (content: string) => void;
   onRegenerate: () => void;
+  /** Shows version `version` (from 1) of this message. */
+  onSwitchVersion: (version: number) => void;
+}
+
+/** `‹ 2/3 ›`: the versions of a message (its edits or regenerated replies). */
+function VersionSwitcher({
+  version,
+  versions,
+  disabled,
+  onSwitch,
+}: {
+  version: number;
+  versions: number;
+  disabled: boolean;
+  onSwitch: (version: number) => void;
+}) {
+  return (
+    <div className="version-switcher" role="group" aria-label={`Version ${version} of ${versions}`} data-testid="version-switcher">
+      <button
+        type="button"
+        className="icon-button version-button"
+        aria-label="Previous version"
+        data-testid="version-previous"
+        disabled={disabled || version <= 1}
+        onClick={() => onSwitch(version - 1)}
+      >
+        <ChevronLeftIcon size={14} />
+      </button>
+      <span className="version-label" data-testid="version-label" aria-hidden="true">
+        {version}/{versions}
+      </span>
+      <button
+        type="button"
+        className="icon-button version-button"
+        aria-label="Next version"
+        data-testid="version-next"
+        disabled={disabled || version >= versions}
+        onClick={() => onSwitch(version + 1)}
+      >
+        <ChevronRightIcon size={14} />
+      </button>
+    </div>
+  );
 }
 
 function Stats({ stats }: { stats: GenerationStats }) {
@@ -83,17 +128,27 @@ function EditBox({ initial, onCancel, onSave }: { initial: string; onCancel: () 
           onClick={submit}
           disabled={!text.trim()}
         >
-          Save &amp; send
+          Save
         </button>
       </div>
     </div>
   );
 }
 
-function MessageItemImpl({ message, stream, canEdit, canRegenerate, onEdit, onRegenerate }: Props) {
+function MessageItemImpl({
+  message,
+  stream,
+  canEdit,
+  canRegenerate,
+  canSwitch,
+  onEdit,
+  onRegenerate,
+  onSwitchVersion,
+}: Props) {
   const [editing, setEditing] = useState(false);
   const isUser = message.role === "user";
   const streaming = Boolean(stream);
+  const versions = message.versions ?? 1;
 
   return (
     <article
@@ -164,6 +219,14 @@ function MessageItemImpl({ message, stream, canEdit, canRegenerate, onEdit, onRe
               </div>
             ) : (
               !isUser && message.stats && <Stats stats={message.stats} />
+            )}
+            {versions > 1 && (
+              <VersionSwitcher
+                version={message.version ?? versions}
+                versions={versions}
+                disabled={!canSwitch || Boolean(stream)}
+                onSwitch={onSwitchVersion}
+              />
             )}
             {!stream && (
               <div className="message-actions">

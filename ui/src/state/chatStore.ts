@@ -156,27 +156,53 @@ export class ChatStore {
     );
   }
 
-  /** Answers the last user message again; `allowDropOldest` is the user's choice after a
-   *  `context_full` (leave out the oldest messages that do not fit). */
-  regenerate(conversationId: string, allowDropOldest = false): Promise<void> {
+  /** A new version of reply `messageId` (default: the last one shown); the earlier one
+   *  stays reachable through the version switcher. `allowDropOldest` is the user's choice
+   *  after a `context_full` (leave out the oldest messages that do not fit). */
+  regenerate(conversationId: string, allowDropOldest = false, messageId?: string): Promise<void> {
     if (this.isGenerating(conversationId)) return Promise.resolve();
     const messages = [...(this.get(conversationId).messages ?? [])];
-    if (messages.at(-1)?.role === "assistant") messages.pop();
+    const index = messageId ? messages.findIndex((m) => m.id === messageId) : -1;
+    // Until the new version streams in, the thread ends at the message it answers.
+    if (index >= 0) messages.splice(index);
+    else if (messages.at(-1)?.role === "assistant") messages.pop();
     return this.runTurn(conversationId, "regenerate", messages, (onEvent) =>
-      api.regenerate(conversationId, onEvent, allowDropOldest),
+      api.regenerate(conversationId, onEvent, allowDropOldest, messageId),
     );
   }
 
+  /** A new version of user message `messageId` and a reply to it; the original stays. */
   editAndResend(conversationId: string, messageId: string, content: string): Promise<void> {
     if (!content.trim() || this.isGenerating(conversationId)) return Promise.resolve();
     const messages = this.get(conversationId).messages ?? [];
     const index = messages.findIndex((m) => m.id === messageId);
     if (index < 0) return Promise.resolve();
-    const kept = messages.slice(0, index + 1);
-    kept[index] = { ...kept[index], content };
+    const versions = (messages[index].versions ?? 1) + 1;
+    const kept = messages.slice(0, index);
+    kept.push({ ...messages[index], id: PENDING_USER_ID, content, version: versions, versions });
     return this.runTurn(conversationId, "edit", kept, (onEvent) =>
       api.editAndResend(conversationId, messageId, content, onEvent),
     );
+  }
+
+  /** The `‹ n/m ›` switcher: shows version `version` of `messageId` (its newest branch). */
+  switchVersion(conversationId: string, messageId: string, version: number): Promise<void> {
+    return this.switchBranch(conversationId, messageId, version);
+  }
+
+  /** Shows the branch holding `messageId` (a search hit in an older version). */
+  showMessage(conversationId: string, messageId: string): Promise<void> {
+    return this.switchBranch(conversationId, messageId);
+  }
+
+  private async switchBranch(conversationId: string, messageId: string, version?: number): Promise<void> {
+    if (this.isGenerating(conversationId)) return;
+    try {
+      const messages = await api.switchBranch(conversationId, messageId, version);
+      if (!this.get(conversationId).stream) this.set(conversationId, { messages, error: null });
+    } catch (error) {
+      this.set(conversationId, { error: messageOf(error) });
+    }
   }
 
   async stop(conversationId: string): Promise<void> {

@@ -101,7 +101,7 @@ describe("chat", () => {
     expect(backend.callsOf("send_message")).toHaveLength(0);
   });
 
-  it("regenerate replaces the last reply", async () => {
+  it("regenerate shows a new version of the last reply", async () => {
     let n = 0;
     const { user, backend } = await renderApp({ modelLoaded: true, reply: () => [`Answer ${++n}`] });
     await user.type(screen.getByTestId("message-input"), "Question{Enter}");
@@ -111,9 +111,10 @@ describe("chat", () => {
     await waitFor(() => expect(lastAssistant()).toHaveTextContent("Answer 2"));
     expect(backend.callsOf("regenerate")).toHaveLength(1);
     expect(screen.getAllByTestId("message").map((m) => m.dataset.role)).toEqual(["user", "assistant"]);
+    expect(within(lastAssistant()).getByRole("group", { name: "Version 2 of 2" })).toBeInTheDocument();
   });
 
-  it("edit and resend replaces the question and everything after it", async () => {
+  it("edit and resend shows the new version of the question and its reply", async () => {
     const { user, backend } = await renderApp({
       modelLoaded: true,
       reply: ({ prompt }) => [`Re: ${prompt}`],

@@ -20,7 +20,7 @@ describe("export and import", () => {
     await user.click(within(menu).getByRole("button", { name: "JSON" }));
     expect(await screen.findByTestId("export-status")).toHaveTextContent("Exported to /home/user/Documents/Sorting.json");
     const file = JSON.parse(backend.exported[0].text);
-    expect(file).toMatchObject({ format: "woolly.conversations", version: 1 });
+    expect(file).toMatchObject({ format: "woolly.conversations", version: 2 });
     expect(file.conversations[0].messages.map((m: { role: string }) => m.role)).toEqual(["user", "assistant"]);
 
     await user.click(screen.getByRole("button", { name: "Export Sorting" }));

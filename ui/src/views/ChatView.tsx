@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { api, type ContextUsage, type Message } from "../api";
 import { useApp } from "../state/AppContext";
-import { chatStore, STREAMING_ID, useConversationState, type StreamState } from "../state/chatStore";
+import { chatStore, PENDING_USER_ID, STREAMING_ID, useConversationState, type StreamState } from "../state/chatStore";
 import { Composer, type ComposerHandle } from "../components/Composer";
 import { MessageItem, type StreamView } from "../components/MessageItem";
 import { ContextFullChoice } from "../components/ContextFullChoice";
@@ -195,7 +195,6 @@ export function ChatView() {
   const remoteName = remoteLabel(modelId, providers);
   const remoteProvider = providers.find((p) => p.id === parseRemoteModelId(modelId)?.providerId);
   const model = remoteName ? undefined : (installed.find((m) => m.id === modelId) ?? installed[0]);
-  const lastAssistantIndex = messages.map((m) => m.role).lastIndexOf("assistant");
   const empty = messages.length === 0;
   const error = state.error ?? sendError;
 
@@ -291,9 +290,12 @@ export function ChatView() {
                     message={message}
                     stream={isStreaming && stream ? streamView(stream, clock) : undefined}
                     canEdit={!generating && Boolean(activeId)}
-                    canRegenerate={!generating && index === lastAssistantIndex && index === messages.length - 1}
+                    // Any reply can be answered again: the new version is its sibling.
+                    canRegenerate={!generating && message.role === "assistant"}
+                    canSwitch={!generating && message.id !== PENDING_USER_ID}
                     onEdit={(content) => activeId && void chatStore.editAndResend(activeId, message.id, content)}
-                    onRegenerate={() => activeId && void chatStore.regenerate(activeId)}
+                    onRegenerate={() => activeId && void chatStore.regenerate(activeId, false, message.id)}
+                    onSwitchVersion={(version) => activeId && void chatStore.switchVersion(activeId, message.id, version)}
                   />
                 );
               })}

@@ -24,6 +24,8 @@ export const NEW_CHAT_SHORTCUT = isMac ? "⌘N" : "Ctrl+N";
 interface Row {
   conversation: Conversation;
   snippet: string | null;
+  /** The matching message, in any branch: opening the hit shows its branch. */
+  messageId?: string | null;
 }
 
 export function Sidebar() {
@@ -68,6 +70,7 @@ export function Sidebar() {
       return hits.map((h) => ({
         conversation: conversations.find((c) => c.id === h.conversation.id) ?? h.conversation,
         snippet: h.snippet,
+        messageId: h.messageId ?? null,
       }));
     }
     const q = query.trim().toLowerCase();
@@ -141,13 +144,16 @@ export function Sidebar() {
           <section key={group.label} aria-label={group.label} className="conversation-group">
             <h2 className="group-label">{group.label}</h2>
             <ul className="conversation-list" data-testid="conversation-list">
-              {group.rows.map(({ conversation, snippet }) => (
+              {group.rows.map(({ conversation, snippet, messageId }) => (
                 <ConversationRow
                   key={conversation.id}
                   conversation={conversation}
                   snippet={snippet}
                   active={view === "chat" && conversation.id === activeId}
-                  onSelect={() => selectConversation(conversation.id)}
+                  onSelect={() => {
+                    selectConversation(conversation.id);
+                    if (messageId) void chatStore.showMessage(conversation.id, messageId);
+                  }}
                 />
               ))}
             </ul>

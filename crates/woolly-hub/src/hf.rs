@@ -425,7 +425,7 @@ pub fn split_part(path: &str) -> Option<(u32, u32)> {
             .flatten()
     };
     let (part, total) = (num(part)?, num(total)?);
-    (part >= 1 && part <= total && total >= 2).then_some((part, total))
+    ((1..=total).contains(&part) && total >= 2).then_some((part, total))
 }
 
 /// The model a split part belongs to: the path without `-0000N-of-0000M.gguf`.

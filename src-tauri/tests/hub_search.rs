@@ -19,8 +19,11 @@ const SEARCH: &str = include_str!("../../crates/woolly-hub/tests/fixtures/hf/sea
 const TREE: &str =
     include_str!("../../crates/woolly-hub/tests/fixtures/hf/tree-qwen2.5-7b-instruct.json");
 
+/// A status and a body.
+type Answer = (u16, Vec<u8>);
+
 #[derive(Clone, Default)]
-struct Routes(Arc<Mutex<HashMap<String, (u16, Vec<u8>)>>>);
+struct Routes(Arc<Mutex<HashMap<String, Answer>>>);
 
 async fn serve(State(routes): State<Routes>, uri: Uri) -> Response {
     match routes.0.lock().unwrap().get(uri.path()) {

@@ -35,6 +35,8 @@ const COMMANDS: &[&str] = &[
     "delete_model",
     "set_hf_token",
     "has_hf_token",
+    "hub_search",
+    "hub_files",
     "server_status",
     "start_server",
     "stop_server",

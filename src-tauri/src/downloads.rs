@@ -139,7 +139,46 @@ impl Downloads {
                 };
                 (row, None)
             }
+            // Resolved by the command first (the lookup is async): see `start_hub`.
+            DownloadSource::Hub { .. } => {
+                return Err(AppError::internal(
+                    "A Hub download must be resolved before it starts.",
+                ))
+            }
         };
+        self.enqueue(state, row, catalog_id, sink)
+    }
+
+    /// Starts the download of a Hub file whose SHA-256 and size came from the Hub's LFS
+    /// metadata (`hub::resolve_hub_download`); then like a URL download with that hash.
+    pub fn start_hub(
+        &self,
+        state: &AppState,
+        file: crate::hub::HubDownload,
+        sink: Sink,
+    ) -> AppResult<DownloadInfo> {
+        let row = DownloadRow {
+            id: crate::db::new_id(),
+            catalog_id: None,
+            name: file.name,
+            file_name: file.file_name,
+            url: file.url,
+            sha256: file.sha256.to_string(),
+            status: DownloadStatus::Queued,
+            downloaded_bytes: 0,
+            total_bytes: file.size,
+            error: None,
+        };
+        self.enqueue(state, row, None, sink)
+    }
+
+    fn enqueue(
+        &self,
+        state: &AppState,
+        row: DownloadRow,
+        catalog_id: Option<String>,
+        sink: Sink,
+    ) -> AppResult<DownloadInfo> {
         {
             let jobs = self.lock();
             if jobs.values().any(|j| j.row.file_name == row.file_name) {
@@ -279,7 +318,11 @@ impl Downloads {
     ) -> AppResult<woolly_hub::InstalledModel> {
         let store = state.store()?;
         let token = auth::load_token().ok().flatten();
-        let downloader = Downloader::new(DownloadOptions::default())?.with_token(token);
+        let downloader = Downloader::new(DownloadOptions {
+            token_scope: crate::hub::token_scope(),
+            ..DownloadOptions::default()
+        })?
+        .with_token(token);
         let sha = match (Sha256Hex::parse(&row.sha256), catalog_id) {
             (Ok(sha), _) => sha,
             (Err(_), Some(cid)) => {

@@ -153,6 +153,15 @@ impl From<woolly_hub::HubError> for AppError {
             H::HashMismatch { .. } => ErrorCode::HashMismatch,
             H::CatalogRefused { .. } => ErrorCode::BadResponse,
             H::CatalogFetch { .. } => ErrorCode::Unreachable,
+            H::HubRequest { kind, .. } => match kind {
+                woolly_hub::HubFailure::Unreachable | woolly_hub::HubFailure::Unavailable => {
+                    ErrorCode::Unreachable
+                }
+                woolly_hub::HubFailure::Unauthorized => ErrorCode::Unauthorized,
+                woolly_hub::HubFailure::NotFound => ErrorCode::NotFound,
+                woolly_hub::HubFailure::BadResponse => ErrorCode::BadResponse,
+                woolly_hub::HubFailure::Refused => ErrorCode::InvalidArgument,
+            },
             H::InsufficientDisk { .. } | H::DiskFull { .. } => ErrorCode::DiskFull,
             H::Cancelled => ErrorCode::Cancelled,
             H::NotInstalled(_) => ErrorCode::NotFound,

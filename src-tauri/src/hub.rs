@@ -1,7 +1,12 @@
 //! woolly-hub values in the UI's shapes: installed models, catalog entries, fit reports.
 
-use crate::types::{CatalogEntry, FitReport, FitVerdict, InstalledModel, ModelSourceKind, Storage};
-use woolly_hub::{fit, Catalog, ModelSource, SystemMemory};
+use crate::error::{AppError, AppResult};
+use crate::types::{
+    CatalogEntry, FitReport, FitVerdict, HubFile, HubModel, HubSplit, InstalledModel,
+    ModelSourceKind, Storage,
+};
+use woolly_hub::hf::split_part;
+use woolly_hub::{fit, Catalog, DownloadOptions, Downloader, HfApi, ModelSource, SystemMemory};
 
 /// "135M", "1.5B", "7B".
 pub fn human_parameters(n: u64) -> String {
@@ -78,7 +83,7 @@ fn discrete_gpu_memory() -> Option<u64> {
 }
 
 /// Fit for a file whose attention shape is unknown: weights plus 10%.
-fn fit_by_size(size: u64, context: u64, memory: &SystemMemory) -> FitReport {
+pub fn fit_by_size(size: u64, context: u64, memory: &SystemMemory) -> FitReport {
     let scratch = size / 10;
     let estimate = fit::MemoryEstimate {
         context,
@@ -243,9 +248,181 @@ fn external(path: &std::path::Path) -> Option<woolly_hub::InstalledModel> {
     })
 }
 
+// ── Hugging Face search ──
+
+/// The Hub endpoint: `WOOLLY_HF_ENDPOINT` (a mirror, a loopback stand-in), else the Hub.
+pub fn hf_api() -> AppResult<HfApi> {
+    Ok(HfApi::from_env()?)
+}
+
+/// Where the Hugging Face token may be sent: the configured endpoint's host.
+pub fn token_scope() -> woolly_hub::auth::TokenScope {
+    hf_api().map(|a| a.token_scope()).unwrap_or_default()
+}
+
+/// A downloader for Hub API calls and downloads, with the token (when set) scoped to `api`.
+pub fn hub_downloader(api: &HfApi, token: Option<String>) -> AppResult<Downloader> {
+    Ok(Downloader::new(DownloadOptions {
+        token_scope: api.token_scope(),
+        ..DownloadOptions::default()
+    })?
+    .with_token(token))
+}
+
+pub fn hub_model(r: &woolly_hub::HubRepo) -> HubModel {
+    HubModel {
+        id: r.id.clone(),
+        downloads: r.downloads,
+        likes: r.likes,
+        last_modified: r.last_modified.as_deref().and_then(iso8601_ms),
+        gated: r.gated,
+        private: r.private,
+    }
+}
+
+/// Why a split GGUF is not downloaded.
+pub fn split_refusal(parts: u32) -> String {
+    format!(
+        "Split into {parts} files: Woolly loads single-file GGUF models only, so it does not download split ones. Choose a single-file quantization, or merge the parts with llama.cpp's gguf-split --merge and import the result."
+    )
+}
+
+pub fn hub_file(
+    f: &woolly_hub::GgufListing,
+    context: u64,
+    memory: &SystemMemory,
+    installed: &[woolly_hub::InstalledModel],
+) -> HubFile {
+    let file_name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+    let note = match (&f.split, &f.sha256) {
+        (Some(s), _) if s.present < s.parts => Some(format!(
+            "{} Only {} of its {} parts are in the repository.",
+            split_refusal(s.parts),
+            s.present,
+            s.parts
+        )),
+        (Some(s), _) => Some(split_refusal(s.parts)),
+        (None, None) => Some(
+            "The Hub lists no SHA-256 for this file (it is not stored in LFS), so Woolly does not download it unverified."
+                .to_string(),
+        ),
+        (None, Some(_)) => None,
+    };
+    HubFile {
+        installed_id: installed
+            .iter()
+            .find(|m| m.name == file_name)
+            .map(|m| m.name.clone()),
+        path: f.path.clone(),
+        file_name,
+        quantization: f.quantization.clone(),
+        size_bytes: f.size,
+        sha256: f.sha256.as_ref().map(|h| h.to_string()),
+        split: f.split.map(|s| HubSplit {
+            parts: s.parts,
+            present: s.present,
+        }),
+        fit: fit_by_size(f.size, context, memory),
+        downloadable: note.is_none(),
+        note,
+    }
+}
+
+/// What a Hub download needs, looked up in the repository listing when it starts.
+pub struct HubDownload {
+    pub name: String,
+    pub file_name: String,
+    pub url: String,
+    pub sha256: woolly_hub::Sha256Hex,
+    pub size: u64,
+}
+
+/// Checks `file` of `repo` and takes its SHA-256 and size from the Hub's LFS metadata.
+pub async fn resolve_hub_download(
+    api: &HfApi,
+    downloader: &Downloader,
+    repo: &str,
+    file: &str,
+) -> AppResult<HubDownload> {
+    if let Some((_, parts)) = split_part(file) {
+        return Err(AppError::invalid(split_refusal(parts)));
+    }
+    if !file.to_ascii_lowercase().ends_with(".gguf") {
+        return Err(AppError::invalid("Only .gguf files can be downloaded."));
+    }
+    let listed = api.lfs_file(downloader, repo, "main", file).await?;
+    let url = api.resolve_url(repo, "main", file)?;
+    let file_name = file.rsplit('/').next().unwrap_or(file).to_string();
+    Ok(HubDownload {
+        name: file_name.trim_end_matches(".gguf").to_string(),
+        file_name,
+        url,
+        sha256: listed.sha256,
+        size: listed.size,
+    })
+}
+
+/// `2024-09-19T02:16:21.000Z` → Unix ms (UTC; a time zone offset other than Z is refused).
+pub fn iso8601_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (date, time) = s.split_once('T')?;
+    let time = time.strip_suffix('Z')?;
+    let mut d = date.splitn(3, '-');
+    let (y, m, day): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.splitn(3, ':');
+    let (hh, mm, ss): (i64, i64, i64) = (
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let ms: i64 = if frac.is_empty() {
+        0
+    } else {
+        let digits: String = frac.chars().take(3).collect();
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        format!("{digits:0<3}").parse().ok()?
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + ms)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::human_parameters;
+    use super::{human_parameters, iso8601_ms};
+
+    #[test]
+    fn hub_dates() {
+        assert_eq!(iso8601_ms("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(
+            iso8601_ms("2024-09-19T02:16:21.000Z"),
+            Some(1_726_712_181_000)
+        );
+        assert_eq!(iso8601_ms("2000-02-29T12:00:00Z"), Some(951_825_600_000));
+        assert_eq!(
+            iso8601_ms("2024-09-19T02:16:21.5Z"),
+            Some(1_726_712_181_500)
+        );
+        assert_eq!(iso8601_ms("2024-09-19"), None);
+        assert_eq!(iso8601_ms("2024-13-19T02:16:21Z"), None);
+        assert_eq!(iso8601_ms("2024-09-19T02:16:21+02:00"), None);
+    }
 
     #[test]
     fn parameter_labels() {

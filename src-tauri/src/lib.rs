@@ -81,6 +81,8 @@ pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
             models::delete_model,
             models::set_hf_token,
             models::has_hf_token,
+            models::hub_search,
+            models::hub_files,
             server::server_status,
             server::start_server,
             server::stop_server,

@@ -422,6 +422,57 @@ pub struct FitReport {
     pub detail: String,
 }
 
+/// Hugging Face search order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HubSort {
+    Downloads,
+    Recent,
+}
+
+/// A GGUF repository found on the Hugging Face Hub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubModel {
+    /// `owner/name`.
+    pub id: String,
+    pub downloads: u64,
+    pub likes: u64,
+    /// Unix ms; null when the Hub did not say.
+    pub last_modified: Option<i64>,
+    /// Downloads need the repository's terms accepted on the Hub (and a token).
+    pub gated: bool,
+    pub private: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubSplit {
+    pub parts: u32,
+    pub present: u32,
+}
+
+/// A GGUF model in a Hub repository: one file, or a split one (all its parts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubFile {
+    /// Path in the repository (for a split model: its first part).
+    pub path: String,
+    /// The name it gets in the model store.
+    pub file_name: String,
+    pub quantization: Option<String>,
+    pub size_bytes: u64,
+    /// The Hub's LFS SHA-256; null when it lists none.
+    pub sha256: Option<String>,
+    pub split: Option<HubSplit>,
+    /// By size (weights + 10%): the attention shape is only known once downloaded.
+    pub fit: FitReport,
+    pub installed_id: Option<String>,
+    /// False for split models and files without a SHA-256; `note` says why.
+    pub downloadable: bool,
+    pub note: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogEntry {
@@ -544,6 +595,12 @@ pub enum DownloadSource {
         sha256: String,
         #[serde(default)]
         name: Option<String>,
+    },
+    /// A file of a Hugging Face repository (from `hub_files`): the SHA-256 and size come
+    /// from the Hub's LFS metadata, looked up again when the download starts.
+    Hub {
+        repo: String,
+        file: String,
     },
 }
 

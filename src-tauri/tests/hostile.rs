@@ -51,6 +51,8 @@ fn arguments(cmd: &str) -> &'static [&'static str] {
         "import_model" => &["path", "mode"],
         "delete_model" => &["modelId"],
         "set_hf_token" => &["token"],
+        "hub_search" => &["query", "sort", "limit"],
+        "hub_files" => &["repo"],
         "start_server" => &["port"],
         "set_server_api_key" => &["apiKey"],
         "add_provider" => &["name", "baseUrl", "apiKey"],
@@ -64,10 +66,13 @@ fn arguments(cmd: &str) -> &'static [&'static str] {
 
 /// Commands that reach outside the test's sandbox when a call is well formed: the Hugging
 /// Face token lives in the OS keychain itself (a `null` token would delete the user's), and
-/// the file dialog is native. They only get arguments that cannot deserialize.
+/// the file dialog is native, the Hub search goes to huggingface.co. They only get
+/// arguments that cannot deserialize.
 const TYPES_ONLY: &[&str] = &[
     "set_hf_token",
     "has_hf_token",
+    "hub_search",
+    "hub_files",
     "pick_model_file",
     "export_conversation",
     "export_all",

@@ -95,6 +95,14 @@ pub enum HubError {
     #[error("Hugging Face file listing {url}: {reason}")]
     HubApi { url: String, reason: String },
 
+    /// A Hub API call (model search, repository file list) that did not give an answer.
+    #[error("Hugging Face Hub: {reason} ({url})")]
+    HubRequest {
+        url: String,
+        kind: HubFailure,
+        reason: String,
+    },
+
     #[error("OS keychain: {0}")]
     Keyring(String),
 
@@ -103,6 +111,23 @@ pub enum HubError {
 
     #[error("HTTP client: {0}")]
     Client(String),
+}
+
+/// Why a Hub API call failed, for callers that map errors to their own kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubFailure {
+    /// No answer: DNS, connection, TLS, timeout.
+    Unreachable,
+    /// 401 / 403: a gated or private repository, or a token the Hub refuses.
+    Unauthorized,
+    /// 404: no such repository (or one hidden from this token).
+    NotFound,
+    /// 429 or 5xx: the Hub is busy or failing; trying later may work.
+    Unavailable,
+    /// An answer that is not what the Hub API sends (not JSON, wrong shape, bad hash).
+    BadResponse,
+    /// A request this code refuses to make (bad repository name, split file).
+    Refused,
 }
 
 impl HubError {

@@ -31,10 +31,10 @@ pub use download::{
     DownloadControl, DownloadEvent, DownloadOptions, DownloadRequest, Downloaded, Downloader,
     Progress,
 };
-pub use error::{HubError, Result};
+pub use error::{HubError, HubFailure, Result};
 pub use fit::{Fit, FitReport, MemoryEstimate, ModelShape, SystemMemory};
 pub use hash::Sha256Hex;
-pub use hf::HfApi;
+pub use hf::{GgufListing, HfApi, HubRepo, SearchSort};
 pub use meta::ModelMeta;
 pub use refresh::{CatalogCache, CatalogKeys, Refreshed};
 pub use store::{DeleteOutcome, ImportMode, InstalledModel, ModelSource, ModelStore};

@@ -48,6 +48,8 @@ pub const COMMAND_NAMES: &[&str] = &[
     "delete_model",
     "set_hf_token",
     "has_hf_token",
+    "hub_search",
+    "hub_files",
     "server_status",
     "start_server",
     "stop_server",

@@ -7,7 +7,8 @@ use crate::error::{AppError, AppResult};
 use crate::hub;
 use crate::state::AppState;
 use crate::types::{
-    CatalogEntry, DownloadEvent, DownloadInfo, DownloadSource, ImportMode, InstalledModel,
+    CatalogEntry, DownloadEvent, DownloadInfo, DownloadSource, HubFile, HubModel, HubSort,
+    ImportMode, InstalledModel,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -64,12 +65,68 @@ pub fn list_downloads(state: State<'_, AppState>) -> Vec<DownloadInfo> {
 }
 
 #[tauri::command]
-pub fn download_model(
+pub async fn download_model(
     state: State<'_, AppState>,
     source: DownloadSource,
     on_progress: Channel<DownloadEvent>,
 ) -> AppResult<DownloadInfo> {
-    state.downloads.start(&state, source, sink(on_progress))
+    match source {
+        DownloadSource::Hub { repo, file } => {
+            let api = hub::hf_api()?;
+            let downloader = hub::hub_downloader(&api, hf_token().await)?;
+            let file = hub::resolve_hub_download(&api, &downloader, &repo, &file).await?;
+            state.downloads.start_hub(&state, file, sink(on_progress))
+        }
+        other => state.downloads.start(&state, other, sink(on_progress)),
+    }
+}
+
+/// The stored Hugging Face token, if any (none where the keychain is unusable).
+async fn hf_token() -> Option<String> {
+    blocking(|| Ok(auth::load_token().ok().flatten()))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Searches GGUF repositories on the Hugging Face Hub (the token is sent when one is
+/// stored: gated and private repositories then show up).
+#[tauri::command]
+pub async fn hub_search(
+    query: String,
+    sort: HubSort,
+    limit: Option<u32>,
+) -> AppResult<Vec<HubModel>> {
+    let api = hub::hf_api()?;
+    let downloader = hub::hub_downloader(&api, hf_token().await)?;
+    let sort = match sort {
+        HubSort::Downloads => woolly_hub::SearchSort::Downloads,
+        HubSort::Recent => woolly_hub::SearchSort::Recent,
+    };
+    let found = api
+        .search(&downloader, &query, sort, limit.unwrap_or(30))
+        .await?;
+    Ok(found.iter().map(hub::hub_model).collect())
+}
+
+/// The GGUF models of a Hub repository with size, quantization, SHA-256 and a fit badge
+/// for this machine; split models are listed and marked as not downloadable.
+#[tauri::command]
+pub async fn hub_files(state: State<'_, AppState>, repo: String) -> AppResult<Vec<HubFile>> {
+    let api = hub::hf_api()?;
+    let downloader = hub::hub_downloader(&api, hf_token().await)?;
+    let listed = api.gguf_files(&downloader, repo.trim()).await?;
+    let state = state.inner().clone();
+    blocking(move || {
+        let ctx = state.settings().default_params.context_length as u64;
+        let memory = hub::system_memory();
+        let installed = hub::known_models(&state.store()?, state.paths.launch_model.as_deref())?;
+        Ok(listed
+            .iter()
+            .map(|f| hub::hub_file(f, ctx, &memory, &installed))
+            .collect())
+    })
+    .await
 }
 
 #[tauri::command]

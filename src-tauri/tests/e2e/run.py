@@ -10,13 +10,19 @@ and WebKitWebDriver with the real test model:
   the branched conversation, export it as JSON and import it again (the native dialogs are
   answered by the app's test hook WOOLLY_TEST_DIALOG_PATH), the copy showing the same
   branch and switching the same way; in Settings start the local API server,
-  call it over HTTP, add it as a remote provider and chat through it; print the first-token
-  latency.
+  call it over HTTP, add it as a remote provider and chat through it; in Models search the
+  Hugging Face Hub against a loopback stand-in of its API (the recorded response shapes of
+  crates/woolly-hub/tests/fixtures/hf/), open a repository (a split model is refused), save a
+  screenshot, download a file from the stand-in with a pause and a resume (HTTP Range),
+  import a GGUF file through the native file dialog (driven with XTest) and delete both;
+  print the first-token latency.
 
 Environment: WOOLLY_DESKTOP_BIN (the app), TAURI_DRIVER (tauri-driver), WEBKIT_DRIVER
 (default /usr/bin/WebKitWebDriver), WOOLLY_MODEL (default: the repo's test model),
 WOOLLY_E2E_SCREENSHOT (default /tmp/woolly-e2e.png; the other screenshots are saved next to
-it: -before-restart, -after-kill, -branches, -imported, -settings, -remote).
+it: -before-restart, -after-kill, -branches, -imported, -settings, -remote, -hub-search),
+WOOLLY_E2E_ONLY=models (only the Models steps: Hub search, download with pause and resume,
+import, delete).
 """
 
 import json
@@ -30,8 +36,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import hashlib
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -176,6 +186,180 @@ def words(text):
     return [w for w in re.findall(r"[^\W_]+", text.lower()) if not w.isdigit()]
 
 
+HF_FIXTURES = REPO / "crates/woolly-hub/tests/fixtures/hf"
+HUB_REPO = "woolly-e2e/SmolLM2-135M-Instruct-GGUF"
+HUB_FILE = "smollm2-135m-e2e-Q4_1.gguf"
+HUB_SPLIT = "split/smollm2-135m-e2e-Q8_0-00001-of-00002.gguf"
+# Bytes per second the stand-in serves the model at: slow enough to pause mid-way.
+HUB_RATE = 8 * 1024 * 1024
+
+
+class HubStandIn:
+    """A loopback stand-in of the Hugging Face Hub API: /api/models (the recorded search
+    shape, with the e2e repository first), /api/models/{repo}/tree/main (the recorded tree
+    shape, the test model as an LFS file with its real SHA-256, a split model in a folder)
+    and /{repo}/resolve/main/{file} (the model, throttled, with HTTP Range)."""
+
+    def __init__(self, model):
+        self.data = model.read_bytes()
+        self.sha = hashlib.sha256(self.data).hexdigest()
+        self.log = []
+        search = json.loads((HF_FIXTURES / "search-gguf.json").read_text())
+        first = dict(search[0], _id="66e9a7d0d6f1c4f3a2b9e0ff", id=HUB_REPO, downloads=4321,
+                     likes=7, lastModified="2025-11-02T09:30:00.000Z")
+        self.search = json.dumps([first] + search).encode()
+        tree = json.loads((HF_FIXTURES / "tree-qwen2.5-7b-instruct.json").read_text())
+        by_type = {e["type"]: e for e in tree}
+        lfs_file = next(e for e in tree if "lfs" in e)
+        part = lambda n: dict(lfs_file, path=HUB_SPLIT.replace("00001", f"0000{n}"),  # noqa: E731
+                              lfs=dict(lfs_file["lfs"], size=1 << 30))
+        self.tree = json.dumps([
+            tree[0], tree[1], dict(by_type["directory"], path="split"), part(1), part(2),
+            dict(lfs_file, path=HUB_FILE, lfs=dict(lfs_file["lfs"], oid=self.sha, size=len(self.data))),
+        ]).encode()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                stand_in.log.append((url.path, urllib.parse.parse_qs(url.query), self.headers.get("Range")))
+                if url.path == "/api/models":
+                    return self.send(stand_in.search)
+                if url.path == f"/api/models/{HUB_REPO}/tree/main":
+                    return self.send(stand_in.tree)
+                if url.path == f"/{HUB_REPO}/resolve/main/{HUB_FILE}":
+                    return self.file()
+                self.send(b'{"error":"Repository not found"}', 404)
+
+            def send(self, body, status=200):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def file(self):
+                data = stand_in.data
+                start = 0
+                m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
+                if m:
+                    start = int(m.group(1))
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                else:
+                    self.send_response(200)
+                self.send_header("Accept-Ranges", "bytes")
+                self.send_header("Content-Length", str(len(data) - start))
+                self.end_headers()
+                chunk = HUB_RATE // 20
+                try:
+                    for at in range(start, len(data), chunk):
+                        self.wfile.write(data[at:at + chunk])
+                        time.sleep(0.05)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # paused: the app closed the connection
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def requests(self, path):
+        return [(q, r) for p, q, r in self.log if p == path]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class XTest:
+    """Types into the native file dialog, which WebDriver cannot reach, through the X
+    server's XTest extension (libX11 and libXtst, which GTK's stack already brings)."""
+
+    def __init__(self):
+        import ctypes
+        self.c = ctypes
+        self.x = ctypes.CDLL("libX11.so.6")
+        self.t = ctypes.CDLL("libXtst.so.6")
+        self.x.XOpenDisplay.restype = ctypes.c_void_p
+        self.x.XDefaultRootWindow.restype = ctypes.c_ulong
+        self.x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+        self.x.XStringToKeysym.restype = ctypes.c_ulong
+        self.x.XStringToKeysym.argtypes = [ctypes.c_char_p]
+        self.x.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+        self.x.XKeysymToKeycode.restype = ctypes.c_ubyte
+        self.x.XKeycodeToKeysym.argtypes = [ctypes.c_void_p, ctypes.c_ubyte, ctypes.c_int]
+        self.x.XKeycodeToKeysym.restype = ctypes.c_ulong
+        self.x.XFetchName.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_char_p)]
+        self.x.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_ulong),
+                                      ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.POINTER(ctypes.c_ulong)),
+                                      ctypes.POINTER(ctypes.c_uint)]
+        self.x.XSetInputFocus.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_ulong]
+        self.x.XFlush.argtypes = [ctypes.c_void_p]
+        self.x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        self.t.XTestFakeKeyEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
+        self.d = self.x.XOpenDisplay(None)
+        if not self.d:
+            raise RuntimeError("cannot open the X display")
+
+    def windows(self, win=None):
+        c = self.c
+        win = win or self.x.XDefaultRootWindow(self.d)
+        root, parent, children, n = c.c_ulong(), c.c_ulong(), c.POINTER(c.c_ulong)(), c.c_uint()
+        if not self.x.XQueryTree(self.d, win, c.byref(root), c.byref(parent), c.byref(children), c.byref(n)):
+            return []
+        found = [children[i] for i in range(n.value)]
+        return found + [w for child in found for w in self.windows(child)]
+
+    def find(self, title):
+        for w in self.windows():
+            name = self.c.c_char_p()
+            if self.x.XFetchName(self.d, w, self.c.byref(name)) and name.value and title in name.value.decode(errors="replace"):
+                return w
+        return None
+
+    def key(self, keysym_name, shift=False, ctrl=False):
+        sym = self.x.XStringToKeysym(keysym_name.encode())
+        code = self.x.XKeysymToKeycode(self.d, sym)
+        if not code:
+            raise RuntimeError(f"no key for {keysym_name}")
+        shift = shift or self.x.XKeycodeToKeysym(self.d, code, 0) != sym
+        mods = [m for m, on in (("Control_L", ctrl), ("Shift_L", shift)) if on]
+        mod_codes = [self.x.XKeysymToKeycode(self.d, self.x.XStringToKeysym(m.encode())) for m in mods]
+        for mc in mod_codes:
+            self.t.XTestFakeKeyEvent(self.d, mc, 1, 0)
+        self.t.XTestFakeKeyEvent(self.d, code, 1, 0)
+        self.t.XTestFakeKeyEvent(self.d, code, 0, 0)
+        for mc in reversed(mod_codes):
+            self.t.XTestFakeKeyEvent(self.d, mc, 0, 0)
+        self.x.XSync(self.d, 0)
+        time.sleep(0.02)
+
+    NAMES = {"/": "slash", ".": "period", "-": "minus", "_": "underscore", " ": "space", ":": "colon"}
+
+    def type(self, text):
+        for ch in text:
+            self.key(self.NAMES.get(ch, ch))
+
+    def choose_file(self, title, path, timeout=30):
+        deadline = time.time() + timeout
+        while (win := self.find(title)) is None:
+            if time.time() > deadline:
+                raise RuntimeError(f"no window titled {title!r}")
+            time.sleep(0.2)
+        time.sleep(1.0)  # let the dialog map and take its first focus
+        self.x.XSetInputFocus(self.d, win, 2, 0)  # RevertToParent, CurrentTime
+        self.x.XSync(self.d, 0)
+        self.key("l", ctrl=True)
+        time.sleep(0.5)
+        self.type(str(path))
+        time.sleep(0.5)
+        self.key("Return")
+
+
 class App:
     """One run of the app: a WebDriver session (tauri-driver starts the binary)."""
 
@@ -248,12 +432,94 @@ class App:
         log(f"screenshot {path} ({size} bytes)")
 
 
+def models_steps(app, hub, home):
+    """Models: Hugging Face search against the stand-in, a download paused and resumed, an
+    import through the native dialog, deletes."""
+    text = lambda el: app.s.prop(el, "textContent") or ""  # noqa: E731
+    # 6. Models: search the Hub (a loopback stand-in of its API), sort by recency, open a
+    # repository: its GGUF files with quantization, size and a fit badge; a split model
+    # is listed and refused.
+    app.s.click(app.s.find('[data-testid="nav-models"]'))
+    box = app.s.find('[data-testid="hub-search-input"]', timeout=10)
+    app.s.type(box, "smollm")
+    app.s.type(box, ENTER)
+    result = f'[data-testid="hub-result"][data-repo-id="{HUB_REPO}"]'
+    app.s.find(result, timeout=30)
+    searched = hub.requests("/api/models")
+    assert searched and searched[-1][0].get("sort") == ["downloads"], searched
+    assert searched[-1][0].get("search") == ["smollm"] and searched[-1][0].get("filter") == ["gguf"], searched
+    app.s.click(app.s.find('[data-testid="hub-sort"] option[value="recent"]'))
+    app.s.wait("a search sorted by recency",
+               lambda: hub.requests("/api/models")[-1][0].get("sort") == ["lastModified"], timeout=30)
+    app.s.find(result, timeout=30)
+    shown = [app.s.attr(e, "data-repo-id") for e in app.s.find_all('[data-testid="hub-result"]')]
+    assert shown[0] == HUB_REPO and "google/gemma-2-2b-it-GGUF" in shown, shown
+    log(f"Hub search: {len(shown)} repositories, sort passed through (downloads, then lastModified)")
+    app.s.click(app.s.find('[data-testid="hub-open-repo"]', root=app.s.find(result)))
+    row = app.s.find(f'[data-testid="hub-file"][data-path="{HUB_FILE}"]', timeout=30)
+    split = app.s.find(f'[data-testid="hub-file"][data-path="{HUB_SPLIT}"]')
+    assert app.s.attr(split, "data-downloadable") == "false"
+    note = text(app.s.find('[data-testid="hub-file-note"]', root=split))
+    assert "single-file" in note, note
+    assert "Q4_1" in text(row) and app.s.attr(app.s.find('[data-testid="fit-badge"]', root=row), "data-fit") == "fits", text(row)
+    app.s.script("document.querySelector('[data-testid=\"hub-section\"]').scrollIntoView()")
+    app.shot(str(SHOT.with_name(SHOT.stem + "-hub-search.png")))
+
+    # Download it from the stand-in: pause mid-way (the .part stays still), resume (HTTP
+    # Range from where it stopped), verified against the listing's SHA-256, installed.
+    part = home / "data/models" / (HUB_FILE + ".part")
+    app.s.click(app.s.find('[data-testid="hub-download"]', root=row))
+    drow = app.s.find('[data-testid="download-row"]', timeout=30)
+    app.s.wait("some bytes", lambda: part.exists() and part.stat().st_size > 8 << 20, timeout=60)
+    app.s.click(app.s.find('[data-testid="pause-download"]', root=drow))
+    app.s.wait("the download to pause", lambda: app.s.attr(
+        app.s.find('[data-testid="download-row"]'), "data-status") == "paused", timeout=30)
+    time.sleep(1.0)
+    paused_at = part.stat().st_size
+    time.sleep(1.0)
+    assert part.stat().st_size == paused_at, "the download went on while paused"
+    assert paused_at < len(hub.data), paused_at
+    log(f"paused at {paused_at} of {len(hub.data)} bytes")
+    app.s.click(app.s.find('[data-testid="resume-download"]'))
+    model_row = f'[data-testid="installed-model"][data-model-id="{HUB_FILE}"]'
+    app.s.find(model_row, timeout=120)
+    ranges = [r for _, r in hub.requests(f"/{HUB_REPO}/resolve/main/{HUB_FILE}") if r]
+    assert ranges and int(ranges[-1][len("bytes="):-1]) >= paused_at - (1 << 20), ranges
+    installed = home / "data/models" / HUB_FILE
+    assert hashlib.sha256(installed.read_bytes()).hexdigest() == hub.sha and not part.exists()
+    assert not app.s.find_all('[data-testid="download-row"]')
+    log(f"downloaded, resumed with Range {ranges[-1]}, verified and installed: {HUB_FILE}")
+
+    # Import a GGUF file through the native open dialog (copied into the store).
+    to_import = home / "import-me.gguf"
+    shutil.copyfile(MODEL, to_import)
+    app.s.click(app.s.find('button[data-testid="import-browse"]'))
+    XTest().choose_file("Import a GGUF model", to_import)
+    path_box = app.s.find('[data-testid="import-path"]')
+    app.s.wait("the chosen path", lambda: app.s.prop(path_box, "value") == str(to_import), timeout=30)
+    app.s.click(app.s.find('[data-testid="import-submit"]'))
+    imported = '[data-testid="installed-model"][data-model-id="import-me.gguf"]'
+    app.s.find(imported, timeout=60)
+    assert (home / "data/models/import-me.gguf").is_file()
+    log("imported a GGUF file chosen in the native dialog")
+
+    # Delete both: the files leave the store and the list.
+    for css, path in ((model_row, installed), (imported, home / "data/models/import-me.gguf")):
+        app.s.click(app.s.find('[data-testid="delete-model"]', root=app.s.find(css)))
+        app.s.click(app.s.find('[data-testid="confirm-delete-model"]', root=app.s.find(css)))
+        app.s.wait("the model to go", lambda: not app.s.find_all(css), timeout=30)
+        assert not path.exists(), path
+    log("deleted the downloaded and the imported model: files and list entries gone")
+
+
 def main():
     for what, path in (("app", APP), ("tauri-driver", TAURI_DRIVER), ("WebKitWebDriver", WEBKIT_DRIVER), ("model", MODEL)):
         if not Path(path).exists():
             sys.exit(f"e2e: {what} not found at {path}")
     home = Path(tempfile.mkdtemp(prefix="woolly-e2e-"))
+    hub = HubStandIn(MODEL)
     os.environ.update({
+        "WOOLLY_HF_ENDPOINT": hub.url,
         "WOOLLY_DATA_DIR": str(home / "data"),
         "WOOLLY_CONFIG_DIR": str(home / "config"),
         "WOOLLY_MODEL": str(MODEL),
@@ -281,6 +547,10 @@ def main():
         log(f"starting {APP} on {os.environ['DISPLAY']}")
         app = App(url)
         assert app.s.title() == "Woolly", app.s.title()
+        if os.environ.get("WOOLLY_E2E_ONLY") == "models":
+            models_steps(app, hub, home)
+            print("e2e: PASS (models steps only)", flush=True)
+            return
 
         # 1. Send a message; the reply streams in.
         app.s.click(app.s.find('[data-testid="new-chat"]'))
@@ -499,6 +769,8 @@ def main():
         except urllib.error.URLError:
             pass
         log("server stopped; its port is closed")
+
+        models_steps(app, hub, home)
         print(f"e2e: PASS — first token after {first_token_ms:.0f} ms (click to first text in the window, "
               f"model load included); screenshot {SHOT}", flush=True)
     except Exception:
@@ -514,6 +786,7 @@ def main():
             app.s.quit()
         stop(driver)
         stop(xvfb)
+        hub.close()
         shutil.rmtree(home, ignore_errors=True)
 
 

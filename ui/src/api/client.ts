@@ -14,6 +14,9 @@ import type {
   DownloadInfo,
   DownloadSource,
   ExportFormat,
+  HubFile,
+  HubModel,
+  HubSort,
   ImportMode,
   InstalledModel,
   LoadEvent,
@@ -140,6 +143,9 @@ export const importModel = (path: string, mode: ImportMode): Promise<InstalledMo
 export const deleteModel = (modelId: string): Promise<null> => call("delete_model", { modelId });
 export const setHfToken = (token: string | null): Promise<null> => call("set_hf_token", { token });
 export const hasHfToken = (): Promise<boolean> => call("has_hf_token", none);
+export const hubSearch = (query: string, sort: HubSort, limit: number | null = null): Promise<HubModel[]> =>
+  call("hub_search", { query, sort, limit });
+export const hubFiles = (repo: string): Promise<HubFile[]> => call("hub_files", { repo });
 
 // ── local OpenAI-compatible server ──
 export const serverStatus = (): Promise<ServerStatus> => call("server_status", none);

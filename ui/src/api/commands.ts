@@ -19,6 +19,9 @@ import type {
   DownloadInfo,
   DownloadSource,
   ExportFormat,
+  HubFile,
+  HubModel,
+  HubSort,
   ImportMode,
   InstalledModel,
   LoadEvent,
@@ -174,6 +177,14 @@ export interface Commands {
   /** Hugging Face token for gated models, kept in the OS keychain. null clears it. */
   set_hf_token: { args: { token: string | null }; result: null };
   has_hf_token: { args: NoArgs; result: boolean };
+  /** Searches GGUF repositories on the Hugging Face Hub (the stored token is sent, so gated
+   *  and private ones the user may see show up). Rejects with `unreachable`,
+   *  `unauthorized` or `bad_response`. `limit` defaults to 30 (at most 100). */
+  hub_search: { args: { query: string; sort: HubSort; limit?: number | null }; result: HubModel[] };
+  /** The GGUF models of repository `repo` ("owner/name") with quantization, size, SHA-256
+   *  and a fit badge; split models are listed with `downloadable: false`. Rejects with
+   *  `not_found`, `unauthorized`, `unreachable`, `bad_response` or `invalid_argument`. */
+  hub_files: { args: { repo: string }; result: HubFile[] };
 
   // ── local OpenAI-compatible server ──
   server_status: { args: NoArgs; result: ServerStatus };
@@ -252,6 +263,8 @@ export const COMMAND_NAMES = [
   "delete_model",
   "set_hf_token",
   "has_hf_token",
+  "hub_search",
+  "hub_files",
   "server_status",
   "start_server",
   "stop_server",

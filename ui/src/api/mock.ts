@@ -14,6 +14,8 @@ import type {
   DownloadEvent,
   DownloadInfo,
   FitReport,
+  HubFile,
+  HubModel,
   InstalledModel,
   LoadEvent,
   LoadedModel,
@@ -85,7 +87,51 @@ export interface MockOptions {
   saveDir?: string | null;
   /** The text of the JSON file the import dialog picks; null = cancelled. Default null. */
   importText?: string | null;
+  /** The Hugging Face Hub cannot be reached (hub_search / hub_files → unreachable). */
+  hubOffline?: boolean;
 }
+
+/** A repository of the mock's Hugging Face Hub: what hub_search lists and hub_files reads. */
+export interface MockHubRepo {
+  model: HubModel;
+  files: { path: string; sizeBytes: number; sha256: string | null }[];
+}
+
+const DAY = 86_400_000;
+
+/** The mock Hub: a few GGUF repositories, one gated, one private, one with a split model. */
+export function mockHubRepos(now: number): MockHubRepo[] {
+  const sha = (n: number) => n.toString(16).padStart(64, "0");
+  return [
+    {
+      model: { id: "bartowski/Qwen2.5-7B-Instruct-GGUF", downloads: 184_213, likes: 112, lastModified: now - 90 * DAY, gated: false, private: false },
+      files: [
+        { path: "Qwen2.5-7B-Instruct-IQ4_XS.gguf", sizeBytes: 4_218_832_160, sha256: sha(1) },
+        { path: "Qwen2.5-7B-Instruct-Q4_K_M.gguf", sizeBytes: 4_683_073_888, sha256: sha(2) },
+        { path: "Qwen2.5-7B-Instruct-Q8_0/Qwen2.5-7B-Instruct-Q8_0-00001-of-00002.gguf", sizeBytes: 4_997_340_032, sha256: sha(3) },
+        { path: "Qwen2.5-7B-Instruct-Q8_0/Qwen2.5-7B-Instruct-Q8_0-00002-of-00002.gguf", sizeBytes: 3_098_850_176, sha256: sha(4) },
+        { path: "Qwen2.5-7B-Instruct-f16.gguf", sizeBytes: 15_237_853_600, sha256: sha(5) },
+      ],
+    },
+    {
+      model: { id: "Qwen/Qwen2.5-0.5B-Instruct-GGUF", downloads: 97_530, likes: 164, lastModified: now - 2 * DAY, gated: false, private: false },
+      files: [
+        { path: "qwen2.5-0.5b-instruct-q4_k_m.gguf", sizeBytes: 491_400_032, sha256: sha(6) },
+        { path: "qwen2.5-0.5b-instruct-q8_0.gguf", sizeBytes: 675_710_816, sha256: sha(7) },
+      ],
+    },
+    {
+      model: { id: "google/gemma-2-2b-it-GGUF", downloads: 15_021, likes: 201, lastModified: now - 30 * DAY, gated: true, private: false },
+      files: [{ path: "gemma-2-2b-it.gguf", sizeBytes: 10_460_000_000, sha256: sha(8) }],
+    },
+    {
+      model: { id: "me/private-qwen-GGUF", downloads: 3, likes: 0, lastModified: now - DAY, gated: false, private: true },
+      files: [{ path: "private-qwen-Q4_0.gguf", sizeBytes: 300 * 1024 ** 2, sha256: sha(9) }],
+    },
+  ];
+}
+
+const QUANT_RE = /(?:^|[^A-Za-z0-9])((?:I?Q\d_[A-Z0-9_]*?)|BF16|F16|F32)(?=[^A-Za-z0-9_]|$)/i;
 
 type Handler<K extends CommandName> = (args: ArgsOf<K>) => Promise<ResultOf<K>> | ResultOf<K>;
 type Handlers = { [K in CommandName]: Handler<K> };
@@ -212,6 +258,8 @@ interface DownloadJob {
   info: DownloadInfo;
   channel: MockChannel<DownloadEvent> | null;
   abort: AbortController | null;
+  /** A Hub file: installed under its file name. */
+  hubFile?: { fileName: string; quantization: string | null; sha256: string };
 }
 
 export class MockBackend {
@@ -230,6 +278,8 @@ export class MockBackend {
   loaded: LoadedModel | null = null;
   modelState: SystemInfo["modelState"] = "unloaded";
   hfToken: string | null = null;
+  /** The mock Hugging Face Hub (hub_search, hub_files, downloads of kind "hub"). */
+  hubRepos: MockHubRepo[];
   /** The local API server (no sockets: a state machine with the documented answers). */
   server = { port: 8080, running: false, apiKey: null as string | null, error: null as string | null, modelId: null as string | null };
   /** Ports the mock treats as taken by another program (start_server → server_failed). */
@@ -278,8 +328,10 @@ export class MockBackend {
       pickedFile: null,
       saveDir: "/home/user/Documents",
       importText: null,
+      hubOffline: false,
       ...options,
     };
+    this.hubRepos = mockHubRepos(this.options.now());
     const tiny = CATALOG[0];
     this.installed.push({
       id: "smollm2-135m-instruct-q4_1",
@@ -749,16 +801,17 @@ export class MockBackend {
       await sleep(tickMs, abort.signal);
       if (abort.signal.aborted) return;
       const cat = CATALOG.find((c) => c.id === job.info.catalogId);
+      const hub = job.hubFile;
       const model: InstalledModel = {
-        id: cat?.id ?? this.id("model"),
+        id: cat?.id ?? hub?.fileName ?? this.id("model"),
         name: job.info.name,
         path: `~/.local/share/woolly/models/${job.info.name.replace(/ /g, "-")}.gguf`,
         architecture: "llama",
         parameters: cat?.parameters ?? "?",
-        quantization: cat?.quantization ?? "?",
+        quantization: cat?.quantization ?? hub?.quantization ?? "?",
         contextLength: cat?.contextLength ?? 4096,
         sizeBytes: job.info.totalBytes,
-        sha256: cat?.sha256 ?? "0".repeat(64),
+        sha256: cat?.sha256 ?? hub?.sha256 ?? "0".repeat(64),
         source: cat ? "catalog" : "url",
         storage: "store",
         catalogId: cat?.id ?? null,
@@ -770,6 +823,65 @@ export class MockBackend {
       this.downloads.delete(job.info.id);
       send({ event: "finished", data: { id: job.info.id, model } });
     })();
+  }
+
+  /** The repository as the Hub shows it to this user (private ones only with a token). */
+  private hubRepo(id: string): MockHubRepo {
+    if (this.options.hubOffline) throw fail("unreachable", "Hugging Face Hub: could not reach the Hub: connection refused (https://huggingface.co/api/models)");
+    const repo = this.hubRepos.find((r) => r.model.id === id.trim());
+    if (!repo || (repo.model.private && !this.hfToken)) {
+      throw fail("not_found", `Hugging Face Hub: HTTP 404 Not Found: no such repository (or it is private) (https://huggingface.co/api/models/${id}/tree/main)`);
+    }
+    return repo;
+  }
+
+  /** hub_files for one repository: split parts grouped, as the app lists them. */
+  private hubFiles(repo: MockHubRepo): HubFile[] {
+    const out: HubFile[] = [];
+    const splits = new Map<string, HubFile>();
+    for (const f of [...repo.files].sort((a, b) => a.path.localeCompare(b.path))) {
+      const fileName = f.path.split("/").pop()!;
+      const split = /^(.*)-(\d{1,5})-of-(\d{1,5})\.gguf$/i.exec(f.path);
+      const quantization = QUANT_RE.exec(fileName)?.[1].toUpperCase() ?? null;
+      if (split) {
+        const group = splits.get(split[1]);
+        if (group) {
+          group.sizeBytes += f.sizeBytes;
+          group.split!.present += 1;
+          group.fit = this.fit(group.sizeBytes, this.settings.defaultParams.contextLength);
+          continue;
+        }
+        const parts = Number(split[3]);
+        const file: HubFile = {
+          path: f.path,
+          fileName,
+          quantization,
+          sizeBytes: f.sizeBytes,
+          sha256: f.sha256,
+          split: { parts, present: 1 },
+          fit: this.fit(f.sizeBytes, this.settings.defaultParams.contextLength),
+          installedId: null,
+          downloadable: false,
+          note: `Split into ${parts} files: Woolly loads single-file GGUF models only, so it does not download split ones. Choose a single-file quantization, or merge the parts with llama.cpp's gguf-split --merge and import the result.`,
+        };
+        splits.set(split[1], file);
+        out.push(file);
+        continue;
+      }
+      out.push({
+        path: f.path,
+        fileName,
+        quantization,
+        sizeBytes: f.sizeBytes,
+        sha256: f.sha256,
+        split: null,
+        fit: this.fit(f.sizeBytes, this.settings.defaultParams.contextLength),
+        installedId: this.installed.find((m) => m.id === fileName)?.id ?? null,
+        downloadable: f.sha256 !== null,
+        note: f.sha256 === null ? "The Hub lists no SHA-256 for this file (it is not stored in LFS), so Woolly does not download it unverified." : null,
+      });
+    }
+    return out;
   }
 
   private updateStatus(): UpdateStatus {
@@ -1081,6 +1193,45 @@ export class MockBackend {
     installed_models: () => this.installed,
     list_downloads: () => [...this.downloads.values()].map((d) => d.info),
     download_model: ({ source, onProgress }) => {
+      if (source.kind === "hub") {
+        const repo = this.hubRepo(source.repo);
+        const file = this.hubFiles(repo).find((f) => f.path === source.file);
+        if (!file) throw fail("download_failed", `Hugging Face file listing: ${source.file} is not in ${source.repo}`);
+        if (!file.downloadable || !file.sha256) throw fail("invalid_argument", file.note ?? "This file cannot be downloaded.");
+        if ([...this.downloads.values()].some((d) => d.hubFile?.fileName === file.fileName)) {
+          throw fail("busy", "This model is already being downloaded.");
+        }
+        const info: DownloadInfo = {
+          id: this.id("dl"),
+          catalogId: null,
+          name: file.fileName.replace(/\.gguf$/i, ""),
+          url: `https://huggingface.co/${repo.model.id}/resolve/main/${file.path}`,
+          status: "queued",
+          downloadedBytes: 0,
+          totalBytes: file.sizeBytes,
+          bytesPerSecond: 0,
+          etaSeconds: null,
+          error: null,
+        };
+        const job: DownloadJob = {
+          info,
+          channel: onProgress as MockChannel<DownloadEvent>,
+          abort: null,
+          hubFile: { fileName: file.fileName, quantization: file.quantization, sha256: file.sha256 },
+        };
+        this.downloads.set(info.id, job);
+        if (repo.model.gated && !this.hfToken) {
+          // As the app: the listing is public, the file is not (HTTP 401 from the Hub).
+          queueMicrotask(() => {
+            info.status = "failed";
+            info.error = `HTTP 401 Unauthorized from ${info.url} (a gated or private model? accept its licence on the Hub and store a Hugging Face token)`;
+            job.channel?.send({ event: "error", data: { id: info.id, message: info.error, code: "download_failed" } });
+          });
+          return info;
+        }
+        this.startDownload(job);
+        return info;
+      }
       const cat = source.kind === "catalog" ? CATALOG.find((c) => c.id === source.catalogId) : null;
       if (source.kind === "catalog" && !cat) throw fail("not_found", `Unknown catalog entry ${source.catalogId}`);
       if (source.kind === "url" && !/^[0-9a-f]{64}$/i.test(source.sha256)) {
@@ -1179,6 +1330,18 @@ export class MockBackend {
       return null;
     },
     has_hf_token: () => this.hfToken !== null,
+    hub_search: ({ query, sort, limit }) => {
+      if (this.options.hubOffline) {
+        throw fail("unreachable", "Hugging Face Hub: could not reach the Hub: connection refused (https://huggingface.co/api/models)");
+      }
+      const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+      const found = this.hubRepos
+        .map((r) => r.model)
+        .filter((m) => (!m.private || this.hfToken) && words.every((w) => m.id.toLowerCase().includes(w)))
+        .sort((a, b) => (sort === "recent" ? (b.lastModified ?? 0) - (a.lastModified ?? 0) : b.downloads - a.downloads));
+      return found.slice(0, Math.min(Math.max(limit ?? 30, 1), 100));
+    },
+    hub_files: ({ repo }) => this.hubFiles(this.hubRepo(repo)),
     server_status: () => this.serverStatus(),
     start_server: async ({ port }) => {
       if (!Number.isInteger(port) || port < 1 || port > 65535) {

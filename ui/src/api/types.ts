@@ -403,10 +403,50 @@ export interface DownloadInfo {
   error: string | null;
 }
 
-/** What to download: a catalog entry, or a URL with its expected SHA-256. */
+/** What to download: a catalog entry, a URL with its expected SHA-256, or a file of a
+ *  Hugging Face repository (its SHA-256 and size come from the Hub's LFS metadata). */
 export type DownloadSource =
   | { kind: "catalog"; catalogId: string }
-  | { kind: "url"; url: string; sha256: string; name?: string | null };
+  | { kind: "url"; url: string; sha256: string; name?: string | null }
+  | { kind: "hub"; repo: string; file: string };
+
+// ── Hugging Face search ──
+
+/** hub_search order: most downloaded, or most recently updated. */
+export type HubSort = "downloads" | "recent";
+
+/** A GGUF repository on the Hugging Face Hub. */
+export interface HubModel {
+  /** "owner/name". */
+  id: string;
+  downloads: number;
+  likes: number;
+  /** Unix ms; null when the Hub did not say. */
+  lastModified: number | null;
+  /** Downloads need the repository's terms accepted on the Hub and a token. */
+  gated: boolean;
+  private: boolean;
+}
+
+/** A GGUF model in a Hub repository: one file, or a split one (all its parts). */
+export interface HubFile {
+  /** Path in the repository (a split model: its first part). */
+  path: string;
+  /** The name it gets among the installed models. */
+  fileName: string;
+  /** From the file name, e.g. "Q4_K_M"; null when it names none. */
+  quantization: string | null;
+  sizeBytes: number;
+  /** The Hub's LFS SHA-256; null when it lists none (then it is not downloadable). */
+  sha256: string | null;
+  split: { parts: number; present: number } | null;
+  /** By file size (weights + 10%): the model's shape is only known once downloaded. */
+  fit: FitReport;
+  installedId: string | null;
+  /** False for split models and files without a SHA-256; `note` says why. */
+  downloadable: boolean;
+  note: string | null;
+}
 
 /**
  * Streamed through the `onProgress` Channel of download_model / resume_download.

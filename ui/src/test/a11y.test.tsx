@@ -46,4 +46,15 @@ describe("accessibility", () => {
     await waitFor(() => expect(screen.getAllByTestId("catalog-entry").length).toBeGreaterThan(0));
     expect(await violations()).toEqual([]);
   });
+
+  it("models page: Hugging Face results and a repository's files", async () => {
+    const { user } = await renderApp();
+    await user.click(screen.getByTestId("nav-models"));
+    await user.type(screen.getByTestId("hub-search-input"), "qwen{Enter}");
+    await waitFor(() => expect(screen.getAllByTestId("hub-result").length).toBeGreaterThan(0));
+    expect(await violations()).toEqual([]);
+    await user.click(screen.getAllByTestId("hub-open-repo")[0]);
+    await waitFor(() => expect(screen.getAllByTestId("hub-file").length).toBeGreaterThan(0));
+    expect(await violations()).toEqual([]);
+  });
 });

@@ -4,6 +4,7 @@ import { useApp } from "../state/AppContext";
 import { downloadStore, useDownloads } from "../state/downloadStore";
 import { formatBytes, formatDuration } from "../lib/format";
 import { CheckIcon, DownloadIcon, FolderIcon, PauseIcon, PlayIcon, TrashIcon, XIcon } from "../components/Icons";
+import { HubSearch } from "./HubSearch";
 
 const FIT_LABEL: Record<FitReport["verdict"], string> = {
   fits: "Fits",
@@ -281,6 +282,7 @@ function ImportForm() {
           <button
             type="button"
             className="button"
+            data-testid="import-browse"
             onClick={async () => {
               try {
                 const picked = await api.pickModelFile();
@@ -416,6 +418,11 @@ export function ModelsPage() {
             />
           ))}
         </ul>
+      </section>
+
+      <section className="card" aria-labelledby="hub-heading" data-testid="hub-section">
+        <h2 id="hub-heading">Hugging Face</h2>
+        <HubSearch />
       </section>
 
       <section className="card" aria-labelledby="import-heading">

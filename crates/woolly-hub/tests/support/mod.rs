@@ -45,6 +45,8 @@ pub struct FileSpec {
 #[derive(Debug, Clone)]
 pub struct Logged {
     pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
     pub host: Option<String>,
     pub range: Option<String>,
     pub authorization: Option<String>,
@@ -133,6 +135,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     shared.log.lock().unwrap().push(Logged {
         path: path.clone(),
+        query: req.uri().query().map(str::to_string),
         host: h(header::HOST),
         range: h(header::RANGE),
         authorization: h(header::AUTHORIZATION),

@@ -162,3 +162,9 @@ export const WoollyMark = ({ size = 28 }: { size?: number }) => (
     <circle cx="19" cy="18" r="1.4" fill="var(--bg)" />
   </svg>
 );
+export const KeyboardIcon = (p: P) => (
+  <Icon {...p}>
+    <rect x="2.5" y="6" width="19" height="12" rx="2" />
+    <path d="M6 10h0M10 10h0M14 10h0M18 10h0M8 14h8" />
+  </Icon>
+);

@@ -20,7 +20,9 @@ describe("accessibility", () => {
   it("chat view with messages, code and the settings panel", async () => {
     const { user } = await renderApp({
       modelLoaded: true,
-      reply: () => ["Here:\n\n```rust\nfn main() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |"],
+      reply: () => [
+        "Here:\n\n```rust\nfn main() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nWith $e^{i\\pi}+1=0$ and\n\n$$\n\\sum_{k=1}^n k = \\frac{n(n+1)}{2}\n$$",
+      ],
     });
     await user.type(screen.getByTestId("message-input"), "Show code{Enter}");
     await waitFor(() => expect(lastAssistant()).toHaveAttribute("data-streaming", "false"));
@@ -44,6 +46,13 @@ describe("accessibility", () => {
     const { user } = await renderApp();
     await user.click(screen.getByTestId("nav-models"));
     await waitFor(() => expect(screen.getAllByTestId("catalog-entry").length).toBeGreaterThan(0));
+    expect(await violations()).toEqual([]);
+  });
+
+  it("keyboard shortcuts overlay", async () => {
+    const { user } = await renderApp();
+    await user.keyboard("{Control>}/{/Control}");
+    await screen.findByRole("dialog", { name: "Keyboard shortcuts" });
     expect(await violations()).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@
 //! Everything after the first database write runs on a blocking worker. A conversation on a
 //! remote provider's model streams through `providers::chat` instead.
 
+use crate::attachments;
 use crate::engine_host;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::prompt::build_prompt;
@@ -21,7 +22,11 @@ const FLUSH_TOKENS: usize = 32;
 pub type Emit = Arc<dyn Fn(ChatEvent) + Send + Sync>;
 
 pub enum TurnKind {
-    Send { content: String },
+    /// `attachments`: ids of pending attachments (`attachments::Pending`) sent with it.
+    Send {
+        content: String,
+        attachments: Vec<String>,
+    },
     Regenerate,
     Edit { message_id: String, content: String },
 }
@@ -53,12 +58,25 @@ pub async fn run(
         }
     };
     match &kind {
-        TurnKind::Send { content } | TurnKind::Edit { content, .. } => check(content)?,
+        // Files alone are a message too.
+        TurnKind::Send { attachments, .. } if !attachments.is_empty() => {}
+        TurnKind::Send { content, .. } | TurnKind::Edit { content, .. } => check(content)?,
         TurnKind::Regenerate => {}
     }
     let guard = state.turns.begin(&conversation_id)?;
     let user_message = match kind {
-        TurnKind::Send { content } => Some(state.db.add_user_message(&conversation_id, &content)?),
+        TurnKind::Send {
+            content,
+            attachments,
+        } => {
+            let files = state.attachments.get(&attachments)?;
+            let message = state.db.add_user_message(&conversation_id, &content)?;
+            state.db.add_attachments(&message.id, &files)?;
+            for id in &attachments {
+                state.attachments.remove(id);
+            }
+            Some(message)
+        }
         TurnKind::Regenerate => {
             state.db.prepare_regenerate(&conversation_id)?;
             None
@@ -158,7 +176,8 @@ fn generate(
             Err(e) => return fail(e),
         };
     let ctx = (engine.info().context_length as u32).min(params.context_length);
-    let history = state.db.messages(&conversation.id)?;
+    let saved = state.db.attachments(&conversation.id)?;
+    let history = attachments::expand(state.db.messages(&conversation.id)?, &saved);
     let built = match build_prompt(
         &engine,
         &conversation.system_prompt,
@@ -168,7 +187,14 @@ fn generate(
         allow_drop_oldest,
     ) {
         Ok(p) => p,
-        Err(e) => return fail(e),
+        Err(mut e) => {
+            // Dropping an attachment is another way to make it fit.
+            if let Some(o) = e.context.as_mut().filter(|_| !saved.is_empty()) {
+                o.attachments = attachments::token_list(&engine, &saved.iter().collect::<Vec<_>>());
+                e.message.push_str(" Removing an attached file also frees room.");
+            }
+            return fail(e);
+        }
     };
     let (prompt, prompt_tokens) = (built.messages, built.prompt_tokens);
     let dropped = (built.dropped > 0).then_some(built.dropped);

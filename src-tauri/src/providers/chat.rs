@@ -129,7 +129,10 @@ pub async fn generate(
         Ok(k) => k,
         Err(e) => return fail(e),
     };
-    let history = state.db.messages(&conversation.id)?;
+    let history = crate::attachments::expand(
+        state.db.messages(&conversation.id)?,
+        &state.db.attachments(&conversation.id)?,
+    );
     if !history.iter().any(|m| !m.content.is_empty()) {
         return fail(AppError::invalid("There is no message to answer."));
     }

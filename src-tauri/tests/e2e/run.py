@@ -6,8 +6,10 @@ and WebKitWebDriver with the real test model:
   and find the conversation again (with the partial reply); save a screenshot; kill the app
   (SIGKILL) in the middle of another reply, restart it and check that no earlier message was
   lost and that the reply streamed so far was kept; in Settings start the local API server,
-  call it over HTTP, add it as a remote provider and chat through it; print the first-token
-  latency.
+  call it over HTTP, add it as a remote provider and chat through it; attach a file to a new
+  chat (the dialog's answer given by WOOLLY_E2E_ATTACH_FILES), ask about it and find it saved
+  with the message, its chip showing its tokens and the context meter by part; print the
+  first-token latency.
 
 Environment: WOOLLY_DESKTOP_BIN (the app), TAURI_DRIVER (tauri-driver), WEBKIT_DRIVER
 (default /usr/bin/WebKitWebDriver), WOOLLY_MODEL (default: the repo's test model),
@@ -48,6 +50,9 @@ CRASH_PROMPT = "Now write another long story, about a robot who plants a forest.
 # FLUSH_EVERY is 250 ms); waiting longer than this before the kill means what was on screen
 # must be on disk.
 FLUSH_WAIT_S = 0.6
+ATTACH_NAME = "pantry.md"
+ATTACH_TEXT = "# Pantry\n\n- flour: 2 kg\n- honey: 1 jar\n- the secret word is marmalade\n"
+ATTACH_PROMPT = "What is the secret word in the file?"
 
 
 def log(msg):
@@ -237,7 +242,10 @@ def main():
         "XDG_CONFIG_HOME": str(home / "xdg-config"),
         "XDG_CACHE_HOME": str(home / "xdg-cache"),
         "NO_AT_BRIDGE": "1",
+        # What the attach dialog "returns" (src-tauri/src/commands/attachments.rs).
+        "WOOLLY_E2E_ATTACH_FILES": str(home / ATTACH_NAME),
     })
+    (home / ATTACH_NAME).write_text(ATTACH_TEXT)
     # Short, reproducible replies (the settings file format the app reads: versioned JSON).
     (home / "config").mkdir(parents=True)
     (home / "config/settings.json").write_text(json.dumps({"version": 1, "settings": {
@@ -412,6 +420,29 @@ def main():
         except urllib.error.URLError:
             pass
         log("server stopped; its port is closed")
+
+        # 6. Files in a chat: attach a file, see its chip, ask about it; the file is saved with
+        # the message, its chip shows its tokens, the context meter shows every part.
+        app.s.click(app.s.find('[data-testid="nav-chat"]'))
+        app.s.click(app.s.find('[data-testid="new-chat"]'))
+        app.s.click(app.s.find('[data-testid="attach-button"]'))
+        chip = app.s.find('[data-testid="attachment-chips"] [data-testid="attachment-chip"]', timeout=10)
+        assert ATTACH_NAME in text(chip), text(chip)
+        before, _ = app.send(ATTACH_PROMPT)
+        app.wait_streaming_text(before, 1, timeout=120)
+        answer = app.content(app.wait_idle(timeout=120))
+        sent = app.s.find('[data-testid="message-attachments"]', timeout=10)
+        app.s.wait("the file's token count", lambda: "tokens" in text(sent), timeout=30)
+        parts = app.s.find('[data-testid="context-parts"]', timeout=30)
+        app.s.wait("the meter by part", lambda: re.search(r"Files [1-9]", text(parts)), timeout=30)
+        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        saved = con.execute(
+            "SELECT a.name, a.content, m.content FROM attachments a JOIN messages m ON m.id = a.message_id").fetchall()
+        con.close()
+        assert saved == [(ATTACH_NAME, ATTACH_TEXT, ATTACH_PROMPT)], saved
+        log(f"attached {ATTACH_NAME}: chip {text(sent).strip()!r}, meter {text(parts).strip()!r}; "
+            f"answer {answer[:80]!r}")
+        app.shot(str(SHOT.with_name(SHOT.stem + "-attachment.png")))
         print(f"e2e: PASS — first token after {first_token_ms:.0f} ms (click to first text in the window, "
               f"model load included); screenshot {SHOT}", flush=True)
     except Exception:

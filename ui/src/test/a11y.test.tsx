@@ -55,4 +55,17 @@ describe("accessibility", () => {
     await screen.findByRole("dialog", { name: "Keyboard shortcuts" });
     expect(await violations()).toEqual([]);
   });
+
+  it("chat with attached files, their chips and the meter by part", async () => {
+    const { user } = await renderApp({
+      modelLoaded: true,
+      attachFiles: [{ name: "notes.md", text: "Some notes \uFFFD here" }, { name: "report.pdf", text: "Text" }],
+      reply: () => ["Done."],
+    });
+    await user.type(screen.getByTestId("message-input"), "First{Enter}");
+    await waitFor(() => expect(lastAssistant()).toHaveAttribute("data-streaming", "false"));
+    await user.click(screen.getByRole("button", { name: "Attach files" }));
+    await waitFor(() => expect(screen.getByTestId("context-parts")).toHaveTextContent(/Files [1-9]/));
+    expect(await violations()).toEqual([]);
+  });
 });

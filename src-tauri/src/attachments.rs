@@ -116,11 +116,12 @@ pub fn decode_text(bytes: &[u8]) -> (String, Option<String>) {
 
 /// The text layer of a PDF. A PDF without one (a scan) is refused: there is nothing to send.
 pub fn pdf_text(bytes: &[u8]) -> AppResult<String> {
-    let extracted =
-        std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(bytes)).map_err(|_| {
+    let extracted = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(bytes))
+        .map_err(|_| {
             AppError::invalid("This PDF could not be read (the PDF reader failed on it).")
         })?;
-    let text = extracted.map_err(|e| AppError::invalid(format!("This PDF could not be read: {e}")))?;
+    let text =
+        extracted.map_err(|e| AppError::invalid(format!("This PDF could not be read: {e}")))?;
     // Page breaks come out as form feeds; keep the text, lose trailing blank runs.
     let text = text.replace('\u{c}', "\n");
     let mut out = String::with_capacity(text.len());
@@ -284,12 +285,7 @@ pub fn language(name: &str) -> &'static str {
 /// The fence is one backtick longer than the longest run of backticks in the text (at
 /// least three), so nothing in the file can close it early.
 pub fn render(a: &Attachment) -> String {
-    let longest = a
-        .text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = a.text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat((longest + 1).max(3));
     let label = match a.kind {
         AttachmentKind::Pdf => format!("File: {} (text extracted from the PDF)", a.name),
@@ -345,7 +341,10 @@ pub fn tokens(engine: &woolly_core::engine::Engine, a: &Attachment) -> u32 {
     engine.tokenizer().encode(&render(a), false, false).len() as u32
 }
 
-pub fn token_list(engine: &woolly_core::engine::Engine, list: &[&Attachment]) -> Vec<AttachmentTokens> {
+pub fn token_list(
+    engine: &woolly_core::engine::Engine,
+    list: &[&Attachment],
+) -> Vec<AttachmentTokens> {
     list.iter()
         .map(|a| AttachmentTokens {
             id: a.id.clone(),
@@ -377,7 +376,10 @@ pub fn usage(
     let system = if system_prompt.trim().is_empty() {
         0
     } else {
-        crate::prompt::count(engine, &[woolly_core::chat::ChatMessage::system(system_prompt)])?
+        crate::prompt::count(
+            engine,
+            &[woolly_core::chat::ChatMessage::system(system_prompt)],
+        )?
     };
     let all: Vec<&Attachment> = saved.iter().chain(pending.iter().copied()).collect();
     let list = token_list(engine, &all);
@@ -477,16 +479,31 @@ mod tests {
     fn lossy_utf8_with_a_note() {
         let (text, note) = decode_text(b"caf\xe9 ok \xff\xfe!");
         assert_eq!(text, "caf\u{FFFD} ok \u{FFFD}\u{FFFD}!");
-        assert_eq!(note.as_deref(), Some("Not valid UTF-8: 3 bytes were shown as \u{FFFD}."));
-        assert_eq!(decode_text("\u{FEFF}héllo".as_bytes()), ("héllo".into(), None));
+        assert_eq!(
+            note.as_deref(),
+            Some("Not valid UTF-8: 3 bytes were shown as \u{FFFD}.")
+        );
+        assert_eq!(
+            decode_text("\u{FEFF}héllo".as_bytes()),
+            ("héllo".into(), None)
+        );
     }
 
     #[test]
     fn refuses_binary_empty_and_oversized() {
-        assert!(from_bytes("a.png", b"\x89PNG\r\n\x1a\n\0\0\0").unwrap_err().message.contains("Not a text file"));
-        assert!(from_bytes("a.txt", b"  \n").unwrap_err().message.contains("empty"));
+        assert!(from_bytes("a.png", b"\x89PNG\r\n\x1a\n\0\0\0")
+            .unwrap_err()
+            .message
+            .contains("Not a text file"));
+        assert!(from_bytes("a.txt", b"  \n")
+            .unwrap_err()
+            .message
+            .contains("empty"));
         let big = vec![b'a'; MAX_TEXT_BYTES + 1];
-        assert!(from_bytes("a.txt", &big).unwrap_err().message.contains("Too large"));
+        assert!(from_bytes("a.txt", &big)
+            .unwrap_err()
+            .message
+            .contains("Too large"));
         assert!(from_bytes("a.pdf", b"%PDF-1.4 garbage").is_err());
     }
 

@@ -28,7 +28,10 @@ pub enum TurnKind {
         attachments: Vec<String>,
     },
     Regenerate,
-    Edit { message_id: String, content: String },
+    Edit {
+        message_id: String,
+        content: String,
+    },
 }
 
 fn error_event(e: &AppError) -> ChatEvent {
@@ -191,7 +194,8 @@ fn generate(
             // Dropping an attachment is another way to make it fit.
             if let Some(o) = e.context.as_mut().filter(|_| !saved.is_empty()) {
                 o.attachments = attachments::token_list(&engine, &saved.iter().collect::<Vec<_>>());
-                e.message.push_str(" Removing an attached file also frees room.");
+                e.message
+                    .push_str(" Removing an attached file also frees room.");
             }
             return fail(e);
         }

@@ -28,8 +28,7 @@ fn tiny_pdf(pages: &[&[&str]]) -> Vec<u8> {
         kids.join(" ")
     ));
     objects.push(
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-            .into(),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".into(),
     );
     for (i, lines) in pages.iter().enumerate() {
         objects.push(format!(
@@ -53,7 +52,9 @@ fn tiny_pdf(pages: &[&[&str]]) -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for o in offsets {
         out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
@@ -87,16 +88,29 @@ fn reads_text_markdown_code_and_pdf_files_and_refuses_others() {
     let a = attachments::read(&pdf).expect("the PDF");
     assert_eq!(a.kind, AttachmentKind::Pdf);
     assert_eq!(a.name, "report.pdf");
-    let lines: Vec<&str> = a.text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = a
+        .text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     assert_eq!(
         lines,
-        ["Quarterly report", "The secret word is marmalade.", "Page two says goodbye."],
+        [
+            "Quarterly report",
+            "The secret word is marmalade.",
+            "Page two says goodbye."
+        ],
         "{:?}",
         a.text
     );
     assert_eq!(a.size_bytes, std::fs::metadata(&pdf).unwrap().len());
 
-    let code = write(dir.path(), "main.rs", b"fn main() {\n    println!(\"hi\");\n}\n");
+    let code = write(
+        dir.path(),
+        "main.rs",
+        b"fn main() {\n    println!(\"hi\");\n}\n",
+    );
     let a = attachments::read(&code).unwrap();
     assert_eq!((a.kind, a.note.as_deref()), (AttachmentKind::Text, None));
     assert_eq!(a.text, "fn main() {\n    println!(\"hi\");\n}\n");
@@ -111,7 +125,11 @@ fn reads_text_markdown_code_and_pdf_files_and_refuses_others() {
 
     let png = write(dir.path(), "logo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
     let e = attachments::read(&png).unwrap_err();
-    assert!(e.message.starts_with("logo.png: Not a text file"), "{}", e.message);
+    assert!(
+        e.message.starts_with("logo.png: Not a text file"),
+        "{}",
+        e.message
+    );
 
     let big = write(
         dir.path(),
@@ -156,11 +174,13 @@ fn the_prompt_format_is_the_documented_one() {
         "File: report.pdf (text extracted from the PDF)\n```text\nThe secret word is marmalade.\n```"
     );
     // The documentation shows the same example.
-    let doc = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/attachments.md"),
-    )
-    .unwrap();
-    assert!(doc.contains(expected), "docs/attachments.md must show the format");
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/attachments.md"))
+            .unwrap();
+    assert!(
+        doc.contains(expected),
+        "docs/attachments.md must show the format"
+    );
 }
 
 /// A drop on the window: read in Rust, announced on the `watch_drops` channel.
@@ -178,7 +198,8 @@ fn new_chat(h: &Harness, context_length: u32) -> String {
         .unwrap();
     let id = c["id"].as_str().unwrap().to_string();
     greedy(h, &id, 8);
-    let mut params = serde_json::to_value(woolly_desktop::types::SamplingParams::default()).unwrap();
+    let mut params =
+        serde_json::to_value(woolly_desktop::types::SamplingParams::default()).unwrap();
     params["temperature"] = json!(0.0);
     params["maxTokens"] = json!(8);
     params["contextLength"] = json!(context_length);
@@ -200,7 +221,11 @@ fn dropped_files_count_in_the_meter_go_with_the_message_and_into_the_prompt() {
         "report.pdf",
         &tiny_pdf(&[&["The secret word is marmalade."]]),
     );
-    let md = write(dir.path(), "plan.md", b"# Plan\n\n1. Bake bread.\n2. Eat it.\n");
+    let md = write(
+        dir.path(),
+        "plan.md",
+        b"# Plan\n\n1. Bake bread.\n2. Eat it.\n",
+    );
     let bin = write(dir.path(), "photo.jpg", b"\xff\xd8\xff\xe0\0\x10JFIF\0");
     let outcome = drop_files(&h, &[pdf, md, bin]);
     let list = outcome["attachments"].as_array().unwrap().clone();
@@ -210,13 +235,22 @@ fn dropped_files_count_in_the_meter_go_with_the_message_and_into_the_prompt() {
     assert_eq!(list[1]["name"], "plan.md");
     assert!(list[0].get("text").is_none(), "the text stays in Rust");
     assert_eq!(outcome["errors"].as_array().unwrap().len(), 1);
-    assert!(outcome["errors"][0].as_str().unwrap().starts_with("photo.jpg: Not a text file"));
-    let ids: Vec<String> = list.iter().map(|a| a["id"].as_str().unwrap().to_string()).collect();
+    assert!(outcome["errors"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("photo.jpg: Not a text file"));
+    let ids: Vec<String> = list
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect();
 
     // A first message loads the model (counting never loads one).
     let (_, ch) = h.channel();
-    h.invoke("send_message", json!({ "conversationId": id, "content": "Hello!", "onEvent": ch }))
-        .unwrap();
+    h.invoke(
+        "send_message",
+        json!({ "conversationId": id, "content": "Hello!", "onEvent": ch }),
+    )
+    .unwrap();
     let engine = h.state().engine.current().expect("loaded");
     let history: Vec<ChatMessage> = h
         .invoke("get_messages", json!({ "conversationId": id }))
@@ -247,7 +281,10 @@ fn dropped_files_count_in_the_meter_go_with_the_message_and_into_the_prompt() {
     let mut chat = vec![ChatMessage::system(SYSTEM)];
     chat.extend(history.iter().cloned());
     chat.push(ChatMessage::user(attachments::prompt_content(draft, &refs)));
-    let expected = engine.prompt_tokens(&Prompt::Chat(chat.clone())).unwrap().len() as u64;
+    let expected = engine
+        .prompt_tokens(&Prompt::Chat(chat.clone()))
+        .unwrap()
+        .len() as u64;
     assert_eq!(usage["promptTokens"].as_u64().unwrap(), expected);
     for (i, a) in files.iter().enumerate() {
         let tokens = engine
@@ -287,7 +324,10 @@ fn dropped_files_count_in_the_meter_go_with_the_message_and_into_the_prompt() {
         )
         .unwrap();
     let user_id = result["userMessage"]["id"].as_str().unwrap();
-    assert_eq!(result["userMessage"]["content"], draft, "the message keeps the user's text");
+    assert_eq!(
+        result["userMessage"]["content"], draft,
+        "the message keeps the user's text"
+    );
     let started = h
         .events(ch_id)
         .into_iter()
@@ -311,7 +351,10 @@ fn dropped_files_count_in_the_meter_go_with_the_message_and_into_the_prompt() {
 
     // The meter now counts them as sent.
     let usage = h
-        .invoke("context_usage", json!({ "conversationId": id, "draft": "" }))
+        .invoke(
+            "context_usage",
+            json!({ "conversationId": id, "draft": "" }),
+        )
         .unwrap();
     assert_eq!(usage["attachments"][0]["sent"], true);
     assert_eq!(usage["attachmentTokens"].as_u64().unwrap(), attached);
@@ -339,7 +382,10 @@ fn a_file_that_does_not_fit_asks_first_and_can_be_dropped() {
         .collect();
     let path = write(dir.path(), "long.txt", long.as_bytes());
     let outcome = drop_files(&h, &[path]);
-    let att = outcome["attachments"][0]["id"].as_str().unwrap().to_string();
+    let att = outcome["attachments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let (_, ch) = h.channel();
     let err = h
@@ -367,7 +413,12 @@ fn a_file_that_does_not_fit_asks_first_and_can_be_dropped() {
     let result = h
         .invoke("regenerate", json!({ "conversationId": id, "onEvent": ch }))
         .expect("fits without the file");
-    assert!(result["assistantMessage"]["stats"]["promptTokens"].as_u64().unwrap() < 100);
+    assert!(
+        result["assistantMessage"]["stats"]["promptTokens"]
+            .as_u64()
+            .unwrap()
+            < 100
+    );
     let missing = h
         .invoke("remove_attachment", json!({ "attachmentId": att }))
         .unwrap_err();

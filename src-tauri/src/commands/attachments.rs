@@ -37,9 +37,9 @@ pub async fn attach_files<R: Runtime>(
             .add_filter(
                 "Text, Markdown, source code, PDF",
                 &[
-                    "txt", "md", "markdown", "pdf", "rs", "py", "js", "ts", "tsx", "jsx", "c",
-                    "h", "cpp", "hpp", "cs", "go", "java", "kt", "swift", "rb", "php", "sh",
-                    "json", "toml", "yaml", "yml", "xml", "html", "css", "sql", "csv", "log",
+                    "txt", "md", "markdown", "pdf", "rs", "py", "js", "ts", "tsx", "jsx", "c", "h",
+                    "cpp", "hpp", "cs", "go", "java", "kt", "swift", "rb", "php", "sh", "json",
+                    "toml", "yaml", "yml", "xml", "html", "css", "sql", "csv", "log",
                 ],
             )
             .add_filter("All files", &["*"])
@@ -93,7 +93,8 @@ pub async fn list_attachments(
 
 /// Whether `ids` are all pending (for `context_usage`); unknown ids are an error.
 pub(crate) fn pending(state: &AppState, ids: &[String]) -> AppResult<Vec<Attachment>> {
-    state.attachments.get(ids).map_err(|_| {
-        AppError::not_found("An attachment is gone: attach the file again.")
-    })
+    state
+        .attachments
+        .get(ids)
+        .map_err(|_| AppError::not_found("An attachment is gone: attach the file again."))
 }

@@ -3,9 +3,9 @@
 //! not fit the context window; without it such a turn fails with `context_full`.
 
 use super::blocking;
+use crate::attachments;
 use crate::engine_host;
 use crate::error::AppResult;
-use crate::attachments;
 use crate::providers::RemoteModel;
 use crate::state::AppState;
 use crate::turn::{self, Emit, TurnKind};

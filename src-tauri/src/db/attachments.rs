@@ -23,7 +23,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Attachment> {
 
 impl Db {
     /// Saves `list` with the user message `message_id`, in one transaction.
-    pub fn add_attachments(&self, message_id: &str, list: &[Attachment]) -> AppResult<Vec<Attachment>> {
+    pub fn add_attachments(
+        &self,
+        message_id: &str,
+        list: &[Attachment],
+    ) -> AppResult<Vec<Attachment>> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let mut saved = Vec::with_capacity(list.len());

@@ -1,6 +1,7 @@
 //! Woolly's desktop app: the engine embedded in-process behind Tauri commands, a SQLite
 //! history with full-text search, settings in a versioned file, and the model manager.
 
+pub mod attachments;
 pub mod catalogs;
 pub mod commands;
 pub mod db;
@@ -34,7 +35,9 @@ use tauri::{Builder, Manager, RunEvent, Runtime};
 /// Adds the app's state, plugins and commands to a builder (the real one or the test
 /// runtime's `tauri::test::mock_builder()`).
 pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
-    use commands::{chat, conversations, export, models, providers, server, system, updates};
+    use commands::{
+        attachments, chat, conversations, export, models, providers, server, system, updates,
+    };
     builder
         .plugin(tauri_plugin_dialog::init())
         // Endpoint and public key: tauri.conf.json `plugins.updater`. Driven from Rust only
@@ -45,6 +48,17 @@ pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
                 .on_navigation(|_webview, url| is_app_url(url))
                 .build(),
         )
+        // Files dropped on the window: read here, announced on the `watch_drops` channel.
+        // The paths never go to the WebView.
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
+                let state = window.state::<AppState>().inner().clone();
+                let paths = paths.clone();
+                std::thread::spawn(move || {
+                    state.attachments.dropped(&paths);
+                });
+            }
+        })
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             conversations::list_conversations,
@@ -63,6 +77,10 @@ pub fn setup<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
             chat::regenerate,
             chat::edit_and_resend,
             chat::context_usage,
+            attachments::attach_files,
+            attachments::watch_drops,
+            attachments::remove_attachment,
+            attachments::list_attachments,
             system::get_settings,
             system::save_settings,
             system::system_info,

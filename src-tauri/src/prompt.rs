@@ -71,6 +71,7 @@ pub fn usage(
         prompt_tokens,
         reply_reserve: reply_reserve(ctx, max_tokens),
         context_length: ctx,
+        ..Default::default()
     })
 }
 
@@ -151,6 +152,7 @@ pub fn fit(
             tokens_needed: full.saturating_add(reserve),
             context_length: ctx,
             drop_messages: best.map(|(start, ..)| start as u32),
+            attachments: Vec::new(),
         })),
     }
 }

@@ -2,6 +2,7 @@
 //! database, settings, the engine host, running turns, downloads, the secret store and the
 //! local API server. Cheap to clone, so blocking workers can take their own handle.
 
+use crate::attachments::Pending;
 use crate::catalogs::CatalogHost;
 use crate::db::Db;
 use crate::downloads::Downloads;
@@ -42,6 +43,8 @@ pub struct Inner {
     pub updates: UpdateHost,
     /// What start-up recovered from (a broken database or settings file), for the UI.
     pub notices: Notices,
+    /// Files attached in the composer and not sent yet.
+    pub attachments: Pending,
 }
 
 /// The files the user chose in the native open-file dialog during this run: the only
@@ -115,6 +118,7 @@ impl AppState {
             catalogs,
             updates: UpdateHost::default(),
             notices,
+            attachments: Pending::default(),
         })))
     }
 

@@ -3,6 +3,7 @@
 //! Everything after the first database write runs on a blocking worker. A conversation on a
 //! remote provider's model streams through `providers::chat` instead.
 
+use crate::attachments;
 use crate::engine_host;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::prompt::build_prompt;
@@ -21,14 +22,17 @@ const FLUSH_TOKENS: usize = 32;
 pub type Emit = Arc<dyn Fn(ChatEvent) + Send + Sync>;
 
 pub enum TurnKind {
+    /// `attachments`: ids of pending attachments (`attachments::Pending`) sent with it.
     Send {
         content: String,
+        attachments: Vec<String>,
     },
     /// A new version of reply `message_id` (None: the end of the shown thread).
     Regenerate {
         message_id: Option<String>,
     },
-    /// A new version of user message `message_id` and a reply to it.
+    /// A new version of user message `message_id` (with the same attachments) and a reply
+    /// to it.
     Edit {
         message_id: String,
         content: String,
@@ -62,12 +66,26 @@ pub async fn run(
         }
     };
     match &kind {
-        TurnKind::Send { content } | TurnKind::Edit { content, .. } => check(content)?,
+        // Files alone are a message too.
+        TurnKind::Send { attachments, .. } if !attachments.is_empty() => {}
+        TurnKind::Send { content, .. } | TurnKind::Edit { content, .. } => check(content)?,
         TurnKind::Regenerate { .. } => {}
     }
     let guard = state.turns.begin(&conversation_id)?;
     let user_message = match &kind {
-        TurnKind::Send { content } => Some(state.db.add_user_message(&conversation_id, content)?),
+        TurnKind::Send {
+            content,
+            attachments,
+        } => {
+            let files = state.attachments.get(attachments)?;
+            // The new user message continues the shown thread (its parent is the leaf).
+            let message = state.db.add_user_message(&conversation_id, content)?;
+            state.db.add_attachments(&message.id, &files)?;
+            for id in attachments {
+                state.attachments.remove(id);
+            }
+            Some(message)
+        }
         TurnKind::Regenerate { .. } => None,
         TurnKind::Edit {
             message_id,
@@ -178,7 +196,11 @@ fn generate(
             Err(e) => return fail(e),
         };
     let ctx = (engine.info().context_length as u32).min(params.context_length);
-    let history = state.db.thread_to(&parent_id)?;
+    // The path to the message being answered, each message with its own attachments (only
+    // those: other branches' files are not in this prompt).
+    let thread = state.db.thread_to(&parent_id)?;
+    let saved = attachments::in_thread(state.db.attachments(&conversation.id)?, &thread);
+    let history = attachments::expand(thread, &saved);
     let built = match build_prompt(
         &engine,
         &conversation.system_prompt,
@@ -188,7 +210,15 @@ fn generate(
         allow_drop_oldest,
     ) {
         Ok(p) => p,
-        Err(e) => return fail(e),
+        Err(mut e) => {
+            // Dropping an attachment is another way to make it fit.
+            if let Some(o) = e.context.as_mut().filter(|_| !saved.is_empty()) {
+                o.attachments = attachments::token_list(&engine, &saved.iter().collect::<Vec<_>>());
+                e.message
+                    .push_str(" Removing an attached file also frees room.");
+            }
+            return fail(e);
+        }
     };
     let (prompt, prompt_tokens) = (built.messages, built.prompt_tokens);
     let dropped = (built.dropped > 0).then_some(built.dropped);

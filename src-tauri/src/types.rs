@@ -152,16 +152,31 @@ pub struct ContextOverflow {
     /// The fewest oldest messages to leave out so the rest fits (a question and its answer
     /// go together); None when even the last message alone does not fit.
     pub drop_messages: Option<u32>,
+    /// The attachments in the prompt (the thread answered) with their tokens: dropping one
+    /// is another way out.
+    #[serde(default)]
+    pub attachments: Vec<crate::attachments::AttachmentTokens>,
 }
 
 /// What the context meter shows: the conversation (and the draft) counted with the loaded
 /// model's tokenizer and template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContextUsage {
     pub prompt_tokens: u32,
     pub reply_reserve: u32,
     pub context_length: u32,
+    /// `prompt_tokens` by part: the system prompt (with the template around it), the
+    /// attachments (their blocks), and the rest (messages, draft, template).
+    #[serde(default)]
+    pub system_tokens: u32,
+    #[serde(default)]
+    pub history_tokens: u32,
+    #[serde(default)]
+    pub attachment_tokens: u32,
+    /// Each attachment counted (sent ones, then the pending ones the draft carries).
+    #[serde(default)]
+    pub attachments: Vec<crate::attachments::AttachmentTokens>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

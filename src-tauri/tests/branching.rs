@@ -306,7 +306,7 @@ fn a_linear_history_from_the_old_schema_becomes_one_branch() {
         }
     }
     let db = Db::open(&path).unwrap();
-    assert_eq!(db.schema_version().unwrap(), 3);
+    assert_eq!(db.schema_version().unwrap(), 4);
     let soup = db.messages("c1").unwrap();
     let ids: Vec<_> = soup.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, ["m1", "m2", "m3", "m4"]);

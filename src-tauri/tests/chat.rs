@@ -288,7 +288,7 @@ fn conversations_survive_reopening_the_database() {
         (id, r["assistantMessage"].clone())
     };
     let h = Harness::open(dir.path());
-    assert_eq!(h.state().db.schema_version().unwrap(), 3);
+    assert_eq!(h.state().db.schema_version().unwrap(), 4);
     let list = h.invoke("list_conversations", json!({})).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], id.as_str());

@@ -27,10 +27,17 @@ fn arguments(cmd: &str) -> &'static [&'static str] {
         "rename_conversation" => &["conversationId", "title"],
         "update_conversation" => &["conversationId", "systemPrompt", "params", "modelId"],
         "delete_conversation" | "get_messages" | "stop_generation" => &["conversationId"],
+        "list_attachments" => &["conversationId"],
         "search_conversations" => &["query"],
         "export_conversation" => &["conversationId", "format"],
         "export_all" => &["format"],
-        "send_message" => &["conversationId", "content", "allowDropOldest", "onEvent"],
+        "send_message" => &[
+            "conversationId",
+            "content",
+            "allowDropOldest",
+            "attachmentIds",
+            "onEvent",
+        ],
         "regenerate" => &["conversationId", "messageId", "allowDropOldest", "onEvent"],
         "switch_branch" => &["conversationId", "messageId", "version"],
         "edit_and_resend" => &[
@@ -40,7 +47,9 @@ fn arguments(cmd: &str) -> &'static [&'static str] {
             "allowDropOldest",
             "onEvent",
         ],
-        "context_usage" => &["conversationId", "draft"],
+        "context_usage" => &["conversationId", "draft", "attachmentIds"],
+        "watch_drops" => &["onDrop"],
+        "remove_attachment" => &["attachmentId"],
         "save_settings" => &["settings"],
         "load_model" => &["modelId", "onProgress"],
         "open_external" => &["url"],
@@ -66,14 +75,15 @@ fn arguments(cmd: &str) -> &'static [&'static str] {
 
 /// Commands that reach outside the test's sandbox when a call is well formed: the Hugging
 /// Face token lives in the OS keychain itself (a `null` token would delete the user's), and
-/// the file dialog is native, the Hub search goes to huggingface.co. They only get
-/// arguments that cannot deserialize.
+/// the file dialogs (a model file, files to attach) are native, the Hub search goes to
+/// huggingface.co. They only get arguments that cannot deserialize.
 const TYPES_ONLY: &[&str] = &[
     "set_hf_token",
     "has_hf_token",
     "hub_search",
     "hub_files",
     "pick_model_file",
+    "attach_files",
     "export_conversation",
     "export_all",
     "import_conversations",

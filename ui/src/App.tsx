@@ -9,6 +9,8 @@ import { ChatView } from "./views/ChatView";
 import { SettingsPage } from "./views/SettingsPage";
 import { ModelsPage } from "./views/ModelsPage";
 import { StatusBar } from "./views/StatusBar";
+import { ShortcutsHelp } from "./components/ShortcutsHelp";
+import { matchShortcut } from "./lib/shortcuts";
 
 const SYSTEM_INFO_POLL_MS = 5000;
 
@@ -172,25 +174,58 @@ export default function App() {
     void refreshSystemInfo();
   }, [refreshSystemInfo]);
 
-  // Keyboard: Ctrl/Cmd+N new chat, Esc stops the reply being generated.
+  // Keyboard shortcuts (lib/shortcuts.ts; listed by the help overlay).
+  const [helpOpen, setHelpOpen] = useState(false);
   useEffect(() => {
     const onKeyDown = (event: KeyboardEvent) => {
-      const mod = event.ctrlKey || event.metaKey;
-      if (mod && !event.shiftKey && !event.altKey && event.key.toLowerCase() === "n") {
-        event.preventDefault();
-        newChat();
-        return;
-      }
-      if (event.key === "Escape" && !event.defaultPrevented && view === "chat" && activeId) {
-        if (chatStore.isGenerating(activeId)) {
+      if (event.defaultPrevented) return;
+      const id = matchShortcut(event);
+      if (!id) return;
+      if (helpOpen && id !== "help") return; // the dialog is modal
+      switch (id) {
+        case "newChat":
           event.preventDefault();
-          void chatStore.stop(activeId);
+          newChat();
+          return;
+        case "search": {
+          event.preventDefault();
+          const search = document.getElementById("conversation-search");
+          if (search instanceof HTMLInputElement) {
+            search.focus();
+            search.select();
+          }
+          return;
         }
+        case "focusComposer":
+          event.preventDefault();
+          setView("chat");
+          focusComposer();
+          return;
+        case "stop":
+          if (view === "chat" && activeId && chatStore.isGenerating(activeId)) {
+            event.preventDefault();
+            void chatStore.stop(activeId);
+          }
+          return;
+        case "nextChat":
+        case "previousChat": {
+          if (conversations.length === 0) return;
+          event.preventDefault();
+          const at = conversations.findIndex((c) => c.id === activeId);
+          const step = id === "nextChat" ? 1 : -1;
+          const next = at < 0 ? (step > 0 ? 0 : conversations.length - 1) : at + step;
+          if (next >= 0 && next < conversations.length) selectConversation(conversations[next].id);
+          return;
+        }
+        case "help":
+          event.preventDefault();
+          setHelpOpen((open) => !open);
+          return;
       }
     };
     window.addEventListener("keydown", onKeyDown);
     return () => window.removeEventListener("keydown", onKeyDown);
-  }, [newChat, view, activeId]);
+  }, [newChat, view, activeId, conversations, selectConversation, focusComposer, helpOpen]);
 
   const value = useMemo<AppContextValue>(
     () => ({
@@ -218,6 +253,7 @@ export default function App() {
       registerComposer: (focus) => {
         composerFocus.current = focus;
       },
+      showShortcuts: () => setHelpOpen(true),
     }),
     [
       settings,
@@ -271,6 +307,7 @@ export default function App() {
         </main>
         <StatusBar />
       </div>
+      {helpOpen && <ShortcutsHelp onClose={() => setHelpOpen(false)} />}
     </AppContext.Provider>
   );
 }

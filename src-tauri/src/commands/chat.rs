@@ -4,9 +4,9 @@
 //! not fit the context window; without it such a turn fails with `context_full`.
 
 use super::blocking;
+use crate::attachments;
 use crate::engine_host;
 use crate::error::AppResult;
-use crate::prompt;
 use crate::providers::RemoteModel;
 use crate::state::AppState;
 use crate::turn::{self, Emit, TurnKind};
@@ -28,12 +28,16 @@ pub async fn send_message(
     conversation_id: String,
     content: String,
     allow_drop_oldest: Option<bool>,
+    attachment_ids: Option<Vec<String>>,
     on_event: Channel<ChatEvent>,
 ) -> AppResult<TurnResult> {
     turn::run(
         state.inner().clone(),
         conversation_id,
-        TurnKind::Send { content },
+        TurnKind::Send {
+            content,
+            attachments: attachment_ids.unwrap_or_default(),
+        },
         allow_drop_oldest.unwrap_or(false),
         emitter(on_event),
     )
@@ -86,17 +90,20 @@ pub async fn edit_and_resend(
     .await
 }
 
-/// The context meter: the conversation and the draft counted with the loaded model, as the
-/// next turn would send them. Null when that model is not loaded (counting never loads
-/// one) or the conversation uses a remote provider.
+/// The context meter: the conversation and the draft (with the pending attachments
+/// `attachment_ids` names) counted with the loaded model, as the next turn would send
+/// them, split by part. Null when that model is not loaded (counting never loads one) or
+/// the conversation uses a remote provider.
 #[tauri::command]
 pub async fn context_usage(
     state: State<'_, AppState>,
     conversation_id: String,
     draft: String,
+    attachment_ids: Option<Vec<String>>,
 ) -> AppResult<Option<ContextUsage>> {
     let state = state.inner().clone();
     blocking(move || {
+        let pending = super::attachments::pending(&state, &attachment_ids.unwrap_or_default())?;
         let conversation = state.db.get_conversation(&conversation_id)?;
         let id = conversation.model_id.as_deref();
         if id.and_then(RemoteModel::parse).is_some() {
@@ -116,11 +123,15 @@ pub async fn context_usage(
         }
         let params = &conversation.params;
         let ctx = (engine.info().context_length as u32).min(params.context_length);
+        // The shown thread, and only its messages' attachments (a draft continues it).
         let history = state.db.messages(&conversation_id)?;
-        prompt::usage(
+        let saved = attachments::in_thread(state.db.attachments(&conversation_id)?, &history);
+        attachments::usage(
             &engine,
             &conversation.system_prompt,
-            &history,
+            history,
+            &saved,
+            &pending,
             &draft,
             ctx,
             params.max_tokens,

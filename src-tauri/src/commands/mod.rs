@@ -2,6 +2,7 @@
 //! do the work and return `Result<_, AppError>`. The names are the UI's contract
 //! (`ui/src/api/commands.ts`).
 
+pub mod attachments;
 pub mod chat;
 pub mod conversations;
 pub mod export;
@@ -30,6 +31,10 @@ pub const COMMAND_NAMES: &[&str] = &[
     "regenerate",
     "edit_and_resend",
     "context_usage",
+    "attach_files",
+    "watch_drops",
+    "remove_attachment",
+    "list_attachments",
     "get_settings",
     "save_settings",
     "system_info",

@@ -147,8 +147,9 @@ impl Db {
         }
     }
 
-    /// Edit: a new version of user message `message_id` (a sibling with the new text; the
-    /// original and the replies under it stay), now the end of the shown thread.
+    /// Edit: a new version of user message `message_id` (a sibling with the new text and
+    /// copies of the original's attachments; the original and the replies under it stay),
+    /// now the end of the shown thread.
     pub fn edit_user_message(
         &self,
         conversation_id: &str,
@@ -170,6 +171,8 @@ impl Db {
             content,
             None,
         )?;
+        // The new version keeps the original's files.
+        super::attachments::copy_in(&tx, message_id, &message.id)?;
         tx.commit()?;
         Ok(message)
     }

@@ -90,6 +90,21 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX messages_by_parent ON messages(conversation_id, parent_id, seq);
     "#,
+    // 4: files attached to user messages (their text, as sent to the model).
+    r#"
+    CREATE TABLE attachments (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('text', 'pdf')),
+        size_bytes INTEGER NOT NULL,
+        note TEXT,
+        content TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX attachments_by_message ON attachments(message_id, seq);
+    "#,
 ];
 
 /// The version a fully migrated database has.

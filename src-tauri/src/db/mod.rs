@@ -1,6 +1,7 @@
 //! The history database: SQLite (bundled, FTS5), one connection behind a mutex, schema
 //! versioned through `PRAGMA user_version`, every multi-row change in a transaction.
 
+mod attachments;
 mod conversations;
 mod downloads;
 mod import;

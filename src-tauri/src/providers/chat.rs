@@ -130,7 +130,10 @@ pub async fn generate(
         Ok(k) => k,
         Err(e) => return fail(e),
     };
-    let history = state.db.thread_to(parent_id)?;
+    // The path to the message being answered, each message with its own attachments.
+    let thread = state.db.thread_to(parent_id)?;
+    let saved = crate::attachments::in_thread(state.db.attachments(&conversation.id)?, &thread);
+    let history = crate::attachments::expand(thread, &saved);
     if !history.iter().any(|m| !m.content.is_empty()) {
         return fail(AppError::invalid("There is no message to answer."));
     }

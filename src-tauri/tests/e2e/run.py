@@ -10,17 +10,19 @@ and WebKitWebDriver with the real test model:
   the branched conversation, export it as JSON and import it again (the native dialogs are
   answered by the app's test hook WOOLLY_TEST_DIALOG_PATH), the copy showing the same
   branch and switching the same way; in Settings start the local API server,
-  call it over HTTP, add it as a remote provider and chat through it; in Models search the
-  Hugging Face Hub against a loopback stand-in of its API (the recorded response shapes of
-  crates/woolly-hub/tests/fixtures/hf/), open a repository (a split model is refused), save a
-  screenshot, download a file from the stand-in with a pause and a resume (HTTP Range),
-  import a GGUF file through the native file dialog (driven with XTest) and delete both;
-  print the first-token latency.
+  call it over HTTP, add it as a remote provider and chat through it; attach a file to a new
+  chat (the dialog's answer given by WOOLLY_E2E_ATTACH_FILES), ask about it and find it saved
+  with the message, its chip showing its tokens and the context meter by part; in Models
+  search the Hugging Face Hub against a loopback stand-in of its API (the recorded response
+  shapes of crates/woolly-hub/tests/fixtures/hf/), open a repository (a split model is
+  refused), save a screenshot, download a file from the stand-in with a pause and a resume
+  (HTTP Range), import a GGUF file through the native file dialog (driven with XTest) and
+  delete both; print the first-token latency.
 
 Environment: WOOLLY_DESKTOP_BIN (the app), TAURI_DRIVER (tauri-driver), WEBKIT_DRIVER
 (default /usr/bin/WebKitWebDriver), WOOLLY_MODEL (default: the repo's test model),
 WOOLLY_E2E_SCREENSHOT (default /tmp/woolly-e2e.png; the other screenshots are saved next to
-it: -before-restart, -after-kill, -branches, -imported, -settings, -remote, -hub-search),
+it: -before-restart, -after-kill, -branches, -imported, -settings, -remote, -attachment, -hub-search),
 WOOLLY_E2E_ONLY=models (only the Models steps: Hub search, download with pause and resume,
 import, delete).
 """
@@ -64,6 +66,9 @@ EDIT_PROMPT = "Name one color."
 # FLUSH_EVERY is 250 ms); waiting longer than this before the kill means what was on screen
 # must be on disk.
 FLUSH_WAIT_S = 0.6
+ATTACH_NAME = "pantry.md"
+ATTACH_TEXT = "# Pantry\n\n- flour: 2 kg\n- honey: 1 jar\n- the secret word is marmalade\n"
+ATTACH_PROMPT = "What is the secret word in the file?"
 
 
 def log(msg):
@@ -436,7 +441,7 @@ def models_steps(app, hub, home):
     """Models: Hugging Face search against the stand-in, a download paused and resumed, an
     import through the native dialog, deletes."""
     text = lambda el: app.s.prop(el, "textContent") or ""  # noqa: E731
-    # 6. Models: search the Hub (a loopback stand-in of its API), sort by recency, open a
+    # 9. Models: search the Hub (a loopback stand-in of its API), sort by recency, open a
     # repository: its GGUF files with quantization, size and a fit badge; a split model
     # is listed and refused.
     app.s.click(app.s.find('[data-testid="nav-models"]'))
@@ -529,7 +534,10 @@ def main():
         "NO_AT_BRIDGE": "1",
         # The app's test hook: the export and import dialogs answer with this path.
         "WOOLLY_TEST_DIALOG_PATH": str(home / "export.json"),
+        # What the attach dialog "returns" (src-tauri/src/commands/attachments.rs).
+        "WOOLLY_E2E_ATTACH_FILES": str(home / ATTACH_NAME),
     })
+    (home / ATTACH_NAME).write_text(ATTACH_TEXT)
     # Short, reproducible replies (the settings file format the app reads: versioned JSON).
     (home / "config").mkdir(parents=True)
     (home / "config/settings.json").write_text(json.dumps({"version": 1, "settings": {
@@ -769,6 +777,29 @@ def main():
         except urllib.error.URLError:
             pass
         log("server stopped; its port is closed")
+
+        # 8. Files in a chat: attach a file, see its chip, ask about it; the file is saved with
+        # the message, its chip shows its tokens, the context meter shows every part.
+        app.s.click(app.s.find('[data-testid="nav-chat"]'))
+        app.s.click(app.s.find('[data-testid="new-chat"]'))
+        app.s.click(app.s.find('[data-testid="attach-button"]'))
+        chip = app.s.find('[data-testid="attachment-chips"] [data-testid="attachment-chip"]', timeout=10)
+        assert ATTACH_NAME in text(chip), text(chip)
+        before, _ = app.send(ATTACH_PROMPT)
+        app.wait_streaming_text(before, 1, timeout=120)
+        answer = app.content(app.wait_idle(timeout=120))
+        sent = app.s.find('[data-testid="message-attachments"]', timeout=10)
+        app.s.wait("the file's token count", lambda: "tokens" in text(sent), timeout=30)
+        parts = app.s.find('[data-testid="context-parts"]', timeout=30)
+        app.s.wait("the meter by part", lambda: re.search(r"Files [1-9]", text(parts)), timeout=30)
+        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        saved = con.execute(
+            "SELECT a.name, a.content, m.content FROM attachments a JOIN messages m ON m.id = a.message_id").fetchall()
+        con.close()
+        assert saved == [(ATTACH_NAME, ATTACH_TEXT, ATTACH_PROMPT)], saved
+        log(f"attached {ATTACH_NAME}: chip {text(sent).strip()!r}, meter {text(parts).strip()!r}; "
+            f"answer {answer[:80]!r}")
+        app.shot(str(SHOT.with_name(SHOT.stem + "-attachment.png")))
 
         models_steps(app, hub, home)
         print(f"e2e: PASS — first token after {first_token_ms:.0f} ms (click to first text in the window, "

@@ -6,6 +6,8 @@
 import type { ArgsOf, CommandName, ResultOf } from "./commands";
 import { ApiError, getTransport, toAppError } from "./transport";
 import type {
+  AttachOutcome,
+  Attachment,
   CatalogEntry,
   ChatEvent,
   ContextUsage,
@@ -80,8 +82,15 @@ export const sendMessage = (
   content: string,
   onEvent: (event: ChatEvent) => void,
   allowDropOldest = false,
+  attachmentIds: string[] = [],
 ): Promise<TurnResult> =>
-  call("send_message", { conversationId, content, ...drop(allowDropOldest), onEvent: channel(onEvent) });
+  call("send_message", {
+    conversationId,
+    content,
+    ...drop(allowDropOldest),
+    ...(attachmentIds.length > 0 ? { attachmentIds } : {}),
+    onEvent: channel(onEvent),
+  });
 export const stopGeneration = (conversationId: string): Promise<boolean> =>
   call("stop_generation", { conversationId });
 export const regenerate = (
@@ -104,8 +113,20 @@ export const editAndResend = (
   allowDropOldest = false,
 ): Promise<TurnResult> =>
   call("edit_and_resend", { conversationId, messageId, content, ...drop(allowDropOldest), onEvent: channel(onEvent) });
-export const contextUsage = (conversationId: string, draft: string): Promise<ContextUsage | null> =>
-  call("context_usage", { conversationId, draft });
+export const contextUsage = (
+  conversationId: string,
+  draft: string,
+  attachmentIds: string[] = [],
+): Promise<ContextUsage | null> =>
+  call("context_usage", { conversationId, draft, ...(attachmentIds.length > 0 ? { attachmentIds } : {}) });
+
+// ── files in a chat ──
+export const attachFiles = (): Promise<AttachOutcome> => call("attach_files", none);
+export const watchDrops = (onDrop: (outcome: AttachOutcome) => void): Promise<null> =>
+  call("watch_drops", { onDrop: channel(onDrop) });
+export const removeAttachment = (attachmentId: string): Promise<null> => call("remove_attachment", { attachmentId });
+export const listAttachments = (conversationId: string): Promise<Attachment[]> =>
+  call("list_attachments", { conversationId });
 
 // ── settings, system, engine ──
 export const getSettings = (): Promise<Settings> => call("get_settings", none);

@@ -11,6 +11,8 @@
  * returned.
  */
 import type {
+  AttachOutcome,
+  Attachment,
   CatalogEntry,
   ChatEvent,
   ContextUsage,
@@ -96,6 +98,8 @@ export interface Commands {
       /** Leave out the oldest messages that do not fit the context window (default false:
        *  the turn fails with `context_full` and nothing is dropped). */
       allowDropOldest?: boolean;
+      /** Pending attachments (attach_files / dropped files) sent with this message. */
+      attachmentIds?: string[];
       onEvent: StreamChannel<ChatEvent>;
     };
     result: TurnResult;
@@ -130,7 +134,20 @@ export interface Commands {
   /** The context meter: the conversation plus `draft` (as the next user message, when not
    *  blank) counted with the loaded model's tokenizer and template. null when that model is
    *  not loaded (it never loads one) or the conversation uses a remote provider. */
-  context_usage: { args: { conversationId: string; draft: string }; result: ContextUsage | null };
+  context_usage: {
+    args: { conversationId: string; draft: string; attachmentIds?: string[] };
+    result: ContextUsage | null;
+  };
+
+  // ── files in a chat (src-tauri/docs/attachments.md) ──
+  /** Opens the native open dialog; the files read become pending attachments. */
+  attach_files: { args: NoArgs; result: AttachOutcome };
+  /** Files dropped on the window arrive on this channel (read in Rust; no paths here). */
+  watch_drops: { args: { onDrop: StreamChannel<AttachOutcome> }; result: null };
+  /** Removes a pending attachment, or a sent one (to make the conversation fit). */
+  remove_attachment: { args: { attachmentId: string }; result: null };
+  /** The attachments sent in a conversation. */
+  list_attachments: { args: { conversationId: string }; result: Attachment[] };
 
   // ── settings, system, engine ──
   get_settings: { args: NoArgs; result: Settings };
@@ -245,6 +262,10 @@ export const COMMAND_NAMES = [
   "regenerate",
   "edit_and_resend",
   "context_usage",
+  "attach_files",
+  "watch_drops",
+  "remove_attachment",
+  "list_attachments",
   "get_settings",
   "save_settings",
   "system_info",

@@ -18,3 +18,4 @@ export type { Commands, CommandName, ArgsOf, ResultOf, StreamChannel } from "./c
 export { COMMAND_NAMES } from "./commands";
 export { ApiError, getTransport, setTransport, inTauri, type Transport } from "./transport";
 export { MockBackend, MockChannel, DEFAULT_PARAMS, DEFAULT_SETTINGS, type MockOptions } from "./mock";
+export type { MockFile } from "./mockAttachments";

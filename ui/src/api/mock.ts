@@ -6,8 +6,10 @@
  */
 import type { ArgsOf, CommandName, Commands, ResultOf, StreamChannel } from "./commands";
 import type { Transport } from "./transport";
+import { MockAttachments, type MockFile } from "./mockAttachments";
 import type {
   AppError,
+  AttachOutcome,
   CatalogEntry,
   ChatEvent,
   Conversation,
@@ -89,6 +91,8 @@ export interface MockOptions {
   importText?: string | null;
   /** The Hugging Face Hub cannot be reached (hub_search / hub_files → unreachable). */
   hubOffline?: boolean;
+  /** The files the attach dialog returns. Default none (the dialog was cancelled). */
+  attachFiles?: MockFile[];
 }
 
 /** A repository of the mock's Hugging Face Hub: what hub_search lists and hub_files reads. */
@@ -314,6 +318,8 @@ export class MockBackend {
   exported: { path: string; format: string; text: string }[] = [];
   /** Files picked in the dialog: the only paths import_model accepts (as the app). */
   picked = new Set<string>();
+  /** Files in a chat (./mockAttachments.ts). */
+  readonly files = new MockAttachments((text) => tokenize(text).length);
   private running = new Map<string, AbortController>();
   private nextId = 1;
 
@@ -329,6 +335,7 @@ export class MockBackend {
       saveDir: "/home/user/Documents",
       importText: null,
       hubOffline: false,
+      attachFiles: [],
       ...options,
     };
     this.hubRepos = mockHubRepos(this.options.now());
@@ -620,14 +627,22 @@ export class MockBackend {
     return path;
   }
 
-  /** Mock prompt size: the system prompt and messages `from..` of the history. */
-  private promptTokens(conversation: Conversation, history: Message[], from = 0, draft = ""): number {
+  /** Mock prompt size: the system prompt and messages `from..` of the history (with their
+   *  attachments), and the draft. */
+  private promptTokens(conversation: Conversation, history: Message[], from = 0, draft = "", pending = 0): number {
     const messages = history.slice(from).filter((m) => m.content);
+    const attached = this.files.tokens(this.files.of(messages.map((m) => m.id))).reduce((n, a) => n + a.tokens, 0);
     return (
       tokenize(conversation.systemPrompt).length +
       messages.reduce((n, m) => n + tokenize(m.content).length + 4, 0) +
-      (draft.trim() ? tokenize(draft).length + 4 : 0)
+      attached +
+      (draft.trim() || pending ? tokenize(draft).length + 4 + pending : 0)
     );
+  }
+
+  /** Stands for files dropped on the window (read "in Rust", announced on watch_drops). */
+  dropFiles(files: MockFile[]): AttachOutcome {
+    return this.files.drop(files);
   }
 
   /** As the app: the fewest oldest messages to drop so the prompt fits (a question stays
@@ -654,6 +669,7 @@ export class MockBackend {
       tokensNeeded: full + reserve,
       contextLength: ctx,
       dropMessages: best?.dropped ?? null,
+      attachments: this.files.tokens(this.files.of(history.map((m) => m.id))),
     };
     const message = best
       ? `This conversation no longer fits the model's context window: it needs ${full + reserve} tokens of ${ctx}.`
@@ -1081,11 +1097,13 @@ export class MockBackend {
         return created;
       });
     },
-    send_message: async ({ conversationId, content, allowDropOldest, onEvent }) => {
+    send_message: async ({ conversationId, content, allowDropOldest, attachmentIds, onEvent }) => {
       const c = this.conversation(conversationId);
-      if (!content.trim()) throw fail("invalid_argument", "The message is empty.");
+      if (!content.trim() && !attachmentIds?.length) throw fail("invalid_argument", "The message is empty.");
       if (this.running.has(conversationId)) throw fail("busy", "This conversation is already generating a reply.");
+      this.files.pendingOf(attachmentIds);
       const user = this.pushMessage(c, "user", content, null);
+      this.files.send(attachmentIds, user.id);
       if (c.title === "New chat") c.title = titleFrom(content);
       return this.runTurn(c, user, onEvent as MockChannel<ChatEvent>, allowDropOldest);
     },
@@ -1111,19 +1129,50 @@ export class MockBackend {
       const original = this.messages.get(conversationId)!.find((m) => m.id === messageId);
       if (!original) throw fail("not_found", "This message no longer exists.");
       if (original.role !== "user") throw fail("invalid_argument", "Only your own messages can be edited.");
-      // As the app: a new version (a sibling) of the message; the original stays.
+      // As the app: a new version (a sibling) of the message, with copies of its files;
+      // the original stays.
       const user = this.pushMessage(c, "user", content, null, original.parentId ?? null);
+      // The new version keeps the original's files.
+      this.files.copy(original.id, user.id);
       return this.runTurn(c, user, onEvent as MockChannel<ChatEvent>, allowDropOldest);
     },
-    context_usage: ({ conversationId, draft }) => {
+    context_usage: ({ conversationId, draft, attachmentIds }) => {
       const c = this.conversation(conversationId);
       if (!this.loaded || c.modelId?.startsWith("remote:")) return null;
       const ctx = c.params.contextLength;
+      // As the app: the shown thread and its messages' attachments (the draft continues it).
+      const history = this.thread(conversationId);
+      const attachments = [
+        ...this.files.tokens(this.files.of(history.map((m) => m.id))),
+        ...this.files.tokens(this.files.pendingOf(attachmentIds)),
+      ];
+      const pending = attachments.filter((a) => !a.sent).reduce((n, a) => n + a.tokens, 0);
+      const promptTokens = this.promptTokens(c, history, 0, draft ?? "", pending);
+      const systemTokens = tokenize(c.systemPrompt).length;
+      const attachmentTokens = attachments.reduce((n, a) => n + a.tokens, 0);
       return {
-        promptTokens: this.promptTokens(c, this.thread(conversationId), 0, draft ?? ""),
+        promptTokens,
         replyReserve: Math.max(1, Math.min(c.params.maxTokens, Math.floor(ctx / 4))),
         contextLength: ctx,
+        systemTokens,
+        attachmentTokens,
+        historyTokens: promptTokens - systemTokens - attachmentTokens,
+        attachments,
       };
+    },
+    attach_files: () => this.files.read(this.options.attachFiles ?? []),
+    watch_drops: ({ onDrop }) => {
+      const channel = onDrop as MockChannel<AttachOutcome>;
+      this.files.watch((outcome) => channel.send(outcome));
+      return null;
+    },
+    remove_attachment: ({ attachmentId }) => {
+      this.files.remove(attachmentId);
+      return null;
+    },
+    list_attachments: ({ conversationId }) => {
+      const history = this.messages.get(this.conversation(conversationId).id) ?? [];
+      return this.files.shown(this.files.of(history.map((m) => m.id)));
     },
     get_settings: () => this.settings,
     save_settings: ({ settings }) => {

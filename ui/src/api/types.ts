@@ -63,6 +63,39 @@ export interface ContextOverflow {
   /** The fewest oldest messages to leave out so the rest fits (a question and its answer
    *  go together); null when even the last message alone does not fit. */
   dropMessages: number | null;
+  /** The conversation's attached files with their tokens: removing one is another way out. */
+  attachments?: AttachmentTokens[];
+}
+
+// ───────────────────────────── files in a chat ─────────────────────────────
+
+/** A file attached to a message (src-tauri/docs/attachments.md). Its text stays in Rust. */
+export interface Attachment {
+  id: string;
+  name: string;
+  kind: "text" | "pdf";
+  sizeBytes: number;
+  /** Characters of text it adds to the prompt. */
+  chars: number;
+  /** e.g. "Not valid UTF-8: 3 bytes were shown as �." */
+  note: string | null;
+  /** The user message it was sent with; null while pending in the composer. */
+  messageId: string | null;
+}
+
+/** attach_files and dropped files: what could be read, and one line per file that could not. */
+export interface AttachOutcome {
+  attachments: Attachment[];
+  errors: string[];
+}
+
+/** An attachment counted with the loaded model's tokenizer. */
+export interface AttachmentTokens {
+  id: string;
+  name: string;
+  tokens: number;
+  /** Sent with an earlier message (false: pending in the composer). */
+  sent: boolean;
 }
 
 /** export_conversation / export_all: the file's format. JSON is complete and versioned
@@ -74,6 +107,11 @@ export interface ContextUsage {
   promptTokens: number;
   replyReserve: number;
   contextLength: number;
+  /** promptTokens by part (they add up to it): the system prompt, attached files, the rest. */
+  systemTokens?: number;
+  historyTokens?: number;
+  attachmentTokens?: number;
+  attachments?: AttachmentTokens[];
 }
 
 // ───────────────────────────── sampling / conversations ─────────────────────────────

@@ -91,6 +91,7 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer(
           id="message-input"
           data-testid="message-input"
           aria-label="Message"
+          aria-keyshortcuts="Shift+Escape"
           aria-describedby="composer-hint"
           rows={1}
           placeholder={placeholder ?? "Message Woolly…"}

@@ -5,6 +5,8 @@ interface Props {
   /** Resend, leaving out the `dropMessages` oldest messages (allowDropOldest). */
   onDrop: () => void;
   onNewChat: () => void;
+  /** Remove one attached file (then resend); offered for each file the overflow lists. */
+  onRemoveAttachment?: (id: string) => void;
   onOpenSettings: () => void;
   onDismiss: () => void;
 }
@@ -15,7 +17,7 @@ const n = (value: number) => value.toLocaleString("en-US");
  * Shown in the chat when a turn failed with `context_full`: nothing was dropped, the user
  * chooses what happens. "Drop" is offered only when dropping helps.
  */
-export function ContextFullChoice({ overflow, onDrop, onNewChat, onOpenSettings, onDismiss }: Props) {
+export function ContextFullChoice({ overflow, onDrop, onNewChat, onRemoveAttachment, onOpenSettings, onDismiss }: Props) {
   const drop = overflow.dropMessages;
   return (
     <div className="context-full" role="alertdialog" aria-labelledby="context-full-title" aria-describedby="context-full-detail" data-testid="context-full">
@@ -32,6 +34,18 @@ export function ContextFullChoice({ overflow, onDrop, onNewChat, onOpenSettings,
             Drop the {drop === 1 ? "oldest message" : `${n(drop)} oldest messages`} and continue
           </button>
         )}
+        {onRemoveAttachment &&
+          (overflow.attachments ?? []).map((a) => (
+            <button
+              key={a.id}
+              type="button"
+              className="button button-ghost button-small"
+              data-testid="context-full-remove-attachment"
+              onClick={() => onRemoveAttachment(a.id)}
+            >
+              Remove {a.name} ({n(a.tokens)} tokens) and continue
+            </button>
+          ))}
         <button type="button" className="button button-ghost button-small" data-testid="context-full-new-chat" onClick={onNewChat}>
           Start a new chat
         </button>

@@ -174,3 +174,15 @@ export const ChevronRightIcon = (p: P) => (
     <path d="M9 6l6 6-6 6" />
   </Icon>
 );
+
+export const KeyboardIcon = (p: P) => (
+  <Icon {...p}>
+    <rect x="2.5" y="6" width="19" height="12" rx="2" />
+    <path d="M6 10h0M10 10h0M14 10h0M18 10h0M8 14h8" />
+  </Icon>
+);
+export const PaperclipIcon = (p: P) => (
+  <Icon {...p}>
+    <path d="M20 11.5l-7.8 7.8a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8" />
+  </Icon>
+);

@@ -81,4 +81,60 @@ describe("Markdown (untrusted model output)", () => {
     const { container } = render(<Markdown text={"Here:\n\n```python\ndef f(x):\n    return"} />);
     expect(container.querySelector("pre")).toHaveTextContent("def f(x): return");
   });
+
+  it("renders inline and display math with KaTeX", () => {
+    const { container } = render(<Markdown text={"Euler: $e^{i\\pi} + 1 = 0$.\n\n$$\n\\int_0^1 x^2\\,dx = \\frac{1}{3}\n$$"} />);
+    const inline = container.querySelector("p .katex");
+    expect(inline).not.toBeNull();
+    // MathML for assistive technology, with the TeX source as its annotation.
+    expect(inline!.querySelector("math annotation")).toHaveTextContent("e^{i\\pi} + 1 = 0");
+    const display = container.querySelector(".katex-display");
+    expect(display).not.toBeNull();
+    expect(display!.querySelector(".mfrac")).not.toBeNull();
+    // Display math is not shown as a code block.
+    expect(container.querySelector("pre")).toBeNull();
+    expect(container.querySelector(".code-block")).toBeNull();
+  });
+
+  it("renders ```math blocks as math and keeps other code blocks as code", () => {
+    const { container } = render(<Markdown text={"```math\na^2+b^2=c^2\n```\n\n```\nplain $x$\n```"} />);
+    expect(container.querySelector(".katex-display")).not.toBeNull();
+    expect(container.querySelector(".code-block-lang")).toHaveTextContent("text");
+    expect(container.querySelector("pre")).toHaveTextContent("plain $x$");
+  });
+
+  it("leaves dollar amounts as text", () => {
+    const { container } = render(<Markdown text={"It costs $5 and $10 with tax, or $ 3 $ flat; but $x$ is math."} />);
+    expect(container.querySelectorAll(".katex")).toHaveLength(1);
+    expect(container).toHaveTextContent("It costs $5 and $10 with tax, or $ 3 $ flat");
+  });
+
+  it("keeps hostile math inert: no links, scripts, ids or styles from the model", () => {
+    const hostile = [
+      "$\\href{javascript:alert(1)}{x}$",
+      "$\\url{javascript:alert(2)}$",
+      "$\\htmlStyle{background:url(https://evil.example/x)}{y}$",
+      "$\\htmlId{pwn}{z}$",
+      "$\\htmlClass{skip-link}{w}$",
+      "$\\htmlData{foo=bar}{v}$",
+      "$\\includegraphics{https://evil.example/i.png}$",
+      "$<script>window.pwned=1</script>$",
+      "$$\n</span><img src=x onerror=alert(3)>\n$$",
+      "$\\color{red;background:url(https://evil.example/c)}{q}$",
+      "$\\text{<b onmouseover=alert(4)>t</b>}$",
+    ].join("\n\n");
+    const { container } = render(<Markdown text={hostile} />);
+    expect(container.querySelectorAll(".katex, .katex-error").length).toBeGreaterThan(5);
+    expect(container.querySelector("a, script, img, iframe, object, embed, [href], [src], [id]")).toBeNull();
+    expect(container.querySelector("[class~='skip-link']")).toBeNull();
+    expect((window as unknown as { pwned?: number }).pwned).toBeUndefined();
+    for (const el of container.querySelectorAll("*")) {
+      for (const attr of el.getAttributeNames()) expect(attr.startsWith("on")).toBe(false);
+      expect(el.getAttribute("style") ?? "").not.toMatch(/url\(|expression|javascript/i);
+      const data = el.getAttributeNames().filter((a) => a.startsWith("data-"));
+      expect(data).toEqual([]);
+    }
+    // The text stays readable.
+    expect(container).toHaveTextContent("<script>window.pwned=1</script>");
+  });
 });

@@ -4,12 +4,26 @@
  * resulting tree is filtered by rehype-sanitize (GitHub's allow-list: no scripts, no
  * event handlers, no style, only safe URL schemes), links open in the system browser
  * through `open_external`, and images are shown as links (no remote loads).
+ *
+ * Math: `$…$` (inline) and `$$…$$` (display) are parsed by remark-math into `<code>`
+ * elements holding the TeX source as text. The order of the rehype plugins is the
+ * safety argument: rehype-sanitize runs first, on a tree that only Markdown made (so
+ * no `style` anywhere, and the math is still plain text); rehype-katex runs after it
+ * and replaces those `<code>` elements with KaTeX's own markup. KaTeX escapes all text
+ * and, with `trust: false`, refuses the commands that would make links, ids, classes,
+ * styles or images (`\href`, `\url`, `\htmlStyle`, `\includegraphics`, …), so the
+ * only attributes it emits are its own classes and its own layout styles. Its CSS and
+ * fonts are bundled (katex/dist, imported below): nothing is loaded from the network.
  */
 import { memo, useRef, useState, type ComponentPropsWithoutRef, type ReactNode } from "react";
 import ReactMarkdown, { type Components, defaultUrlTransform } from "react-markdown";
 import remarkGfm from "remark-gfm";
 import rehypeSanitize, { defaultSchema } from "rehype-sanitize";
 import rehypeHighlight from "rehype-highlight";
+import remarkMath from "remark-math";
+import rehypeKatex from "rehype-katex";
+import type { KatexOptions } from "katex";
+import "katex/dist/katex.min.css";
 import { api } from "../api";
 import { copyText } from "../lib/clipboard";
 import { CheckIcon, CopyIcon } from "./Icons";
@@ -19,6 +33,21 @@ const schema = {
   // GitHub's schema prefixes ids/names with "user-content-"; keep that. Drop <img>'s
   // loading of remote resources by never rendering <img> (see `img` below).
   tagNames: (defaultSchema.tagNames ?? []).filter((t) => !["input"].includes(t)),
+  attributes: {
+    ...defaultSchema.attributes,
+    // remark-math's markers, read by rehype-katex (which runs after sanitizing).
+    code: [["className", /^language-./, "math-inline", "math-display"]],
+  },
+};
+
+/** KaTeX without anything that could reach outside the formula. */
+export const KATEX_OPTIONS: KatexOptions = {
+  trust: false,
+  strict: "ignore",
+  throwOnError: false,
+  maxSize: 20,
+  maxExpand: 500,
+  output: "htmlAndMathml",
 };
 
 interface MdNode {
@@ -34,6 +63,40 @@ function htmlAsText() {
     node.children?.forEach(walk);
   };
   return (tree: MdNode) => walk(tree);
+}
+
+interface MathNode extends MdNode {
+  position?: { start: { offset?: number }; end: { offset?: number } };
+}
+
+/**
+ * remark plugin, after remark-math: single-dollar "math" that is really prose about money
+ * ("$5 and $10") goes back to text. Like Pandoc, `$…$` is math only when the opening `$`
+ * is not followed by a space, the closing `$` not preceded by one, and no digit follows
+ * the closing `$`. `$$…$$` is always math.
+ */
+function dollarsAsText() {
+  return (tree: MdNode, file: { value?: unknown }) => {
+    const source = typeof file.value === "string" ? file.value : String(file.value ?? "");
+    const walk = (node: MdNode) => {
+      node.children?.forEach((child, index) => {
+        const math = child as MathNode;
+        const start = math.position?.start.offset;
+        const end = math.position?.end.offset;
+        if (child.type === "inlineMath" && start !== undefined && end !== undefined) {
+          const raw = source.slice(start, end);
+          const single = raw.startsWith("$") && !raw.startsWith("$$");
+          const inner = raw.slice(1, -1);
+          if (single && (/^\s|\s$/.test(inner) || /^\d/.test(source.slice(end)))) {
+            node.children![index] = { type: "text", value: raw };
+          }
+        } else {
+          walk(child);
+        }
+      });
+    };
+    walk(tree);
+  };
 }
 
 /** Links the app opens (in the system browser or mail client): encrypted web and mail only. */
@@ -135,8 +198,12 @@ const components: Components = {
 function MarkdownImpl({ text }: { text: string }) {
   return (
     <ReactMarkdown
-      remarkPlugins={[remarkGfm, htmlAsText]}
-      rehypePlugins={[[rehypeSanitize, schema], [rehypeHighlight, { detect: false, plainText: ["text", "txt"] }]]}
+      remarkPlugins={[remarkGfm, remarkMath, dollarsAsText, htmlAsText]}
+      rehypePlugins={[
+        [rehypeSanitize, schema],
+        [rehypeKatex, KATEX_OPTIONS],
+        [rehypeHighlight, { detect: false, plainText: ["text", "txt"] }],
+      ]}
       components={components}
       urlTransform={(url) => defaultUrlTransform(url)}
     >

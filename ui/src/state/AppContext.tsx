@@ -37,6 +37,8 @@ export interface AppContextValue {
   /** Focus the chat input (after new chat, select…). */
   focusComposer: () => void;
   registerComposer: (focus: (() => void) | null) => void;
+  /** Opens the keyboard shortcuts overlay. */
+  showShortcuts: () => void;
 }
 
 export const AppContext = createContext<AppContextValue | null>(null);

@@ -139,9 +139,9 @@ export class ChatStore {
     }
   }
 
-  send(conversationId: string, content: string): Promise<void> {
+  send(conversationId: string, content: string, attachmentIds: string[] = []): Promise<void> {
     const text = content.trim();
-    if (!text || this.isGenerating(conversationId)) return Promise.resolve();
+    if ((!text && attachmentIds.length === 0) || this.isGenerating(conversationId)) return Promise.resolve();
     const messages = this.get(conversationId).messages ?? [];
     const optimistic: Message = {
       id: PENDING_USER_ID,
@@ -152,7 +152,7 @@ export class ChatStore {
       stats: null,
     };
     return this.runTurn(conversationId, "send", [...messages, optimistic], (onEvent) =>
-      api.sendMessage(conversationId, content, onEvent),
+      api.sendMessage(conversationId, content, onEvent, false, attachmentIds),
     );
   }
 

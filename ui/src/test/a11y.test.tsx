@@ -20,7 +20,9 @@ describe("accessibility", () => {
   it("chat view with messages, code and the settings panel", async () => {
     const { user } = await renderApp({
       modelLoaded: true,
-      reply: () => ["Here:\n\n```rust\nfn main() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |"],
+      reply: () => [
+        "Here:\n\n```rust\nfn main() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nWith $e^{i\\pi}+1=0$ and\n\n$$\n\\sum_{k=1}^n k = \\frac{n(n+1)}{2}\n$$",
+      ],
     });
     await user.type(screen.getByTestId("message-input"), "Show code{Enter}");
     await waitFor(() => expect(lastAssistant()).toHaveAttribute("data-streaming", "false"));
@@ -55,6 +57,26 @@ describe("accessibility", () => {
     expect(await violations()).toEqual([]);
     await user.click(screen.getAllByTestId("hub-open-repo")[0]);
     await waitFor(() => expect(screen.getAllByTestId("hub-file").length).toBeGreaterThan(0));
+    expect(await violations()).toEqual([]);
+  });
+
+  it("keyboard shortcuts overlay", async () => {
+    const { user } = await renderApp();
+    await user.keyboard("{Control>}/{/Control}");
+    await screen.findByRole("dialog", { name: "Keyboard shortcuts" });
+    expect(await violations()).toEqual([]);
+  });
+
+  it("chat with attached files, their chips and the meter by part", async () => {
+    const { user } = await renderApp({
+      modelLoaded: true,
+      attachFiles: [{ name: "notes.md", text: "Some notes \uFFFD here" }, { name: "report.pdf", text: "Text" }],
+      reply: () => ["Done."],
+    });
+    await user.type(screen.getByTestId("message-input"), "First{Enter}");
+    await waitFor(() => expect(lastAssistant()).toHaveAttribute("data-streaming", "false"));
+    await user.click(screen.getByRole("button", { name: "Attach files" }));
+    await waitFor(() => expect(screen.getByTestId("context-parts")).toHaveTextContent(/Files [1-9]/));
     expect(await violations()).toEqual([]);
   });
 });

@@ -5,6 +5,14 @@ import { chatStore, PENDING_USER_ID, STREAMING_ID, useConversationState, type St
 import { Composer, type ComposerHandle } from "../components/Composer";
 import { MessageItem, type StreamView } from "../components/MessageItem";
 import { ContextFullChoice } from "../components/ContextFullChoice";
+import {
+  AttachButton,
+  AttachmentChips,
+  ContextPartsLegend,
+  usePendingAttachments,
+  useSentAttachments,
+  type ContextParts,
+} from "../components/Attachments";
 import { CubeIcon, SlidersIcon, WoollyMark, XIcon } from "../components/Icons";
 import { ConversationSettings } from "./ConversationSettings";
 import { parseRemoteModelId, remoteLabel } from "../lib/remote";
@@ -33,7 +41,14 @@ const COUNT_DELAY_MS = 400;
  * The conversation (and the draft) counted by the loaded model (`context_usage`), again
  * whenever they change; null while unknown (no model loaded, remote model, a new chat).
  */
-function useContextUsage(conversationId: string | null, draftText: string, version: unknown, paused: boolean) {
+function useContextUsage(
+  conversationId: string | null,
+  draftText: string,
+  version: unknown,
+  paused: boolean,
+  attachmentIds: string[] = [],
+) {
+  const ids = attachmentIds.join(",");
   const [usage, setUsage] = useState<ContextUsage | null>(null);
   useEffect(() => {
     setUsage(null);
@@ -43,7 +58,7 @@ function useContextUsage(conversationId: string | null, draftText: string, versi
     let live = true;
     const timer = setTimeout(() => {
       api
-        .contextUsage(conversationId, draftText)
+        .contextUsage(conversationId, draftText, ids ? ids.split(",") : [])
         .then((u) => live && setUsage(u))
         .catch(() => live && setUsage(null));
     }, COUNT_DELAY_MS);
@@ -51,12 +66,13 @@ function useContextUsage(conversationId: string | null, draftText: string, versi
       live = false;
       clearTimeout(timer);
     };
-  }, [conversationId, draftText, version, paused]);
+  }, [conversationId, draftText, version, paused, ids]);
   return usage;
 }
 
-function ContextMeter({ used, limit, detail }: { used: number; limit: number; detail: string }) {
+function ContextMeter({ used, limit, detail, parts }: { used: number; limit: number; detail: string; parts?: ContextParts }) {
   const fraction = Math.min(1, limit > 0 ? used / limit : 0);
+  const share = (x: number) => `${Math.min(100, limit > 0 ? (x / limit) * 100 : 0)}%`;
   const level = fraction > 0.9 ? "high" : fraction > 0.7 ? "mid" : "low";
   return (
     <div className={`context-meter level-${level}`} data-testid="context-usage" title={detail}>
@@ -72,8 +88,18 @@ function ContextMeter({ used, limit, detail }: { used: number; limit: number; de
         aria-valuenow={used}
         aria-valuetext={`${Math.round(fraction * 100)}% of the context window`}
       >
-        <span className="context-fill" style={{ width: `${fraction * 100}%` }} />
+        {parts ? (
+          <>
+            <span className="context-fill part-system" style={{ width: share(parts.system) }} />
+            <span className="context-fill part-history" style={{ width: share(parts.history) }} />
+            <span className="context-fill part-attachments" style={{ width: share(parts.attachments) }} />
+            <span className="context-fill part-reply" style={{ width: share(parts.reply) }} />
+          </>
+        ) : (
+          <span className="context-fill" style={{ width: `${fraction * 100}%` }} />
+        )}
       </span>
+      {parts && <ContextPartsLegend parts={parts} />}
     </div>
   );
 }
@@ -104,6 +130,8 @@ export function ChatView() {
 
   const stream = state.stream;
   const generating = Boolean(stream);
+  const files = usePendingAttachments();
+  const sentFiles = useSentAttachments(activeId, `${state.messages?.length}:${conversation?.updatedAt}`);
 
   useEffect(() => {
     if (activeId) void chatStore.load(activeId);
@@ -154,14 +182,19 @@ export function ChatView() {
       stickToBottom.current = true;
       try {
         const id = activeId ?? (await materializeDraft()).id;
-        void chatStore.send(id, text);
+        void chatStore.send(
+          id,
+          text,
+          files.items.map((a) => a.id),
+        );
+        files.clear();
         return true;
       } catch (error) {
         setSendError((error as Error).message);
         return false;
       }
     },
-    [activeId, materializeDraft],
+    [activeId, materializeDraft, files],
   );
 
   const stop = useCallback(() => {
@@ -171,11 +204,18 @@ export function ChatView() {
   // Context usage: the running turn; else the conversation and draft as the loaded model
   // counts them; else the last finished turn; else nothing used yet.
   const params = conversation?.params ?? draft?.params ?? settings?.defaultParams;
-  const usage = useContextUsage(activeId, draftText, `${state.messages?.length}:${conversation?.updatedAt}:${systemInfo?.model?.id}`, generating);
+  const usage = useContextUsage(
+    activeId,
+    draftText,
+    `${state.messages?.length}:${conversation?.updatedAt}:${systemInfo?.model?.id}`,
+    generating,
+    files.items.map((a) => a.id),
+  );
   const lastStats = [...(state.messages ?? [])].reverse().find((m) => m.role === "assistant" && m.stats)?.stats;
   let contextUsed = 0;
   let contextLimit = params?.contextLength ?? 0;
   let contextDetail = "Context window: nothing sent yet";
+  let contextParts: ContextParts | undefined;
   if (stream && stream.promptTokens !== null) {
     contextUsed = stream.promptTokens + stream.tokens;
     contextLimit = usage?.contextLength ?? lastStats?.contextLength ?? contextLimit;
@@ -183,6 +223,12 @@ export function ChatView() {
   } else if (usage) {
     contextUsed = usage.promptTokens;
     contextLimit = usage.contextLength;
+    contextParts = {
+      system: usage.systemTokens ?? 0,
+      history: usage.historyTokens ?? usage.promptTokens,
+      attachments: usage.attachmentTokens ?? 0,
+      reply: usage.replyReserve,
+    };
     contextDetail = `Context window: the conversation${draftText.trim() ? " and your draft" : ""} take ${usage.promptTokens} tokens; ${usage.replyReserve} more are kept for the reply`;
   } else if (lastStats) {
     contextUsed = lastStats.promptTokens + lastStats.generatedTokens;
@@ -284,7 +330,8 @@ export function ChatView() {
             >
               {messages.map((message, index) => {
                 const isStreaming = Boolean(stream) && index === messages.length - 1 && message.role === "assistant";
-                return (
+                const attached = message.role === "user" ? sentFiles.filter((a) => a.messageId === message.id) : [];
+                return [
                   <MessageItem
                     key={isStreaming ? STREAMING_ID : message.id}
                     message={message}
@@ -296,8 +343,17 @@ export function ChatView() {
                     onEdit={(content) => activeId && void chatStore.editAndResend(activeId, message.id, content)}
                     onRegenerate={() => activeId && void chatStore.regenerate(activeId, false, message.id)}
                     onSwitchVersion={(version) => activeId && void chatStore.switchVersion(activeId, message.id, version)}
-                  />
-                );
+                  />,
+                  attached.length > 0 && (
+                    <AttachmentChips
+                      key={`${message.id}-files`}
+                      items={attached}
+                      tokens={usage?.attachments}
+                      label="Files sent with this message"
+                      testId="message-attachments"
+                    />
+                  ),
+                ];
               })}
             </div>
           )}
@@ -313,6 +369,13 @@ export function ChatView() {
             onNewChat={() => {
               chatStore.dismissContextFull(activeId);
               newChat();
+            }}
+            onRemoveAttachment={(attachmentId) => {
+              stickToBottom.current = true;
+              void api
+                .removeAttachment(attachmentId)
+                .then(() => chatStore.regenerate(activeId))
+                .catch((e: Error) => setSendError(e.message));
             }}
             onOpenSettings={() => setPanelOpen(true)}
             onDismiss={() => chatStore.dismissContextFull(activeId)}
@@ -345,7 +408,19 @@ export function ChatView() {
             onStop={stop}
             onTextChange={setDraftText}
           >
-            {contextLimit > 0 && <ContextMeter used={contextUsed} limit={contextLimit} detail={contextDetail} />}
+            <AttachButton onClick={() => void files.attach()} disabled={generating} />
+            <AttachmentChips
+              items={files.items}
+              tokens={usage?.attachments}
+              onRemove={(id) => void files.remove(id)}
+              label="Files to send"
+            />
+            {files.errors.map((e) => (
+              <p key={e} className="attachment-error" role="alert">
+                {e}
+              </p>
+            ))}
+            {contextLimit > 0 && <ContextMeter used={contextUsed} limit={contextLimit} detail={contextDetail} parts={contextParts} />}
           </Composer>
         </div>
       </section>

@@ -3,6 +3,7 @@ import { api, type Conversation, type ExportFormat, type SearchHit } from "../ap
 import { useApp } from "../state/AppContext";
 import { chatStore, useChatStoreVersion } from "../state/chatStore";
 import { dateGroup, type DateGroup } from "../lib/format";
+import { shortcut } from "../lib/shortcuts";
 import {
   ChatIcon,
   CheckIcon,
@@ -18,8 +19,7 @@ import {
 } from "../components/Icons";
 
 const SEARCH_DEBOUNCE_MS = 150;
-const isMac = typeof navigator !== "undefined" && /Mac|iPhone|iPad/.test(navigator.platform);
-export const NEW_CHAT_SHORTCUT = isMac ? "⌘N" : "Ctrl+N";
+export const NEW_CHAT_SHORTCUT = shortcut("newChat").label;
 
 interface Row {
   conversation: Conversation;
@@ -103,7 +103,7 @@ export function Sidebar() {
           className="button button-primary new-chat"
           data-testid="new-chat"
           onClick={newChat}
-          aria-keyshortcuts={isMac ? "Meta+N" : "Control+N"}
+          aria-keyshortcuts={shortcut("newChat").aria}
           title={`New chat (${NEW_CHAT_SHORTCUT})`}
         >
           <PlusIcon />
@@ -114,7 +114,9 @@ export function Sidebar() {
           <SearchIcon className="search-icon" />
           <input
             type="search"
+            id="conversation-search"
             data-testid="conversation-search"
+            aria-keyshortcuts={shortcut("search").aria}
             aria-label="Search conversations"
             placeholder="Search conversations"
             value={query}

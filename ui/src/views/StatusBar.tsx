@@ -1,10 +1,11 @@
 import { useApp } from "../state/AppContext";
 import { chatStore, useChatStoreVersion } from "../state/chatStore";
 import { formatBytes } from "../lib/format";
-import { BoltIcon, CpuIcon, CubeIcon, MemoryIcon } from "../components/Icons";
+import { BoltIcon, CpuIcon, CubeIcon, KeyboardIcon, MemoryIcon } from "../components/Icons";
+import { shortcut } from "../lib/shortcuts";
 
 export function StatusBar() {
-  const { systemInfo, installed, settings, setView } = useApp();
+  const { systemInfo, installed, settings, setView, showShortcuts } = useApp();
   useChatStoreVersion();
   const streams = chatStore.activeStreams();
   const loadingStream = streams.find(([, s]) => s.loading)?.[1];
@@ -75,6 +76,17 @@ export function StatusBar() {
             : ""}
         </span>
       )}
+      <button
+        type="button"
+        className="status-item status-shortcuts"
+        data-testid="show-shortcuts"
+        aria-keyshortcuts={shortcut("help").aria}
+        title={`Keyboard shortcuts (${shortcut("help").label})`}
+        onClick={showShortcuts}
+      >
+        <KeyboardIcon size={14} />
+        <span>Shortcuts</span>
+      </button>
     </footer>
   );
 }

@@ -188,14 +188,7 @@ impl HfApi {
         for field in ["downloads", "likes", "lastModified", "gated", "private"] {
             url.query_pairs_mut().append_pair("expand[]", field);
         }
-        let (body, _) = self.get_json(downloader, &url).await?;
-        let items: Vec<SearchItem> = serde_json::from_slice(&body).map_err(|e| {
-            request_error(
-                &url,
-                HubFailure::BadResponse,
-                format!("unexpected JSON: {e}"),
-            )
-        })?;
+        let (items, _): (Vec<SearchItem>, _) = self.get_json(downloader, &url).await?;
         Ok(items
             .into_iter()
             .filter_map(|i| {
@@ -230,14 +223,7 @@ impl HfApi {
         url.query_pairs_mut().append_pair("recursive", "true");
         let mut entries: Vec<TreeEntry> = Vec::new();
         for _ in 0..MAX_TREE_PAGES {
-            let (body, next) = self.get_json(downloader, &url).await?;
-            let page: Vec<TreeEntry> = serde_json::from_slice(&body).map_err(|e| {
-                request_error(
-                    &url,
-                    HubFailure::BadResponse,
-                    format!("unexpected JSON: {e}"),
-                )
-            })?;
+            let (page, next): (Vec<TreeEntry>, _) = self.get_json(downloader, &url).await?;
             entries.extend(page);
             match next {
                 Some(n) => url = n,
@@ -265,9 +251,13 @@ impl HfApi {
         Ok(group_gguf(files))
     }
 
-    /// One GET of a JSON document: the body and the `Link: <…>; rel="next"` page, if any
+    /// One GET of a JSON document: its value and the `Link: <…>; rel="next"` page, if any
     /// (same origin only).
-    async fn get_json(&self, downloader: &Downloader, url: &Url) -> Result<(Vec<u8>, Option<Url>)> {
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        downloader: &Downloader,
+        url: &Url,
+    ) -> Result<(T, Option<Url>)> {
         let response = match downloader.get(url, 0).await {
             Ok(r) => r,
             Err(Failure::Retry(reason)) => {
@@ -307,7 +297,14 @@ impl HfApi {
                 format!("the answer broke off: {e}"),
             )
         })?;
-        Ok((body.to_vec(), next))
+        let value = serde_json::from_slice(&body).map_err(|e| {
+            request_error(
+                url,
+                HubFailure::BadResponse,
+                format!("unexpected JSON: {e}"),
+            )
+        })?;
+        Ok((value, next))
     }
 
     pub fn new(base: &str) -> Result<Self> {

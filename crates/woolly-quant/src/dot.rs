@@ -503,7 +503,11 @@ mod tests {
         quantize_q8(&x, &mut fast);
         quantize_q8_body(&x, &mut slow);
         for (i, (a, b)) in fast.iter().zip(&slow).enumerate() {
-            assert_eq!((a.d, a.s, a.sx, a.h, a.qs), (b.d, b.s, b.sx, b.h, b.qs), "block {i}");
+            assert_eq!(
+                (a.d, a.s, a.sx, a.h, a.qs),
+                (b.d, b.s, b.sx, b.h, b.qs),
+                "block {i}"
+            );
         }
     }
 }

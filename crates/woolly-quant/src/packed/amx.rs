@@ -284,7 +284,10 @@ pub unsafe fn gemm_rows<const AMX: bool>(
                         let sum = |v: [__m512; PARTS]| {
                             _mm512_add_ps(_mm512_add_ps(v[0], v[1]), _mm512_add_ps(v[2], v[3]))
                         };
-                        (sum([0, 1, 2, 3].map(part)), sum([0, 1, 2, 3].map(|p| mins[p][m])))
+                        (
+                            sum([0, 1, 2, 3].map(part)),
+                            sum([0, 1, 2, 3].map(|p| mins[p][m])),
+                        )
                     };
                     // SAFETY: `Lanes` is 16 aligned f32.
                     unsafe { _mm512_store_ps(total.0.as_mut_ptr(), _mm512_add_ps(a, min)) };

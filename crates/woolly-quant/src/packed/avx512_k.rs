@@ -163,8 +163,10 @@ pub unsafe fn q4k<const FIVE: bool, const T: usize>(
                         // Bits 2c and 2c + 1 of each byte are the fifth bits of values k, k + 16.
                         let h = _mm512_load_si512(lines.add(j / 4 * 5 + 4) as *const _);
                         let h = _mm512_srl_epi16(h, _mm_cvtsi32_si128(2 * i as i32));
-                        lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16::<4>(h), fifth));
-                        hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_slli_epi16::<3>(h), fifth));
+                        lo =
+                            _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16::<4>(h), fifth));
+                        hi =
+                            _mm512_or_si512(hi, _mm512_and_si512(_mm512_slli_epi16::<3>(h), fifth));
                     }
                     *w = (lo, hi);
                 }

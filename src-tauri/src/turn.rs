@@ -28,15 +28,10 @@ pub enum TurnKind {
         attachments: Vec<String>,
     },
     /// A new version of reply `message_id` (None: the end of the shown thread).
-    Regenerate {
-        message_id: Option<String>,
-    },
+    Regenerate { message_id: Option<String> },
     /// A new version of user message `message_id` (with the same attachments) and a reply
     /// to it.
-    Edit {
-        message_id: String,
-        content: String,
-    },
+    Edit { message_id: String, content: String },
 }
 
 fn error_event(e: &AppError) -> ChatEvent {

@@ -24,7 +24,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Attachment> {
 /// Copies the attachments of message `from` to message `to` (new ids, same files, same
 /// order): the new version of an edited message is sent with the original's files.
 pub(super) fn copy_in(conn: &Connection, from: &str, to: &str) -> AppResult<()> {
-    let mut stmt = conn.prepare("SELECT seq FROM attachments WHERE message_id = ?1 ORDER BY seq")?;
+    let mut stmt =
+        conn.prepare("SELECT seq FROM attachments WHERE message_id = ?1 ORDER BY seq")?;
     let seqs: Vec<i64> = stmt
         .query_map([from], |r| r.get(0))?
         .collect::<Result<_, _>>()?;

@@ -96,6 +96,38 @@ fn matches_llama_cpp_on_all_reference_cases() {
     );
 }
 
+/// Every ASCII byte alone, between letters and doubled before a word: the test model's
+/// vocabulary has no token for a few control bytes (0x1D among them), and llama.cpp drops
+/// them; Woolly must give the same ids (`bench/control_bytes_refdata.mjs`).
+#[test]
+fn control_bytes_match_llama_cpp() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/refdata/smollm2-control-bytes.json"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read control-bytes refdata"))
+            .expect("reference JSON");
+    let tok = tokenizer();
+    let cases = json["cases"].as_array().expect("cases");
+    assert_eq!(cases.len(), 3 * 128);
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| {
+            let text = c["text"].as_str().expect("text");
+            let want: Vec<u32> = serde_json::from_value(c["ids"].clone()).expect("ids");
+            let got = tok.encode(text, false, false);
+            (got != want).then(|| format!("{text:?}: want {want:?}, got {got:?}"))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The reference does drop some bytes (else this test would not cover the case).
+    assert!(!json["meta"]["dropped_bytes"]
+        .as_array()
+        .expect("dropped")
+        .is_empty());
+}
+
 #[test]
 fn metadata_is_read() {
     let tok = tokenizer();

@@ -9,12 +9,13 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
 
 # Debian packages. Vulkan's software driver (lavapipe) lets the GPU path run and be tested
-# on machines without a GPU; gnome-keyring is the real Secret Service the keychain tests use.
+# on machines without a GPU; gnome-keyring is the real Secret Service the keychain tests use
+# (gdbus, from libglib2.0-bin, locks it for the locked-keychain test).
 # The desktop app (Tauri 2) builds against WebKitGTK 4.1 and GTK 3; its end-to-end test runs
 # the real window under Xvfb through WebKitWebDriver (webkit2gtk-driver). The install test
 # (tests/dist) validates the packaged desktop entry and AppStream metainfo with
 # desktop-file-validate and appstreamcli.
-APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 pkg-config dbus gnome-keyring libsecret-tools
+APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 pkg-config dbus gnome-keyring libsecret-tools libglib2.0-bin
   build-essential file libwebkit2gtk-4.1-dev libgtk-3-dev libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev
   xvfb xauth webkit2gtk-driver fonts-dejavu-core

@@ -119,7 +119,7 @@ pub struct EngineHost {
     slot: Mutex<Slot>,
     /// One load at a time.
     loading: Mutex<()>,
-    /// When a turn last asked for the engine (idle unloading counts from here).
+    /// When the engine was last asked for or seen in use (idle unloading counts from here).
     last_used: Mutex<std::time::Instant>,
 }
 
@@ -273,38 +273,42 @@ impl EngineHost {
     /// Drops the engine (a generation still running keeps its own reference until it ends).
     pub fn unload(&self) {
         let _one_at_a_time = lock(&self.loading);
-        let mut s = lock(&self.slot);
-        *s = Slot {
-            engine: None,
-            model: None,
-            loaded: None,
-            state: ModelState::Unloaded,
-            error: None,
-        };
-        drop(s);
-        woolly_core::engine::return_freed_memory();
+        self.clear();
     }
 
-    /// Unloads the model when no turn asked for it for `idle` and nothing else holds it (a
-    /// running reply or the local API server keeps its own reference): its memory goes
-    /// back to the OS. Whether it unloaded.
+    /// Unloads the model when nothing has held it for `idle` (a running reply or the local
+    /// API server keeps its own reference): its memory goes back to the OS. Whether it
+    /// unloaded. A check that finds the engine in use restarts the clock, so idle time counts
+    /// from the end of a long reply (to within the caller's check interval), not its start.
     pub fn unload_if_idle(&self, idle: std::time::Duration) -> bool {
         let _one_at_a_time = lock(&self.loading);
-        let mut s = lock(&self.slot);
-        let unused = s.engine.as_ref().is_some_and(|e| Arc::strong_count(e) == 1);
-        if !unused || lock(&self.last_used).elapsed() < idle {
+        let s = lock(&self.slot);
+        let Some(engine) = s.engine.as_ref() else {
+            return false;
+        };
+        let mut last_used = lock(&self.last_used);
+        if Arc::strong_count(engine) > 1 {
+            *last_used = std::time::Instant::now();
             return false;
         }
-        *s = Slot {
+        if last_used.elapsed() < idle {
+            return false;
+        }
+        drop((last_used, s));
+        self.clear();
+        true
+    }
+
+    /// Forgets the model and gives its memory back; the caller holds `loading`.
+    fn clear(&self) {
+        *lock(&self.slot) = Slot {
             engine: None,
             model: None,
             loaded: None,
             state: ModelState::Unloaded,
             error: None,
         };
-        drop(s);
         woolly_core::engine::return_freed_memory();
-        true
     }
 
     /// Unloads if `path` is the loaded model.

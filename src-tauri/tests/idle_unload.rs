@@ -53,7 +53,21 @@ fn an_idle_model_is_unloaded_and_its_memory_given_back() {
     let engine = &state.engine;
     // Used just now: not idle for 15 minutes.
     assert!(!engine.unload_if_idle(Duration::from_secs(15 * 60)));
-    // Shared with the running local API server: kept.
+    // Idle time counts from the end of use, not from when a turn asked for the engine: held
+    // (as a long reply holds it) past the idle time, it is kept, and kept again right after
+    // it is let go; only a full idle time later does it go.
+    let held = engine.current().expect("loaded");
+    let idle = Duration::from_millis(300);
+    std::thread::sleep(idle * 2);
+    assert!(!engine.unload_if_idle(idle), "unloaded while in use");
+    drop(held);
+    assert!(
+        !engine.unload_if_idle(idle),
+        "unloaded as soon as a long use ended: the idle clock started at the use's start"
+    );
+    std::thread::sleep(idle * 2);
+    assert!(engine.unload_if_idle(idle), "kept after a full idle time");
+    // Shared with the running local API server (which loads it again): kept.
     let port = free_port();
     h.invoke("start_server", json!({"port": port})).unwrap();
     assert!(!engine.unload_if_idle(Duration::ZERO));

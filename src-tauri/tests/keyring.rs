@@ -130,3 +130,125 @@ fn without_a_secret_service_secret_features_say_so_and_the_rest_works() {
     .expect("a chat turn without a keychain");
     assert!(support::token_count(&h.events(ch_id)) > 0);
 }
+
+const LOCKED_ENV: &str = "WOOLLY_LOCKED_KEYCHAIN_CHILD";
+
+/// The real keychain, present but locked (a gnome-keyring on a private session bus, locked
+/// through the Secret Service API after a key was saved; no display, so its unlock prompt
+/// cannot show): the secret features fail with the `keychain` code, fast; the server, whose
+/// key is in the locked keychain, refuses to start rather than run without it; everything else
+/// works. Run in a child process under its own `dbus-run-session` so locking the collection
+/// does not touch the other keychain test.
+#[test]
+fn with_a_locked_keychain_secret_features_say_so_and_the_rest_works() {
+    if std::env::var_os("WOOLLY_KEYRING_TEST").is_none() {
+        eprintln!("skipped: set WOOLLY_KEYRING_TEST=1 inside a D-Bus session with gnome-keyring");
+        return;
+    }
+    if std::env::var_os(LOCKED_ENV).is_none() {
+        let data = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("dbus-run-session")
+            .args([
+                "--",
+                "sh",
+                "-c",
+                "echo pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$0\" \"$@\"",
+            ])
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "with_a_locked_keychain_secret_features_say_so_and_the_rest_works",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(LOCKED_ENV, "1")
+            .env("XDG_DATA_HOME", data.path())
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let h = support::Harness::open_with(dir.path(), Arc::new(Keychain));
+    h.invoke("set_server_api_key", json!({"apiKey": "wk-locked-key"}))
+        .expect("save the key while the keychain is unlocked");
+    assert_eq!(
+        Keychain.get(API_KEY_SECRET).unwrap().as_deref(),
+        Some("wk-locked-key")
+    );
+    let lock = std::process::Command::new("gdbus")
+        .args([
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.secrets",
+            "--object-path",
+            "/org/freedesktop/secrets",
+            "--method",
+            "org.freedesktop.Secret.Service.Lock",
+            "['/org/freedesktop/secrets/collection/login']",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "lock the collection: {}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    // Locked indeed: the Secret Service itself refuses to read the key now.
+    let lookup = std::process::Command::new("secret-tool")
+        .args([
+            "lookup",
+            "service",
+            KEYRING_SERVICE,
+            "username",
+            API_KEY_SECRET,
+        ])
+        .output()
+        .unwrap();
+    assert!(!lookup.status.success(), "still readable after locking");
+
+    let timed = |cmd: &str, args: serde_json::Value| {
+        let start = Instant::now();
+        let r = h.invoke(cmd, args);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{cmd} took {:?}",
+            start.elapsed()
+        );
+        r
+    };
+    let err = timed("set_server_api_key", json!({"apiKey": "wk-other"})).unwrap_err();
+    assert_eq!(err["code"], "keychain", "{err}");
+    let err = timed("set_hf_token", json!({"token": "hf_abc"})).unwrap_err();
+    assert_eq!(err["code"], "keychain", "{err}");
+    assert_eq!(timed("has_hf_token", json!({})).unwrap(), false);
+    // The server's key is locked away: starting it without the key would open it to anyone.
+    let port = support::free_port();
+    let err = timed("start_server", json!({"port": port})).unwrap_err();
+    assert_eq!(err["code"], "keychain", "{err}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the server listens without its key"
+    );
+    // Everything else works: history, settings, a chat.
+    let c = timed("create_conversation", json!({"title": null})).unwrap();
+    let settings = timed("get_settings", json!({})).unwrap();
+    timed("save_settings", json!({"settings": settings})).unwrap();
+    let id = c["id"].as_str().unwrap();
+    support::greedy(&h, id, 4);
+    let (ch_id, ch) = h.channel();
+    timed(
+        "send_message",
+        json!({"conversationId": id, "content": "Hi", "onEvent": ch}),
+    )
+    .expect("a chat turn with a locked keychain");
+    assert!(support::token_count(&h.events(ch_id)) > 0);
+}

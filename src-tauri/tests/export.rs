@@ -214,3 +214,130 @@ fn a_bad_file_is_refused_and_changes_nothing() {
     // The good file still imports.
     assert_eq!(export::import(&db, good.as_bytes()).unwrap().len(), 2);
 }
+
+/// Files sent with a message travel with it: the JSON carries each one's name, kind, size,
+/// note and text, an import restores them on the copy's message; the Markdown shows them
+/// under the message in a fence their own backticks cannot close. A file that attaches
+/// files to a reply, or names one with a path, is refused and changes nothing.
+#[test]
+fn attached_files_are_exported_and_imported() {
+    use woolly_desktop::attachments::{Attachment, AttachmentKind};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("history.db")).unwrap();
+    let c = db
+        .create_conversation(Some("With files"), "", &SamplingParams::default(), None)
+        .unwrap();
+    let q = db.add_user_message(&c.id, "What is in them?").unwrap();
+    let file = |id: &str, name: &str, kind, text: &str, note: Option<&str>| Attachment {
+        id: id.into(),
+        name: name.into(),
+        kind,
+        size_bytes: 1000 + text.len() as u64,
+        chars: text.chars().count() as u32,
+        note: note.map(Into::into),
+        message_id: None,
+        text: text.into(),
+    };
+    let notes = "# Pantry\n\n```\nmarmalade\n```\n";
+    db.add_attachments(
+        &q.id,
+        &[
+            file("a1", "notes.md", AttachmentKind::Text, notes, None),
+            file(
+                "a2",
+                "report.pdf",
+                AttachmentKind::Pdf,
+                "Quarterly \u{FFFD} figures",
+                Some("1 byte was not UTF-8"),
+            ),
+        ],
+    )
+    .unwrap();
+    let r = db.start_reply(&c.id, &q.id, None).unwrap();
+    db.finish_reply(&r.id, "Marmalade.", None).unwrap();
+
+    let threads = export::threads(&db, None).unwrap();
+    let json = export::to_json(&threads, 0).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let sent = &value["conversations"][0]["messages"][0]["attachments"];
+    assert_eq!(
+        sent,
+        &serde_json::json!([
+            {"name": "notes.md", "kind": "text", "sizeBytes": 1000 + notes.len(), "note": null, "text": notes},
+            {"name": "report.pdf", "kind": "pdf", "sizeBytes": 1000 + "Quarterly \u{FFFD} figures".len(),
+             "note": "1 byte was not UTF-8", "text": "Quarterly \u{FFFD} figures"},
+        ])
+    );
+    assert!(value["conversations"][0]["messages"][1]
+        .get("attachments")
+        .is_none());
+
+    let md = export::to_markdown(&threads, 0);
+    let expected = format!(
+        "**Attached file: notes.md**\n\n````\n{}\n````\n",
+        notes.trim_end()
+    );
+    assert!(md.contains(&expected), "{md}");
+    assert!(md.contains("**Attached file: report.pdf** (1 byte was not UTF-8)\n\n```\nQuarterly"));
+    assert!(md.find("What is in them?").unwrap() < md.find("notes.md").unwrap());
+    assert!(md.find("notes.md").unwrap() < md.find("Marmalade.").unwrap());
+
+    let other = Db::open(&dir.path().join("other.db")).unwrap();
+    let imported = export::import(&other, json.as_bytes()).unwrap();
+    let copy = other.attachments(&imported[0].id).unwrap();
+    let first = &other.messages(&imported[0].id).unwrap()[0];
+    let got: Vec<_> = copy
+        .iter()
+        .map(|a| {
+            (
+                a.name.as_str(),
+                a.kind,
+                a.size_bytes,
+                a.note.as_deref(),
+                a.text.as_str(),
+            )
+        })
+        .collect();
+    let want: Vec<_> = db
+        .attachments(&c.id)
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.name, a.kind, a.size_bytes, a.note, a.text))
+        .collect();
+    let want: Vec<_> = want
+        .iter()
+        .map(|(n, k, s, note, t)| (n.as_str(), *k, *s, note.as_deref(), t.as_str()))
+        .collect();
+    assert_eq!(got, want);
+    assert!(copy
+        .iter()
+        .all(|a| a.message_id.as_deref() == Some(first.id.as_str())));
+    assert!(copy.iter().all(|a| a.id != "a1" && a.id != "a2"), "new ids");
+
+    // Refused, nothing imported: files on a reply, a name with a directory, too much text.
+    let on_reply = {
+        let mut v = value.clone();
+        let files = v["conversations"][0]["messages"][0]["attachments"].take();
+        v["conversations"][0]["messages"][0]["attachments"] = serde_json::json!([]);
+        v["conversations"][0]["messages"][1]["attachments"] = files;
+        v.to_string()
+    };
+    let with_path = json.replacen("\"notes.md\"", "\"../etc/notes.md\"", 1);
+    let huge = {
+        let mut v = value.clone();
+        v["conversations"][0]["messages"][0]["attachments"][0]["text"] =
+            serde_json::Value::String("x".repeat((1 << 20) + 1));
+        v.to_string()
+    };
+    let before = other.list_conversations().unwrap().len();
+    for (what, bytes, says) in [
+        ("files on a reply", on_reply, "only a user's message"),
+        ("a path", with_path, "invalid name"),
+        ("too much text", huge, "more than 1 MiB"),
+    ] {
+        let e = export::import(&other, bytes.as_bytes()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument, "{what}: {}", e.message);
+        assert!(e.message.contains(says), "{what}: {}", e.message);
+        assert_eq!(other.list_conversations().unwrap().len(), before, "{what}");
+    }
+}

@@ -1,6 +1,6 @@
 //! Imported conversations (see `crate::export`): each gets a new id, its messages new ids
-//! and keep their tree (parents, version order, the shown branch), text, times and
-//! statistics; all of a file's conversations land in one transaction, so a failure leaves
+//! and keep their tree (parents, version order, the shown branch), text, attached files,
+//! times and statistics; all of a file's conversations land in one transaction, so a failure leaves
 //! the history as it was.
 
 use super::conversations::get_in;
@@ -48,6 +48,13 @@ impl Db {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![new, id, m.role.as_str(), m.content, m.created_at, stats, m.model_id, parent],
                 )?;
+                for a in &m.attachments {
+                    tx.execute(
+                        "INSERT INTO attachments (id, message_id, name, kind, size_bytes, note, content, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        params![new_id(), new, a.name, a.kind.as_str(), a.size_bytes as i64, a.note, a.text, m.created_at],
+                    )?;
+                }
                 if let Some(file_id) = m.id.as_deref() {
                     ids_of.insert(file_id, new);
                 }

@@ -2,6 +2,7 @@
 //! of the shown thread under a role header with its text as written (Markdown and code
 //! blocks intact). Other versions are not written out, only noted: "version 2 of 3" on a
 //! message's header and a count of the messages in other branches (the JSON has them all).
+//! Files sent with a message follow it, each under its name, its text in a code fence.
 
 use super::Thread;
 use crate::types::Message;
@@ -95,9 +96,27 @@ pub fn to_markdown(threads: &[Thread], exported_at: i64) -> String {
                 out.push_str("\n```");
             }
             out.push('\n');
+            for a in t.attachments_of(&m.id) {
+                let _ = write!(out, "\n**Attached file: {}**", a.name.replace('\n', " "));
+                if let Some(note) = &a.note {
+                    let _ = write!(out, " ({note})");
+                }
+                let fence = fence_for(&a.text);
+                let _ = writeln!(
+                    out,
+                    "\n\n{fence}\n{}\n{fence}",
+                    a.text.trim_end_matches('\n')
+                );
+            }
         }
     }
     out
+}
+
+/// A backtick fence longer than any run of backticks in `text`, so the text cannot close it.
+fn fence_for(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
 }
 
 /// ` · version 2 of 3` for a message with other versions.
@@ -162,6 +181,7 @@ mod tests {
                 conversation: c,
                 messages,
                 all,
+                attachments: vec![],
             }],
             0,
         );
@@ -185,6 +205,8 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("An older reply"), "{md}");
+        assert_eq!(fence_for("no code"), "```");
+        assert_eq!(fence_for("```rust\n````\n"), "`````");
         let open = to_markdown(&[], 0);
         assert!(open.is_empty());
     }

@@ -13,12 +13,16 @@
 //!       "currentId": "m3" | null,
 //!       "messages": [ { "id": "m1", "parentId": null, "role": "user" | "assistant",
 //!                       "content": "…", "createdAt": 0, "modelId": "…" | null,
-//!                       "stats": { …GenerationStats } | null } ] } ] }
+//!                       "stats": { …GenerationStats } | null,
+//!                       "attachments": [ { "name": "…", "kind": "text" | "pdf",
+//!                                          "sizeBytes": 0, "note": "…" | null,
+//!                                          "text": "…" } ] } ] } ] }
 //! ```
 //!
 //! Version 2 carries the whole message tree (every version of every message, `parentId`
 //! links, `currentId` the end of the shown thread); version 1 files (one linear thread, no
-//! ids) still import. Reading checks everything before anything is written: a file that is
+//! ids) still import. `attachments` (the files sent with a user message, their text as the
+//! prompt got it) is optional: absent, a message has none. Reading checks everything before anything is written: a file that is
 //! not JSON, is cut short, has another `format`, a newer `version`, an unknown role,
 //! invalid parameters, duplicate ids, a parent that is not there or a cycle gets a clear
 //! error, and the history is left as it was.
@@ -26,6 +30,7 @@
 mod markdown;
 mod tree;
 
+use crate::attachments::{Attachment, AttachmentKind, MAX_TEXT_BYTES};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::types::{Conversation, GenerationStats, Message, Role, SamplingParams};
@@ -103,6 +108,56 @@ pub struct ExportedMessage {
     pub model_id: Option<String>,
     #[serde(default)]
     pub stats: Option<GenerationStats>,
+    /// Files sent with a user message, in the order they were attached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<ExportedAttachment>,
+}
+
+/// A file sent with a message: what the prompt got from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedAttachment {
+    /// The file's name, no directory.
+    pub name: String,
+    pub kind: AttachmentKind,
+    /// The file's size on disk when it was attached.
+    #[serde(default)]
+    pub size_bytes: u64,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Its text (a PDF's extracted text), at most `MAX_TEXT_BYTES`.
+    pub text: String,
+}
+
+impl ExportedAttachment {
+    fn of(a: &Attachment) -> Self {
+        Self {
+            name: a.name.clone(),
+            kind: a.kind,
+            size_bytes: a.size_bytes,
+            note: a.note.clone(),
+            text: a.text.clone(),
+        }
+    }
+
+    /// Why it cannot be imported, if it cannot.
+    fn check(&self) -> Result<(), String> {
+        let name = &self.name;
+        if name.trim().is_empty()
+            || name.chars().count() > 255
+            || name.contains(['/', '\\'])
+            || name.chars().any(char::is_control)
+        {
+            return Err(format!("an attached file has an invalid name {name:?}"));
+        }
+        if self.text.len() > MAX_TEXT_BYTES {
+            return Err(format!(
+                "the attached file {name:?} holds more than {} MiB of text",
+                MAX_TEXT_BYTES >> 20
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A conversation to export.
@@ -113,6 +168,17 @@ pub struct Thread {
     pub messages: Vec<Message>,
     /// Every message of every branch, oldest first (the JSON).
     pub all: Vec<Message>,
+    /// The files sent with its messages, in the order they were attached.
+    pub attachments: Vec<Attachment>,
+}
+
+impl Thread {
+    /// The files sent with message `id`.
+    pub fn attachments_of<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Attachment> {
+        self.attachments
+            .iter()
+            .filter(move |a| a.message_id.as_deref() == Some(id))
+    }
 }
 
 /// The threads of `ids` (every conversation when None), newest first as the sidebar lists
@@ -130,10 +196,12 @@ pub fn threads(db: &Db, ids: Option<&[String]>) -> AppResult<Vec<Thread>> {
         .map(|conversation| {
             let messages = db.messages(&conversation.id)?;
             let all = db.all_messages(&conversation.id)?;
+            let attachments = db.attachments(&conversation.id)?;
             Ok(Thread {
                 conversation,
                 messages,
                 all,
+                attachments,
             })
         })
         .collect()
@@ -147,12 +215,9 @@ pub fn to_file(threads: &[Thread], exported_at: i64) -> ExportFile {
         app: format!("woolly-desktop {}", env!("CARGO_PKG_VERSION")),
         conversations: threads
             .iter()
-            .map(
-                |Thread {
-                     conversation: c,
-                     messages,
-                     all,
-                 }| ExportedConversation {
+            .map(|t| {
+                let (c, messages, all) = (&t.conversation, &t.messages, &t.all);
+                ExportedConversation {
                     title: c.title.clone(),
                     created_at: c.created_at,
                     updated_at: c.updated_at,
@@ -170,10 +235,14 @@ pub fn to_file(threads: &[Thread], exported_at: i64) -> ExportFile {
                             created_at: m.created_at,
                             model_id: m.model_id.clone(),
                             stats: m.stats.clone(),
+                            attachments: t
+                                .attachments_of(&m.id)
+                                .map(ExportedAttachment::of)
+                                .collect(),
                         })
                         .collect(),
-                },
-            )
+                }
+            })
             .collect(),
     }
 }
@@ -257,6 +326,19 @@ pub fn parse(bytes: &[u8]) -> AppResult<ExportFile> {
             )));
         }
         tree::normalize(c, version).map_err(|e| bad(format!("conversation {}: {e}", i + 1)))?;
+        for (j, m) in c.messages.iter().enumerate() {
+            if !m.attachments.is_empty() && m.role != Role::User {
+                return Err(bad(format!(
+                    "conversation {}, message {}: only a user's message has attached files",
+                    i + 1,
+                    j + 1
+                )));
+            }
+            for a in &m.attachments {
+                a.check()
+                    .map_err(|e| bad(format!("conversation {}, message {}: {e}", i + 1, j + 1)))?;
+            }
+        }
     }
     Ok(file)
 }

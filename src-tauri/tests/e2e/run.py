@@ -12,7 +12,9 @@ and WebKitWebDriver with the real test model:
   branch and switching the same way; in Settings start the local API server,
   call it over HTTP, add it as a remote provider and chat through it; attach a file to a new
   chat (the dialog's answer given by WOOLLY_E2E_ATTACH_FILES), ask about it and find it saved
-  with the message, its chip showing its tokens and the context meter by part; in Models
+  with the message, its chip showing its tokens and the context meter by part, and export it
+  (the file is in the JSON with its message); run axe-core (colour contrast included) on
+  Settings and the chat in the dark and the light theme and on Models; in Models
   search the Hugging Face Hub against a loopback stand-in of its API (the recorded response
   shapes of crates/woolly-hub/tests/fixtures/hf/), open a repository (a split model is
   refused), save a screenshot, download a file from the stand-in with a pause and a resume
@@ -437,6 +439,39 @@ class App:
         log(f"screenshot {path} ({size} bytes)")
 
 
+# axe-core (the UI's pinned dev dependency) checks the live window, colour contrast included,
+# which jsdom (the vitest accessibility checks) cannot judge.
+AXE_JS = next((p for p in (REPO / "node_modules/axe-core/axe.min.js", REPO / "ui/node_modules/axe-core/axe.min.js")
+               if p.exists()), None)
+
+
+def axe_check(app, view):
+    """No axe-core violations on what the window shows now."""
+    assert AXE_JS, "axe-core is not installed (npm ci)"
+    # Colours mid-transition (a theme just changed) are neither theme's: wait until the
+    # page's colours stop changing (the window's frame clock is slow under Xvfb).
+    colours = "return [...document.querySelectorAll('body *')].map((e) => " \
+        "{ const s = getComputedStyle(e); return s.color + s.backgroundColor; }).join()"
+    seen = [None]
+
+    def settled():
+        now = app.s.script(colours)
+        same, seen[0] = now == seen[0], now
+        return same
+    app.s.wait("the colours to settle", settled, timeout=30, interval=0.5)
+    if not app.s.script("return !!window.axe"):
+        app.s.script(AXE_JS.read_text() + "\nreturn !!window.axe")
+    found = json.loads(app.s.script_async("""
+        const done = arguments[arguments.length - 1];
+        axe.run(document, { resultTypes: ["violations"] })
+          .then((r) => done(JSON.stringify(r.violations.map((v) => ({
+            id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ") + ": " + n.failureSummary) })))))
+          .catch((e) => done(JSON.stringify([{ id: "axe-error", help: String(e), nodes: [] }])));"""))
+    assert not found, f"axe-core on {view}:\n" + "\n".join(
+        f"- {v['id']} ({v['help']}): " + "; ".join(v["nodes"][:6]) for v in found)
+    log(f"axe-core: no violations on {view}")
+
+
 def models_steps(app, hub, home):
     """Models: Hugging Face search against the stand-in, a download paused and resumed, an
     import through the native dialog, deletes."""
@@ -469,6 +504,7 @@ def models_steps(app, hub, home):
     assert "Q4_1" in text(row) and app.s.attr(app.s.find('[data-testid="fit-badge"]', root=row), "data-fit") == "fits", text(row)
     app.s.script("document.querySelector('[data-testid=\"hub-section\"]').scrollIntoView()")
     app.shot(str(SHOT.with_name(SHOT.stem + "-hub-search.png")))
+    axe_check(app, "Models (Hugging Face results and a repository's files)")
 
     # Download it from the stand-in: pause mid-way (the .part stays still), resume (HTTP
     # Range from where it stopped), verified against the listing's SHA-256, installed.
@@ -746,6 +782,13 @@ def main():
         listed = app.s.find('[data-testid="provider-models"]', timeout=30)
         assert served in text(listed), text(listed)
         app.shot(str(SHOT.with_name(SHOT.stem + "-settings.png")))
+        axe_check(app, "Settings (light theme, server running, a provider)")
+        def theme(value):  # applied once saved
+            app.s.click(app.s.find(f'[data-testid="theme"] input[value="{value}"]'))
+            app.s.click(app.s.find('[data-testid="settings-save"]'))
+        theme("dark")
+        app.s.wait("the dark theme", lambda: app.s.script("return document.documentElement.dataset.theme") == "dark")
+        axe_check(app, "Settings (dark theme)")
 
         # A new chat on the provider's model: the reply streams in over HTTP.
         app.s.click(app.s.find('[data-testid="nav-chat"]'))
@@ -800,6 +843,22 @@ def main():
         log(f"attached {ATTACH_NAME}: chip {text(sent).strip()!r}, meter {text(parts).strip()!r}; "
             f"answer {answer[:80]!r}")
         app.shot(str(SHOT.with_name(SHOT.stem + "-attachment.png")))
+        # Exported, the file travels with its message (name and text).
+        (home / "export.json").unlink()
+        app.s.click(app.s.find('[data-testid="export-conversation"]', root=app.s.find('.conversation-row.active')))
+        app.s.click(app.s.find('[data-testid="export-json"]', timeout=5))
+        app.s.wait("the export", lambda: (home / "export.json").exists(), timeout=30)
+        exported = json.loads((home / "export.json").read_text())["conversations"][0]["messages"]
+        files = [(m["content"], a["name"], a["text"]) for m in exported for a in m.get("attachments", [])]
+        assert files == [(ATTACH_PROMPT, ATTACH_NAME, ATTACH_TEXT)], files
+        log("exported the conversation: the attached file is in the JSON with its message")
+        axe_check(app, "Chat (dark theme: messages, a file chip, the context meter)")
+        app.s.click(app.s.find('[data-testid="nav-settings"]'))
+        theme("light")
+        app.s.wait("the light theme", lambda: app.s.script("return document.documentElement.dataset.theme") == "light")
+        app.s.click(app.s.find('[data-testid="nav-chat"]'))
+        app.s.find('[data-testid="context-parts"]', timeout=30)
+        axe_check(app, "Chat (light theme: messages, a file chip, the context meter)")
 
         models_steps(app, hub, home)
         print(f"e2e: PASS — first token after {first_token_ms:.0f} ms (click to first text in the window, "

@@ -96,6 +96,11 @@ class Session:
     def script(self, source, *args):
         return self.cmd("POST", "/execute/sync", {"script": source, "args": list(args)})
 
+    def script_async(self, source, *args, timeout=60):
+        """Runs `source` as an async script: it calls its last argument with the result."""
+        self.cmd("POST", "/timeouts", {"script": int(timeout * 1000)})
+        return self.cmd("POST", "/execute/async", {"script": source, "args": list(args)}, timeout=timeout + 10)
+
     def title(self):
         return self.cmd("GET", "/title")
 

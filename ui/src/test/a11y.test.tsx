@@ -1,6 +1,7 @@
 /**
  * Automated accessibility checks (axe-core) of each view. jsdom has no layout, so colour
- * contrast is checked in a real browser instead (see ui/README.md); everything else
+ * contrast is checked in the real window instead (src-tauri/tests/e2e: axe-core on the chat,
+ * Models and Settings views, light and dark); everything else
  * (labels, roles, names, landmarks, ARIA validity) is checked here.
  */
 import axe from "axe-core";

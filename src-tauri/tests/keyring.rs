@@ -58,6 +58,35 @@ fn app_keys_round_trip_through_the_os_keychain() {
     }
 }
 
+/// A command that must answer within 10 s (a keychain that cannot answer must not hang it).
+fn timed(
+    h: &support::Harness,
+    cmd: &str,
+    args: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
+    let start = Instant::now();
+    let r = h.invoke(cmd, args);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{cmd} took {:?}",
+        start.elapsed()
+    );
+    r
+}
+
+/// A chat turn in conversation `id` streams tokens.
+fn chat_turn(h: &support::Harness, id: &str) {
+    support::greedy(h, id, 4);
+    let (ch_id, ch) = h.channel();
+    timed(
+        h,
+        "send_message",
+        json!({"conversationId": id, "content": "Hi", "onEvent": ch}),
+    )
+    .expect("a chat turn");
+    assert!(support::token_count(&h.events(ch_id)) > 0);
+}
+
 const NO_BUS_ENV: &str = "WOOLLY_NO_SECRET_SERVICE_CHILD";
 
 /// The real keychain where there is no Secret Service (a session bus address that leads
@@ -92,16 +121,7 @@ fn without_a_secret_service_secret_features_say_so_and_the_rest_works() {
     }
     let dir = tempfile::tempdir().unwrap();
     let h = support::Harness::open_with(dir.path(), Arc::new(Keychain));
-    let timed = |cmd: &str, args: serde_json::Value| {
-        let start = Instant::now();
-        let r = h.invoke(cmd, args);
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{cmd} took {:?}",
-            start.elapsed()
-        );
-        r
-    };
+    let timed = |cmd: &str, args: serde_json::Value| timed(&h, cmd, args);
     // The secret features: a clear `keychain` error, or "no key" where only reading.
     let err = timed("set_server_api_key", json!({"apiKey": "wk-key"})).unwrap_err();
     assert_eq!(err["code"], "keychain", "{err}");
@@ -120,15 +140,7 @@ fn without_a_secret_service_secret_features_say_so_and_the_rest_works() {
     let s = timed("start_server", json!({"port": port})).unwrap();
     assert_eq!(s["running"], true, "{s}");
     timed("stop_server", json!({})).unwrap();
-    let id = c["id"].as_str().unwrap();
-    support::greedy(&h, id, 4);
-    let (ch_id, ch) = h.channel();
-    timed(
-        "send_message",
-        json!({"conversationId": id, "content": "Hi", "onEvent": ch}),
-    )
-    .expect("a chat turn without a keychain");
-    assert!(support::token_count(&h.events(ch_id)) > 0);
+    chat_turn(&h, c["id"].as_str().unwrap());
 }
 
 const LOCKED_ENV: &str = "WOOLLY_LOCKED_KEYCHAIN_CHILD";
@@ -215,16 +227,7 @@ fn with_a_locked_keychain_secret_features_say_so_and_the_rest_works() {
         .unwrap();
     assert!(!lookup.status.success(), "still readable after locking");
 
-    let timed = |cmd: &str, args: serde_json::Value| {
-        let start = Instant::now();
-        let r = h.invoke(cmd, args);
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{cmd} took {:?}",
-            start.elapsed()
-        );
-        r
-    };
+    let timed = |cmd: &str, args: serde_json::Value| timed(&h, cmd, args);
     let err = timed("set_server_api_key", json!({"apiKey": "wk-other"})).unwrap_err();
     assert_eq!(err["code"], "keychain", "{err}");
     let err = timed("set_hf_token", json!({"token": "hf_abc"})).unwrap_err();
@@ -242,13 +245,5 @@ fn with_a_locked_keychain_secret_features_say_so_and_the_rest_works() {
     let c = timed("create_conversation", json!({"title": null})).unwrap();
     let settings = timed("get_settings", json!({})).unwrap();
     timed("save_settings", json!({"settings": settings})).unwrap();
-    let id = c["id"].as_str().unwrap();
-    support::greedy(&h, id, 4);
-    let (ch_id, ch) = h.channel();
-    timed(
-        "send_message",
-        json!({"conversationId": id, "content": "Hi", "onEvent": ch}),
-    )
-    .expect("a chat turn with a locked keychain");
-    assert!(support::token_count(&h.events(ch_id)) > 0);
+    chat_turn(&h, c["id"].as_str().unwrap());
 }

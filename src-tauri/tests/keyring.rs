@@ -74,6 +74,16 @@ fn timed(
     r
 }
 
+/// The test re-run in a child process passed.
+fn assert_child_passed(out: &std::process::Output) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A chat turn in conversation `id` streams tokens.
 fn chat_turn(h: &support::Harness, id: &str) {
     support::greedy(h, id, 4);
@@ -111,12 +121,7 @@ fn without_a_secret_service_secret_features_say_so_and_the_rest_works() {
             .env_remove("DBUS_SYSTEM_BUS_ADDRESS")
             .output()
             .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_child_passed(&out);
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -179,12 +184,7 @@ fn with_a_locked_keychain_secret_features_say_so_and_the_rest_works() {
             .env_remove("WAYLAND_DISPLAY")
             .output()
             .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_child_passed(&out);
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -477,48 +477,35 @@ fn group_gguf(mut files: Vec<(String, u64, Option<Sha256Hex>)>) -> Vec<GgufListi
     let mut split_of: Vec<Option<String>> = Vec::new();
     for (path, size, sha256) in files {
         let quantization = quantization_from_name(&path);
-        match split_part(&path) {
-            None => {
-                out.push(GgufListing {
-                    path,
-                    size,
-                    sha256,
-                    quantization,
-                    split: None,
-                });
-                split_of.push(None);
-            }
+        let (split, stem) = match split_part(&path) {
+            None => (None, None),
             Some((part, parts)) => {
                 let stem = split_stem(&path).to_string();
-                let existing = split_of
-                    .iter()
-                    .position(|s| s.as_deref() == Some(stem.as_str()));
-                match existing {
-                    Some(i) => {
-                        let g = &mut out[i];
-                        g.size = g.size.saturating_add(size);
-                        if let Some(s) = &mut g.split {
-                            s.present += 1;
-                            s.parts = s.parts.max(parts);
-                        }
-                        if part == 1 {
-                            g.path = path;
-                            g.sha256 = sha256;
-                        }
+                // A later part of a model already listed: fold it in.
+                if let Some(i) = split_of.iter().position(|s| s.as_deref() == Some(&*stem)) {
+                    let g = &mut out[i];
+                    g.size = g.size.saturating_add(size);
+                    if let Some(s) = &mut g.split {
+                        s.present += 1;
+                        s.parts = s.parts.max(parts);
                     }
-                    None => {
-                        out.push(GgufListing {
-                            path,
-                            size,
-                            sha256,
-                            quantization,
-                            split: Some(SplitInfo { parts, present: 1 }),
-                        });
-                        split_of.push(Some(stem));
+                    if part == 1 {
+                        g.path = path;
+                        g.sha256 = sha256;
                     }
+                    continue;
                 }
+                (Some(SplitInfo { parts, present: 1 }), Some(stem))
             }
-        }
+        };
+        out.push(GgufListing {
+            path,
+            size,
+            sha256,
+            quantization,
+            split,
+        });
+        split_of.push(stem);
     }
     out
 }

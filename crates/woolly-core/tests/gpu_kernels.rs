@@ -55,6 +55,16 @@ fn buf(gpu: &Gpu, v: &[f32]) -> Buf {
     }
 }
 
+/// Kernels with room for the block sums of 8-bit rounding `values` activations at once.
+fn kernels(gpu: &Gpu, values: usize) -> Kernels<'_> {
+    Kernels::new(gpu, buf(gpu, &vec![0.0; values.div_ceil(32).max(1)]))
+}
+
+/// Each block of 32's sum: what Q4_1's offset multiplies when `x` was not rounded to 8 bits.
+fn block_sums(x: &[f32]) -> Vec<f32> {
+    x.chunks(32).map(|b| b.iter().sum()).collect()
+}
+
 /// Random blocks of `ty` whose f16 scales are small sane numbers (random bits there would
 /// be infinities and NaNs).
 fn random_rows(ty: GgmlType, rows: usize, cols: usize, rng: &mut Rng) -> Vec<u8> {
@@ -139,7 +149,7 @@ fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
 #[test]
 fn matmul_matches_dequantize_then_dot_for_every_format() {
     let Some(gpu) = gpu() else { return };
-    let mut k = Kernels::new(&gpu);
+    let mut k = kernels(&gpu, 0);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let types = [
         GgmlType::F32,
@@ -165,6 +175,7 @@ fn matmul_matches_dequantize_then_dot_for_every_format() {
         for (n, lanes) in [(1, 4), (1, 32), (3, 4), (11, 32)] {
             k.matmul_lanes = lanes;
             let x = rng.vec(n * cols);
+            k.sums = buf(&gpu, &block_sums(&x));
             let want = reference_matmul(ty, &w, rows, cols, &x, n);
             let out = buf(&gpu, &vec![0.0; n * rows]);
             k.matmul(&m, &buf(&gpu, &x), &out, n, false);
@@ -192,7 +203,7 @@ fn matmul_matches_dequantize_then_dot_for_every_format() {
 #[test]
 fn rms_norm_swiglu_and_bias_match_naive_loops() {
     let Some(gpu) = gpu() else { return };
-    let k = Kernels::new(&gpu);
+    let k = kernels(&gpu, 5 * 1001);
     let mut rng = Rng(7);
     let (len, rows, eps) = (200, 5, 1e-5);
     let x = rng.vec(len * rows);
@@ -361,7 +372,7 @@ fn reference_attention(
 #[test]
 fn rope_and_attention_match_naive_attention() {
     let Some(gpu) = gpu() else { return };
-    let kern = Kernels::new(&gpu);
+    let kern = kernels(&gpu, 0);
     let mut rng = Rng(99);
     // (heads, kv heads, head dim, rotated pairs, neox, (window, soft cap)): GQA, head dims
     // that are not a multiple of the 32 threads, partial rotary, both pairings, sliding
@@ -463,7 +474,7 @@ fn q8_round(x: &[f32]) -> Vec<f32> {
 #[test]
 fn round_to_q8_matches_the_cpu_activation_blocks() {
     let Some(gpu) = gpu() else { return };
-    let k = Kernels::new(&gpu);
+    let k = kernels(&gpu, 64 * 32);
     let mut rng = Rng(3);
     // Blocks of every magnitude, down to f16-subnormal scales, and an all-zero block.
     let mut x: Vec<f32> = (0..64 * 32)
@@ -479,4 +490,46 @@ fn round_to_q8_matches_the_cpu_activation_blocks() {
         .flat_map(|b| b.qs.map(|q| q as f32 * b.d))
         .collect();
     assert_eq!(read(&gpu, &out), want);
+    // And each block's sum as the CPU blocks carry it for Q4_1: f16(d · Σq) with the
+    // unrounded d, which the rounded values' own sum (f16(d) · Σq) often is not.
+    let sums: Vec<f32> = blocks.iter().map(|b| b.s).collect();
+    assert_eq!(read(&gpu, &k.sums)[..sums.len()], sums[..]);
+    let naive: Vec<f32> = want
+        .chunks(32)
+        .map(|b| half::f16::from_f32(b.iter().sum::<f32>()).to_f32())
+        .collect();
+    assert!(
+        naive.iter().zip(&sums).any(|(a, b)| a != b),
+        "no block tells the two sums apart"
+    );
+}
+
+/// Q4_1 rows against the CPU's dot product on the same 8-bit activations: the GPU takes the
+/// offset's activation sum from the rounding, as the CPU (and llama.cpp) do, so the two
+/// agree to float rounding, not to the f16 step of a differently rounded sum.
+#[test]
+fn q4_1_matmul_on_rounded_activations_matches_the_cpu_dot() {
+    let Some(gpu) = gpu() else { return };
+    let mut rng = Rng(11);
+    let (rows, cols, n) = (40, 1024, 3);
+    let k = kernels(&gpu, n * cols);
+    let w = random_rows(GgmlType::Q4_1, rows, cols, &mut rng);
+    let m = DeviceMatrix::upload(&gpu, GgmlType::Q4_1, rows, cols, &w).unwrap();
+    let x: Vec<f32> = rng.vec(n * cols).iter().map(|v| v * 3.0).collect();
+    let xq = buf(&gpu, &vec![0.0; x.len()]);
+    k.round_to_q8(&buf(&gpu, &x), &xq, x.len());
+    let out = buf(&gpu, &vec![0.0; n * rows]);
+    k.matmul(&m, &xq, &out, n, false);
+    let row_bytes = w.len() / rows;
+    let mut want = Vec::with_capacity(n * rows);
+    for t in 0..n {
+        let xt = &x[t * cols..(t + 1) * cols];
+        let mut blocks = vec![quant::Q8Block::default(); cols / 32];
+        quant::quantize_q8(xt, &mut blocks);
+        for r in 0..rows {
+            let row = &w[r * row_bytes..(r + 1) * row_bytes];
+            want.push(quant::vec_dot_portable(GgmlType::Q4_1, row, xt, &blocks));
+        }
+    }
+    assert_close(&read(&gpu, &out), &want, 2e-6, "Q4_1 on 8-bit activations");
 }

@@ -4,7 +4,7 @@
 //! out-of-range rows and tokens are clamped for reading and skipped for writing, so no
 //! thread leaves a barrier early.
 
-use super::quant::{dequantize_unit, has_offset, rounds_offset_sum};
+use super::quant::{dequantize_unit, has_offset, recorded_offset_sum};
 use cubecl::prelude::*;
 
 /// Threads per cube of [`matmul`] (split into `lanes` per row).
@@ -25,12 +25,15 @@ fn cube_index() -> usize {
 /// `out[t][row0 + r] (+)= Σ_c W[r][c] · x[t][c]` for the rows of one weight band:
 /// `lanes` threads per row (so `MATMUL_THREADS / lanes` rows per cube, in a grid as wide
 /// as needed), a tile of `tile` tokens per cube along z (each weight unit is dequantized
-/// once per tile). With `accumulate` the product is added to `out` (a residual).
+/// once per tile). With `accumulate` the product is added to `out` (a residual). Q4_1's
+/// offset multiplies `sums[t][unit]`, the f16 `d · Σq` that rounding `x` to 8 bits recorded
+/// (as the CPU kernels and llama.cpp take it from the activation block).
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
     w: &[u32],
     x: &[f32],
+    sums: &[f32],
     out: &mut [f32],
     part_rows: u32,
     row0: u32,
@@ -78,14 +81,14 @@ pub fn matmul(
                     let (a, b) = (x[xs + j], x[xs + 16 + j]);
                     lo += values[j] * a;
                     hi += values[16 + j] * b;
-                    if comptime![has_offset(format)] {
+                    if comptime![has_offset(format) && !recorded_offset_sum(format)] {
                         sum_x += a + b;
                     }
                 }
                 let mut sum = values[32] * lo + values[33] * hi;
                 if comptime![has_offset(format)] {
-                    if comptime![rounds_offset_sum(format)] {
-                        sum_x = signed_round_to_f16(sum_x);
+                    if comptime![recorded_offset_sum(format)] {
+                        sum_x = sums[token * units + u];
                     }
                     sum += values[34] * sum_x;
                 }
@@ -134,12 +137,14 @@ fn cube_sum(v: f32, #[comptime] threads: u32) -> f32 {
 }
 
 /// `out[i] = x[row0 + i] / rms(x[row0 + i]) * w` for rows of `len` (one cube per row),
-/// rounded to 8-bit blocks with `q8`.
+/// rounded to 8-bit blocks with `q8` (each block's `d · Σq` into `sums`).
 #[cube(launch)]
+#[allow(clippy::too_many_arguments)]
 pub fn rms_norm(
     x: &[f32],
     w: &[f32],
     out: &mut [f32],
+    sums: &mut [f32],
     len: u32,
     row0: u32,
     eps: f32,
@@ -171,7 +176,7 @@ pub fn rms_norm(
                 for j in 0..32 {
                     block[j] = x[src + b * 32 + j] * inv * w[b * 32 + j];
                 }
-                round_block_to_q8(&mut block);
+                sums[CUBE_POS_X as usize * blocks + b] = round_block_to_q8(&mut block);
                 #[unroll]
                 for j in 0..32 {
                     out[dst + b * 32 + j] = block[j];
@@ -393,11 +398,13 @@ pub fn attention<F: Float>(
     }
 }
 
-/// `gate[i] = silu(gate[i]) * up[i]`; with `q8`, a block of 32 per thread, rounded to 8 bits.
+/// `gate[i] = silu(gate[i]) * up[i]`; with `q8`, a block of 32 per thread, rounded to 8 bits
+/// (each block's `d · Σq` into `sums`).
 #[cube(launch)]
 pub fn swiglu(
     gate: &mut [f32],
     up: &[f32],
+    sums: &mut [f32],
     len: u32,
     #[comptime] q8: bool,
     #[comptime] gelu: bool,
@@ -410,7 +417,7 @@ pub fn swiglu(
             for j in 0..32 {
                 block[j] = activate(gate[b * 32 + j], gelu) * up[b * 32 + j];
             }
-            round_block_to_q8(&mut block);
+            sums[b] = round_block_to_q8(&mut block);
             #[unroll]
             for j in 0..32 {
                 gate[b * 32 + j] = block[j];
@@ -503,9 +510,9 @@ fn signed_round_to_f16(v: f32) -> f32 {
 
 /// Activations as the CPU kernels and llama.cpp see them next to quantized weights: each
 /// block of 32 rounded to 8 bits with an f16 scale (`round` is to nearest even in WGSL,
-/// as on the CPU). One thread per block.
+/// as on the CPU), each block's f16 `d · Σq` into `sums`. One thread per block.
 #[cube(launch)]
-pub fn round_to_q8(x: &[f32], out: &mut [f32], blocks: u32) {
+pub fn round_to_q8(x: &[f32], out: &mut [f32], sums: &mut [f32], blocks: u32) {
     let b = ABSOLUTE_POS;
     if b < blocks as usize {
         let mut block = Array::<f32>::new(32usize);
@@ -513,7 +520,7 @@ pub fn round_to_q8(x: &[f32], out: &mut [f32], blocks: u32) {
         for j in 0..32 {
             block[j] = x[b * 32 + j];
         }
-        round_block_to_q8(&mut block);
+        sums[b] = round_block_to_q8(&mut block);
         #[unroll]
         for j in 0..32 {
             out[b * 32 + j] = block[j];
@@ -521,9 +528,11 @@ pub fn round_to_q8(x: &[f32], out: &mut [f32], blocks: u32) {
     }
 }
 
-/// 32 values rounded to 8 bits with an f16 scale, in place.
+/// 32 values rounded to 8 bits with an f16 scale, in place. Returns the block's sum as
+/// the CPU's activation blocks (and llama.cpp's) carry it: `f16(d · Σq)` with the
+/// unrounded `d`, which is not the sum of the rounded values (`f16(d) · Σq`).
 #[cube]
-fn round_block_to_q8(block: &mut Array<f32>) {
+fn round_block_to_q8(block: &mut Array<f32>) -> f32 {
     let mut amax = 0.0f32;
     #[unroll]
     for j in 0..32 {
@@ -533,9 +542,14 @@ fn round_block_to_q8(block: &mut Array<f32>) {
     if amax != 0.0 {
         id = 127.0 / amax;
     }
-    let d = round_to_f16(amax / 127.0);
+    let exact = amax / 127.0;
+    let d = round_to_f16(exact);
+    let mut sum_q = 0.0f32;
     #[unroll]
     for j in 0..32 {
-        block[j] = f32::round(block[j] * id) * d;
+        let q = f32::round(block[j] * id);
+        sum_q += q;
+        block[j] = q * d;
     }
+    signed_round_to_f16(exact * sum_q)
 }

@@ -40,14 +40,19 @@ pub struct Kernels<'a> {
     pub dispatches: Cell<u64>,
     /// Threads per matrix row (the adapter's choice unless a test picks another).
     pub matmul_lanes: u32,
+    /// One f16 `d · Σq` per 32-value block of the latest activations rounded to 8 bits
+    /// (written by the rounding kernels, read by Q4_1's matrix product).
+    pub sums: Buf,
 }
 
 impl<'a> Kernels<'a> {
-    pub fn new(gpu: &'a Gpu) -> Self {
+    /// `sums` holds a value per 32 activations of the widest input rounded at once.
+    pub fn new(gpu: &'a Gpu, sums: Buf) -> Self {
         Self {
             gpu,
             dispatches: Cell::new(0),
             matmul_lanes: gpu.matmul_lanes,
+            sums,
         }
     }
 
@@ -71,6 +76,7 @@ impl<'a> Kernels<'a> {
                 CubeDim::new_1d(MATMUL_THREADS),
                 weights,
                 x.arg(),
+                self.sums.arg(),
                 out.arg(),
                 band.rows as u32,
                 band.row0 as u32,
@@ -107,6 +113,7 @@ impl<'a> Kernels<'a> {
             x.arg(),
             w.arg(),
             out.arg(),
+            self.sums.arg(),
             len as u32,
             row0 as u32,
             eps,
@@ -136,6 +143,7 @@ impl<'a> Kernels<'a> {
             CubeDim::new_1d(ELEMENTWISE_THREADS),
             x.arg(),
             out.arg(),
+            self.sums.arg(),
             blocks as u32,
         );
     }
@@ -150,6 +158,7 @@ impl<'a> Kernels<'a> {
             CubeDim::new_1d(ELEMENTWISE_THREADS),
             gate.arg(),
             up.arg(),
+            self.sums.arg(),
             len as u32,
             q8,
             gelu,

@@ -74,9 +74,10 @@ pub fn has_offset(format: u32) -> bool {
     format == format::Q4_1 || format == format::Q4_K || format == format::Q5_K
 }
 
-/// Whether that sum is rounded to f16 first, as Q4_1's CPU kernels (and llama.cpp's) take
-/// it from the activation block's f16 `d · Σq`.
-pub fn rounds_offset_sum(format: u32) -> bool {
+/// Whether that sum is the one recorded when the activations were rounded to 8 bits (the
+/// f16 `d · Σq` Q4_1's CPU kernels and llama.cpp's take from the activation block) rather
+/// than the sum of the rounded activations (the K-quants').
+pub fn recorded_offset_sum(format: u32) -> bool {
     format == format::Q4_1
 }
 

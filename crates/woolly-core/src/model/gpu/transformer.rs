@@ -36,6 +36,8 @@ struct Scratch {
     last: Buf,
     /// The input of the next matrix product rounded to 8 bits (see [`DeviceMatrix::wants_q8`]).
     xq: Buf,
+    /// Its blocks' sums ([`Kernels::sums`]).
+    sums: Buf,
     logits: Buf,
     /// Host staging for the embedding rows of a chunk.
     embed: Vec<f32>,
@@ -144,6 +146,7 @@ impl GpuTransformer {
             up: zeros(CHUNK * cfg.ffn_dim),
             last: zeros(dim),
             xq: zeros(CHUNK * dim.max(q_dim).max(cfg.ffn_dim)),
+            sums: zeros(CHUNK * dim.max(q_dim).max(cfg.ffn_dim) / 32),
             logits: zeros(cfg.vocab_size),
             embed: Vec::with_capacity(CHUNK * dim),
         };
@@ -199,7 +202,7 @@ impl GpuTransformer {
             return Err(ModelError::Device("injected GPU failure".into()));
         }
         let gpu = self.gpu.clone();
-        let k = Kernels::new(&gpu);
+        let k = Kernels::new(&gpu, self.s.sums.clone());
         let mut x = None;
         for (i, chunk) in tokens.chunks(CHUNK).enumerate() {
             x = Some(self.forward_chunk(&k, chunk, start + i * CHUNK)?);
@@ -263,7 +266,7 @@ impl GpuTransformer {
                 .collect())
         };
         let norm = read(&self.output_norm)?;
-        let k = Kernels::new(&gpu);
+        let k = Kernels::new(&gpu, self.s.sums.clone());
         let (dim, eps) = (self.cfg.dim, self.cfg.norm_eps);
         let mut row = vec![0.0; dim];
         for (i, chunk) in tokens.chunks(CHUNK).enumerate() {

@@ -533,3 +533,32 @@ fn q4_1_matmul_on_rounded_activations_matches_the_cpu_dot() {
     }
     assert_close(&read(&gpu, &out), &want, 2e-6, "Q4_1 on 8-bit activations");
 }
+
+/// The memory check of a discrete card without a sysfs VRAM count (NVIDIA) rests on the
+/// device-local heap Vulkan reports. Lavapipe's heap is system memory, so it is known here:
+/// more than nothing, and no more than `/proc/meminfo`'s total.
+#[test]
+#[cfg(target_os = "linux")]
+fn the_vulkan_device_local_heap_is_read() {
+    let Some(gpu) = gpu() else { return };
+    let a = &gpu.adapter;
+    if a.backend != "Vulkan" {
+        eprintln!("skipping: {} is not a Vulkan adapter", a.describe());
+        return;
+    }
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let total_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    let heap = a.device_local_heap.expect("a device-local heap");
+    eprintln!(
+        "{}: device-local heap {heap} bytes, MemTotal {total_kib} KiB",
+        a.describe()
+    );
+    assert!(heap >= 1 << 28, "{heap} bytes");
+    if a.is_software() {
+        assert!(heap <= total_kib * 1024, "{heap} > {total_kib} KiB");
+    }
+}

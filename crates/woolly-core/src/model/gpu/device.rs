@@ -28,6 +28,10 @@ pub struct Adapter {
     pub kind: AdapterType,
     /// Memory the adapter can hold models in, when it can be found out.
     pub memory_bytes: Option<u64>,
+    /// The largest device-local heap the Vulkan driver reports (a discrete card's VRAM;
+    /// shared memory on integrated and software adapters). `None` on other APIs.
+    #[serde(skip)]
+    pub device_local_heap: Option<u64>,
 }
 
 impl Adapter {
@@ -103,7 +107,8 @@ fn init() -> Result<Gpu, GpuError> {
         wgpu::wgpu::DeviceType::Cpu => AdapterType::Cpu,
         wgpu::wgpu::DeviceType::Other => AdapterType::Other,
     };
-    let memory_bytes = adapter_memory(kind, &info.device_pci_bus_id);
+    let device_local_heap = vulkan_device_local_heap(&setup.adapter);
+    let memory_bytes = adapter_memory(kind, &info.device_pci_bus_id, device_local_heap);
     let f16 = setup
         .device
         .features()
@@ -119,6 +124,7 @@ fn init() -> Result<Gpu, GpuError> {
             backend: format!("{:?}", info.backend),
             kind,
             memory_bytes,
+            device_local_heap,
         },
         max_binding,
         f16,
@@ -127,14 +133,38 @@ fn init() -> Result<Gpu, GpuError> {
     })
 }
 
-/// Memory for models: a discrete card's own (found through sysfs where the driver publishes
-/// it, as amdgpu does), else the system's, which integrated and software adapters share.
-fn adapter_memory(kind: AdapterType, pci_bus_id: &str) -> Option<u64> {
+/// Memory for models: a discrete card's own (what the driver publishes in sysfs, as amdgpu
+/// does, else Vulkan's device-local heap, as on NVIDIA), else the system's, which
+/// integrated and software adapters share.
+fn adapter_memory(kind: AdapterType, pci_bus_id: &str, heap: Option<u64>) -> Option<u64> {
     if kind == AdapterType::Discrete {
         let path = format!("/sys/bus/pci/devices/{pci_bus_id}/mem_info_vram_total");
-        return std::fs::read_to_string(path)
-            .ok()
-            .and_then(|s| s.trim().parse().ok());
+        let sysfs = std::fs::read_to_string(path).ok();
+        return sysfs.and_then(|s| s.trim().parse().ok()).or(heap);
     }
     crate::engine::available_memory()
+}
+
+/// The largest heap the Vulkan driver marks device-local, when the adapter is Vulkan's.
+#[cfg(any(target_os = "linux", target_os = "windows"))]
+fn vulkan_device_local_heap(adapter: &wgpu::wgpu::Adapter) -> Option<u64> {
+    use wgpu::wgpu::hal::api::Vulkan;
+    const DEVICE_LOCAL: u32 = 0x1; // VK_MEMORY_HEAP_DEVICE_LOCAL_BIT
+                                   // SAFETY: the HAL adapter is only read, while the guard lives; nothing is kept.
+    let hal = unsafe { adapter.as_hal::<Vulkan>() }?;
+    let instance = hal.shared_instance().raw_instance();
+    // SAFETY: a query of a valid physical device of this instance.
+    let props =
+        unsafe { instance.get_physical_device_memory_properties(hal.raw_physical_device()) };
+    let heaps = &props.memory_heaps[..(props.memory_heap_count as usize).min(16)];
+    heaps
+        .iter()
+        .filter(|h| h.flags.as_raw() & DEVICE_LOCAL != 0)
+        .map(|h| h.size)
+        .max()
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "windows")))]
+fn vulkan_device_local_heap(_: &wgpu::wgpu::Adapter) -> Option<u64> {
+    None
 }

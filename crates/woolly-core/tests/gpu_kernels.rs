@@ -200,6 +200,64 @@ fn matmul_matches_dequantize_then_dot_for_every_format() {
     }
 }
 
+/// Products stacked in one matrix (q, k and v; gate and up) computed in one launch: each
+/// lands in its own part of the output, a `[n, rows]` matrix every `stride` tokens, equal
+/// to that product alone; the tokens past `n` are left as they were. Ragged parts, bands
+/// that hold rows of two products, one token and a partial tile.
+#[test]
+fn stacked_products_match_each_product_alone() {
+    let Some(gpu) = gpu() else { return };
+    let mut k = kernels(&gpu, 0);
+    let mut rng = Rng(0x5EED_57AC);
+    let cols = 256;
+    let stride = 16;
+    for (ty, parts) in [
+        (GgmlType::Q4K, vec![40, 13, 13]),
+        (GgmlType::Q6K, vec![29, 29]),
+        (GgmlType::F16, vec![7, 33, 9]),
+    ] {
+        let blocks: Vec<Vec<u8>> = parts
+            .iter()
+            .map(|&rows| random_rows(ty, rows, cols, &mut rng))
+            .collect();
+        let list: Vec<(usize, &[u8])> = parts
+            .iter()
+            .copied()
+            .zip(blocks.iter().map(|b| &b[..]))
+            .collect();
+        let total: usize = parts.iter().sum();
+        // 17 rows a band (and the spare word after the last row).
+        let band = 17 * (cols / ty.block_size() * ty.type_size()) + 8;
+        let m = DeviceMatrix::stack_in_bands(&gpu, ty, cols, &list, band).unwrap();
+        assert_eq!((m.rows, m.bands.len()), (total, total.div_ceil(17)));
+        for (n, lanes) in [(1, 4), (11, 32)] {
+            k.matmul_lanes = lanes;
+            let x = rng.vec(n * cols);
+            let before = rng.vec(stride * total);
+            let whole = buf(&gpu, &before);
+            k.matmul_stacked(&m, &buf(&gpu, &x), &whole, n, stride);
+            let got = read(&gpu, &whole);
+            let mut start = 0;
+            for (p, (&rows, w)) in parts.iter().zip(&blocks).enumerate() {
+                let want = reference_matmul(ty, w, rows, cols, &x, n);
+                let what = format!("{ty} part {p} n={n} lanes={lanes}");
+                let part = stride * start;
+                assert_close(&got[part..part + n * rows], &want, 1e-4, &what);
+                let rest = part + n * rows..part + stride * rows;
+                assert_eq!(&got[rest.clone()], &before[rest], "{what}: past n");
+                // The part read back through a view of it, as the forward pass binds it.
+                let view = read(&gpu, &whole.view(part, stride * rows));
+                assert_eq!(
+                    &view[..n * rows],
+                    &got[part..part + n * rows],
+                    "{what}: view"
+                );
+                start += rows;
+            }
+        }
+    }
+}
+
 #[test]
 fn rms_norm_swiglu_and_bias_match_naive_loops() {
     let Some(gpu) = gpu() else { return };

@@ -290,6 +290,40 @@ impl<M, V> LayerWeights<M, V> {
     }
 }
 
+impl<M, V> LayerWeights<M, V> {
+    /// The matrices taken out, in the order `[wq, wk, wv, wo, gate, up, down]`, leaving the
+    /// norms and biases (for a path that uploads some matrices together).
+    pub(crate) fn take_matrices(self) -> (LayerWeights<(), V>, [M; 7]) {
+        let linear = |l: Linear<M, V>| {
+            let bias = l.bias;
+            (Linear { weight: (), bias }, l.weight)
+        };
+        let (wq, q) = linear(self.wq);
+        let (wk, k) = linear(self.wk);
+        let (wv, v) = linear(self.wv);
+        let (wo, o) = linear(self.wo);
+        let (gate, g) = linear(self.gate);
+        let (up, u) = linear(self.up);
+        let (down, d) = linear(self.down);
+        let rest = LayerWeights {
+            attn_norm: self.attn_norm,
+            wq,
+            wk,
+            wv,
+            wo,
+            q_norm: self.q_norm,
+            k_norm: self.k_norm,
+            post_attn_norm: self.post_attn_norm,
+            ffn_norm: self.ffn_norm,
+            post_ffn_norm: self.post_ffn_norm,
+            gate,
+            up,
+            down,
+        };
+        (rest, [q, k, v, o, g, u, d])
+    }
+}
+
 /// The fused tensor `{p}.{name}` (`rows.iter().sum() x cols`, with its bias if any) cut
 /// into the `N` products it holds, in order.
 fn split<M, V, const N: usize>(

@@ -25,7 +25,11 @@ fn cube_index() -> usize {
 /// `out[t][row0 + r] (+)= Σ_c W[r][c] · x[t][c]` for the rows of one weight band:
 /// `lanes` threads per row (so `MATMUL_THREADS / lanes` rows per cube, in a grid as wide
 /// as needed), a tile of `tile` tokens per cube along z (each weight unit is dequantized
-/// once per tile). With `accumulate` the product is added to `out` (a residual). Q4_1's
+/// once per tile). With `accumulate` the product is added to `out` (a residual). A matrix
+/// stacking up to three products that read the same input (q, k and v; gate and up) has
+/// its rows split at `split1` and `split2` (both `out_rows` for one product): each
+/// product's output is a `[n, its rows]` matrix, the k-th starting at `seg_stride` tokens
+/// times the rows before it. Q4_1's
 /// offset multiplies `sums[t][unit]`, the f16 `d · Σq` that rounding `x` to 8 bits recorded
 /// (as the CPU kernels and llama.cpp take it from the activation block).
 #[cube(launch)]
@@ -41,6 +45,9 @@ pub fn matmul(
     cols: u32,
     row_bytes: u32,
     n: u32,
+    split1: u32,
+    split2: u32,
+    seg_stride: u32,
     #[comptime] format: u32,
     #[comptime] tile: u32,
     #[comptime] lanes: u32,
@@ -97,6 +104,20 @@ pub fn matmul(
         }
     }
 
+    // Where this row's product starts in `out`, and how many rows it has.
+    let g = row0 as usize + r;
+    let (split1, split2) = (split1 as usize, split2 as usize);
+    let mut seg0 = 0usize;
+    let mut seg_rows = split1;
+    if g >= split2 {
+        seg0 = split2;
+        seg_rows = out_rows as usize - split2;
+    } else if g >= split1 {
+        seg0 = split1;
+        seg_rows = split2 - split1;
+    }
+    let base = seg0 * seg_stride as usize + g - seg0;
+
     // The first lane of each row adds up the row's partial sums.
     let mut partial = Shared::<[f32]>::new_slice(comptime![tile * threads]);
     #[unroll]
@@ -112,7 +133,7 @@ pub fn matmul(
                 for i in 0..lanes {
                     v += partial[t * threads + tid + i];
                 }
-                let at = (t0 + t) * out_rows as usize + row0 as usize + r;
+                let at = base + (t0 + t) * seg_rows;
                 if comptime![accumulate] {
                     v += out[at];
                 }

@@ -18,6 +18,20 @@ pub struct Buf {
 }
 
 impl Buf {
+    /// Values `start..start + len` of this buffer, as a buffer of their own (a binding at
+    /// an offset: `start * 4` must be a multiple of the adapter's offset alignment, which
+    /// a multiple of 64 values is everywhere).
+    pub fn view(&self, start: usize, len: usize) -> Buf {
+        assert!(start + len <= self.len);
+        let end = self.len - start - len;
+        Buf {
+            handle: (self.handle.clone())
+                .offset_start(start as u64 * 4)
+                .offset_end(end as u64 * 4),
+            len,
+        }
+    }
+
     fn arg(&self) -> BufferArg {
         // SAFETY: every Buf is created with the length of the buffer behind its handle.
         unsafe { BufferArg::from_raw_parts(self.handle.clone(), self.len) }
@@ -63,6 +77,25 @@ impl<'a> Kernels<'a> {
 
     /// `out[t] (+)= W · x[t]` for the `n` rows of `x` (`[n, cols]` into `[n, rows]`).
     pub fn matmul(&self, w: &DeviceMatrix, x: &Buf, out: &Buf, n: usize, accumulate: bool) {
+        self.matmul_into(w, x, out, n, 0, accumulate);
+    }
+
+    /// The products stacked in `w` (see [`DeviceMatrix::stack`]) of the `n` rows of `x`, in
+    /// one launch: the k-th product's `[n, rows]` output starts at `stride` tokens times
+    /// the rows of those before it (`stride >= n`: the capacity of each part of `out`).
+    pub fn matmul_stacked(&self, w: &DeviceMatrix, x: &Buf, out: &Buf, n: usize, stride: usize) {
+        self.matmul_into(w, x, out, n, stride, false);
+    }
+
+    fn matmul_into(
+        &self,
+        w: &DeviceMatrix,
+        x: &Buf,
+        out: &Buf,
+        n: usize,
+        stride: usize,
+        accumulate: bool,
+    ) {
         let tile = if n == 1 { 1 } else { MATMUL_TILE };
         let tiles = n.div_ceil(tile as usize) as u32;
         let lanes = self.matmul_lanes;
@@ -84,6 +117,9 @@ impl<'a> Kernels<'a> {
                 w.cols as u32,
                 w.row_bytes as u32,
                 n as u32,
+                w.splits[0] as u32,
+                w.splits[1] as u32,
+                stride as u32,
                 w.format,
                 tile,
                 lanes,

@@ -16,21 +16,110 @@ use std::sync::Arc;
 /// Tokens per prompt chunk: bounds the activation buffers.
 const CHUNK: usize = 64;
 
-type Linear = crate::model::weights::Linear<DeviceMatrix, Buf>;
-
+/// A layer on the device: its matrices, grouped by the input they read, and its norms,
+/// biases and KV cache.
 struct Layer {
-    w: LayerWeights<DeviceMatrix, Buf>,
+    /// Norms and biases (the matrices are the fields below).
+    w: LayerWeights<(), Buf>,
+    qkv: Products<3>,
+    wo: DeviceMatrix,
+    gate_up: Products<2>,
+    down: DeviceMatrix,
     k_cache: Buf,
     v_cache: Buf,
+}
+
+/// Matrix products that read one input (q, k and v; gate and up): stacked into one matrix
+/// when their blocks share a type, so one launch computes them all; else one each.
+enum Products<const N: usize> {
+    Stacked(DeviceMatrix),
+    Separate([DeviceMatrix; N]),
+}
+
+impl<const N: usize> Products<N> {
+    fn upload(g: &Gpu, parts: [QMatrix; N]) -> Result<Self, ModelError> {
+        let (ty, cols) = (parts[0].ty, parts[0].cols);
+        let products = if parts.iter().all(|m| m.ty == ty && m.cols == cols) {
+            let blocks = parts.each_ref().map(|m| (m.rows, m.bytes()));
+            Self::Stacked(DeviceMatrix::stack(g, ty, cols, &blocks).map_err(device_err)?)
+        } else {
+            let mut separate = Vec::with_capacity(N);
+            for m in &parts {
+                separate.push(
+                    DeviceMatrix::upload(g, m.ty, m.rows, m.cols, m.bytes()).map_err(device_err)?,
+                );
+            }
+            Self::Separate(separate.try_into().unwrap_or_else(|_| unreachable!()))
+        };
+        // The device holds them now: let the OS have the mapped pages back.
+        parts.iter().for_each(|m| m.release(0, m.bytes().len()));
+        Ok(products)
+    }
+
+    fn readers(&self) -> Readers {
+        match self {
+            Self::Stacked(m) => Readers::of(&[m]),
+            Self::Separate(ms) => Readers::of(&ms.each_ref()),
+        }
+    }
+
+    /// `outs[i] = W_i · x` for the `n` rows of `x`, with their biases. The `outs` are
+    /// consecutive parts of `whole`, each of `stride` tokens.
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        &self,
+        k: &Kernels,
+        x: &Buf,
+        whole: &Buf,
+        outs: [&Buf; N],
+        biases: [&Option<Buf>; N],
+        n: usize,
+        stride: usize,
+    ) {
+        match self {
+            Self::Stacked(m) => k.matmul_stacked(m, x, whole, n, stride),
+            Self::Separate(ms) => {
+                for (m, out) in ms.iter().zip(outs) {
+                    k.matmul(m, x, out, n, false);
+                }
+            }
+        }
+        for (bias, out) in biases.into_iter().zip(outs) {
+            if let Some(b) = bias {
+                k.add_bias(out, b, n);
+            }
+        }
+    }
+}
+
+/// Whether the matrices about to read an input dot it with 8-bit activations: all of
+/// them, or some.
+#[derive(Clone, Copy)]
+struct Readers {
+    all_q8: bool,
+    any_q8: bool,
+}
+
+impl Readers {
+    fn of(ms: &[&DeviceMatrix]) -> Self {
+        Self {
+            all_q8: ms.iter().all(|m| m.wants_q8()),
+            any_q8: ms.iter().any(|m| m.wants_q8()),
+        }
+    }
 }
 
 /// Activations of one chunk, allocated once.
 struct Scratch {
     xn: Buf,
+    /// q, k and v, consecutive parts of `qkv` (one stacked product writes all three).
+    qkv: Buf,
     q: Buf,
     k: Buf,
     v: Buf,
     att: Buf,
+    /// gate and up, the two halves of `gate_up`.
+    gate_up: Buf,
     gate: Buf,
     up: Buf,
     last: Buf,
@@ -98,7 +187,7 @@ impl GpuTransformer {
             len: v.len(),
         };
         let vector = |name: &str| load_vec(&file, name).map(|v| f32_buf(&v));
-        let matrix = |m: QMatrix| -> Result<DeviceMatrix, ModelError> {
+        let matrix = |m: &QMatrix| -> Result<DeviceMatrix, ModelError> {
             let on_device =
                 DeviceMatrix::upload(g, m.ty, m.rows, m.cols, m.bytes()).map_err(device_err)?;
             // The device holds it now: let the OS have the mapped pages back.
@@ -114,8 +203,14 @@ impl GpuTransformer {
         };
         let layers = (0..cfg.n_layers)
             .map(|i| {
+                let w = LayerWeights::load(&file, &cfg, i, &Ok, &|v| Ok(f32_buf(&v)))?;
+                let (w, [q, k, v, o, gate, up, down]) = w.take_matrices();
                 Ok(Layer {
-                    w: LayerWeights::load(&file, &cfg, i, &matrix, &|v| Ok(f32_buf(&v)))?,
+                    w,
+                    qkv: Products::upload(g, [q, k, v])?,
+                    wo: matrix(&o)?,
+                    gate_up: Products::upload(g, [gate, up])?,
+                    down: matrix(&down)?,
                     k_cache: cache(),
                     v_cache: cache(),
                 })
@@ -124,7 +219,12 @@ impl GpuTransformer {
         let (dim, q_dim, kv_dim) = (cfg.dim, cfg.n_heads * hd, cfg.n_kv_heads * hd);
         let embeddings = QMatrix::named(&file, "token_embd.weight", cfg.vocab_size, dim)?;
         let output = match file.tensor("output.weight") {
-            Some(_) => matrix(QMatrix::named(&file, "output.weight", cfg.vocab_size, dim)?)?,
+            Some(_) => matrix(&QMatrix::named(
+                &file,
+                "output.weight",
+                cfg.vocab_size,
+                dim,
+            )?)?,
             // Tied: the embedding table doubles as the output head.
             None => DeviceMatrix::upload(g, embeddings.ty, cfg.vocab_size, dim, embeddings.bytes())
                 .map_err(device_err)?,
@@ -136,14 +236,20 @@ impl GpuTransformer {
                 (f32_buf(&cos), f32_buf(&sin))
             });
         let zeros = |n: usize| f32_buf(&vec![0.0; n]);
+        let (qkv, gate_up) = (
+            zeros(CHUNK * (q_dim + 2 * kv_dim)),
+            zeros(CHUNK * 2 * cfg.ffn_dim),
+        );
         let s = Scratch {
             xn: zeros(CHUNK * dim),
-            q: zeros(CHUNK * q_dim),
-            k: zeros(CHUNK * kv_dim),
-            v: zeros(CHUNK * kv_dim),
+            q: qkv.view(0, CHUNK * q_dim),
+            k: qkv.view(CHUNK * q_dim, CHUNK * kv_dim),
+            v: qkv.view(CHUNK * (q_dim + kv_dim), CHUNK * kv_dim),
+            qkv,
             att: zeros(CHUNK * q_dim),
-            gate: zeros(CHUNK * cfg.ffn_dim),
-            up: zeros(CHUNK * cfg.ffn_dim),
+            gate: gate_up.view(0, CHUNK * cfg.ffn_dim),
+            up: gate_up.view(CHUNK * cfg.ffn_dim, CHUNK * cfg.ffn_dim),
+            gate_up,
             last: zeros(dim),
             xq: zeros(CHUNK * dim.max(q_dim).max(cfg.ffn_dim)),
             sums: zeros(CHUNK * dim.max(q_dim).max(cfg.ffn_dim) / 32),
@@ -216,7 +322,7 @@ impl GpuTransformer {
         let eps = self.cfg.norm_eps;
         let input = norm(
             &k,
-            &[&self.output],
+            Readers::of(&[&self.output]),
             &x,
             &self.output_norm,
             &s.last,
@@ -323,10 +429,9 @@ impl GpuTransformer {
                 v_cache: &l.v_cache,
                 f16: self.f16_cache,
             };
-            let qkv = [&l.w.wq.weight, &l.w.wk.weight, &l.w.wv.weight];
             let input = norm(
                 k,
-                &qkv,
+                l.qkv.readers(),
                 &x,
                 &l.w.attn_norm,
                 &s.xn,
@@ -334,31 +439,21 @@ impl GpuTransformer {
                 (dim, n, 0),
                 cfg.norm_eps,
             );
-            linear(k, &l.w.wq, input, &s.q, n);
-            linear(k, &l.w.wk, input, &s.k, n);
-            linear(k, &l.w.wv, input, &s.v, n);
+            let biases = [&l.w.wq.bias, &l.w.wk.bias, &l.w.wv.bias];
+            let qkv = [&s.q, &s.k, &s.v];
+            l.qkv.launch(k, input, &s.qkv, qkv, biases, n, CHUNK);
             if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
                 k.rms_norm_in_place(&s.q, qn, hd, n * heads, cfg.norm_eps);
                 k.rms_norm_in_place(&s.k, kn, hd, n * kv_heads, cfg.norm_eps);
             }
             k.rope_store(&a, &s.q, &s.k, &s.v, n, start);
             k.attention(&a, &s.q, &s.att, n, start);
-            let input = rounded(k, &[&l.w.wo.weight], &s.att, &s.xq, n * heads * hd);
+            let input = rounded(k, Readers::of(&[&l.wo]), &s.att, &s.xq, n * heads * hd);
             let post = l.w.post_attn_norm.as_ref();
-            residual(
-                k,
-                &l.w.wo.weight,
-                input,
-                post,
-                &x,
-                &s.xn,
-                (dim, n),
-                cfg.norm_eps,
-            );
-            let gate_up = [&l.w.gate.weight, &l.w.up.weight];
+            residual(k, &l.wo, input, post, &x, &s.xn, (dim, n), cfg.norm_eps);
             let input = norm(
                 k,
-                &gate_up,
+                l.gate_up.readers(),
                 &x,
                 &l.w.ffn_norm,
                 &s.xn,
@@ -366,27 +461,14 @@ impl GpuTransformer {
                 (dim, n, 0),
                 cfg.norm_eps,
             );
-            linear(k, &l.w.gate, input, &s.gate, n);
-            linear(k, &l.w.up, input, &s.up, n);
+            let biases = [&l.w.gate.bias, &l.w.up.bias];
+            let gate_up = [&s.gate, &s.up];
+            l.gate_up
+                .launch(k, input, &s.gate_up, gate_up, biases, n, CHUNK);
             // Rounded to 8 bits on the way when `down` wants it.
-            k.swiglu(
-                &s.gate,
-                &s.up,
-                n * cfg.ffn_dim,
-                l.w.down.weight.wants_q8(),
-                gelu,
-            );
+            k.swiglu(&s.gate, &s.up, n * cfg.ffn_dim, l.down.wants_q8(), gelu);
             let post = l.w.post_ffn_norm.as_ref();
-            residual(
-                k,
-                &l.w.down.weight,
-                &s.gate,
-                post,
-                &x,
-                &s.xn,
-                (dim, n),
-                cfg.norm_eps,
-            );
+            residual(k, &l.down, &s.gate, post, &x, &s.xn, (dim, n), cfg.norm_eps);
         }
         Ok(x)
     }
@@ -419,7 +501,7 @@ fn injected_failure() -> bool {
 #[allow(clippy::too_many_arguments)]
 fn norm<'b>(
     k: &Kernels,
-    readers: &[&DeviceMatrix],
+    readers: Readers,
     x: &Buf,
     w: &Buf,
     out: &'b Buf,
@@ -427,9 +509,8 @@ fn norm<'b>(
     (len, rows, row0): (usize, usize, usize),
     eps: f32,
 ) -> &'b Buf {
-    let all = readers.iter().all(|m| m.wants_q8());
-    k.rms_norm(x, w, out, len, rows, row0, eps, all);
-    match all {
+    k.rms_norm(x, w, out, len, rows, row0, eps, readers.all_q8);
+    match readers.all_q8 {
         true => out,
         false => rounded(k, readers, out, xq, rows * len),
     }
@@ -460,23 +541,10 @@ fn residual(
 
 /// `x`, or its first `len` values rounded to 8 bits into `xq` when the matrices about to
 /// read it want that.
-fn rounded<'b>(
-    k: &Kernels,
-    readers: &[&DeviceMatrix],
-    x: &'b Buf,
-    xq: &'b Buf,
-    len: usize,
-) -> &'b Buf {
-    if readers.iter().any(|m| m.wants_q8()) {
+fn rounded<'b>(k: &Kernels, readers: Readers, x: &'b Buf, xq: &'b Buf, len: usize) -> &'b Buf {
+    if readers.any_q8 {
         k.round_to_q8(x, xq, len);
         return xq;
     }
     x
-}
-
-fn linear(k: &Kernels, l: &Linear, x: &Buf, out: &Buf, n: usize) {
-    k.matmul(&l.weight, x, out, n, false);
-    if let Some(b) = &l.bias {
-        k.add_bias(out, b, n);
-    }
 }

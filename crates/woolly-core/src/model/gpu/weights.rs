@@ -24,6 +24,9 @@ pub struct DeviceMatrix {
     pub format: u32,
     pub row_bytes: usize,
     pub bands: Vec<Band>,
+    /// Where the rows of the second and third of the products stacked in it start (both
+    /// `rows` for a matrix of one product; see [`Self::stack`]).
+    pub splits: [usize; 2],
     q8: bool,
 }
 
@@ -117,7 +120,43 @@ impl DeviceMatrix {
             format,
             row_bytes,
             bands,
+            splits: [rows, rows],
         })
+    }
+
+    /// Two or three products that read the same input, each `(rows, bytes)` of `cols`
+    /// columns of `ty`, stacked into one matrix so one launch computes them all
+    /// ([`super::ops::Kernels::matmul_stacked`]).
+    pub fn stack(
+        gpu: &Gpu,
+        ty: GgmlType,
+        cols: usize,
+        parts: &[(usize, &[u8])],
+    ) -> Result<Self, GpuError> {
+        Self::stack_in_bands(gpu, ty, cols, parts, gpu.max_binding)
+    }
+
+    /// [`Self::stack`] in bands of at most `band_bytes` (a band may hold rows of two).
+    pub fn stack_in_bands(
+        gpu: &Gpu,
+        ty: GgmlType,
+        cols: usize,
+        parts: &[(usize, &[u8])],
+        band_bytes: usize,
+    ) -> Result<Self, GpuError> {
+        if !(2..=3).contains(&parts.len()) {
+            return Err(GpuError::Device(format!(
+                "{} products cannot be stacked",
+                parts.len()
+            )));
+        }
+        let rows: Vec<usize> = parts.iter().map(|p| p.0).collect();
+        let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.1.len()).sum());
+        parts.iter().for_each(|p| bytes.extend_from_slice(p.1));
+        let total = rows.iter().sum();
+        let mut m = Self::upload_in_bands(gpu, ty, total, cols, &bytes, band_bytes)?;
+        m.splits = [rows[0], rows[0] + rows[1]];
+        Ok(m)
     }
 
     /// Whether the CPU path (and llama.cpp) dots these weights with 8-bit activations: the

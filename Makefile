@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 WOOLLY := $(CARGO_TARGET_DIR)/release/woolly
 TOOLS_DIR := $(or $(WOOLLY_TOOLS_DIR),$(HOME)/.cache/woolly/tools)
 
-.PHONY: setup ui build dist test test-dist test-arm soak run chat bench bench-tiers agreement fmt clippy
+.PHONY: setup ui build dist test test-dist test-arm soak run chat bench bench-tiers agreement device-agreement fmt clippy
 
 setup:
 	@./scripts/setup.sh
@@ -99,6 +99,11 @@ agreement: setup
 	cargo build --release --manifest-path bench/candle/Cargo.toml
 	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix bench --include=dev --omit=optional --ignore-scripts --no-audit --no-fund
 	python3 scripts/agreement.py --model $(MODEL)
+
+# The GPU's greedy tokens against the CPU's from the CLI (lavapipe where there is no GPU),
+# next to the CPU path's own lower tiers and f32 KV cache.
+device-agreement: build
+	python3 scripts/device_agreement.py --model $(MODEL)
 
 fmt:
 	cargo fmt --all

@@ -430,7 +430,7 @@ fn reference_attention(
 #[test]
 fn rope_and_attention_match_naive_attention() {
     let Some(gpu) = gpu() else { return };
-    let kern = kernels(&gpu, 0);
+    let kern = kernels(&gpu, 37 * 6 * 96);
     let mut rng = Rng(99);
     // (heads, kv heads, head dim, rotated pairs, neox, (window, soft cap)): GQA, head dims
     // that are not a multiple of the 32 threads, partial rotary, both pairings, sliding
@@ -504,8 +504,22 @@ fn rope_and_attention_match_naive_attention() {
                 let vb = buf(&gpu, &v[start * kw..(start + len) * kw]);
                 let out = buf(&gpu, &vec![0.0; len * qw]);
                 kern.rope_store(&a, &qb, &kb, &vb, len, start);
-                kern.attention(&a, &qb, &out, len, start);
-                got.extend(read(&gpu, &out));
+                // Rounded to 8 bits as it is written: the same as rounding the result.
+                let rounded = buf(&gpu, &vec![0.0; len * qw]);
+                let fused = kern.attention(&a, &qb, &rounded, len, start, true);
+                assert_eq!(fused, hd % 32 == 0, "head dim {hd}");
+                let fused_sums = read(&gpu, &kern.sums);
+                let fused = read(&gpu, &rounded);
+                kern.attention(&a, &qb, &out, len, start, false);
+                let plain = read(&gpu, &out);
+                if hd % 32 == 0 {
+                    let blocks = len * qw / 32;
+                    kern.round_to_q8(&out, &rounded, len * qw);
+                    assert_eq!(fused, read(&gpu, &rounded), "{hd}: rounded in attention");
+                    let sums = read(&gpu, &kern.sums);
+                    assert_eq!(fused_sums[..blocks], sums[..blocks], "{hd}: block sums");
+                }
+                got.extend(plain);
                 start += len;
             }
             let tol = if f16 { 3e-3 } else { 1e-4 };

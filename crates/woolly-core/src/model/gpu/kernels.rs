@@ -303,6 +303,8 @@ pub fn rope_store<F: Float>(
 /// Causal grouped-query attention for `n` query tokens at positions `start..` over the
 /// cache, one cube per (head, token): keys in tiles of [`ATTENTION_THREADS`] (one score per
 /// thread), an online softmax, and each thread owning `dims` of the head's dimensions.
+/// With `q8` (a head of whole 32-value blocks) the output is rounded to 8 bits for the
+/// output projection, each block's `d · Σq` into `sums`.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn attention<F: Float>(
@@ -310,6 +312,7 @@ pub fn attention<F: Float>(
     k_cache: &[F],
     v_cache: &[F],
     out: &mut [f32],
+    sums: &mut [f32],
     heads: u32,
     kv_heads: u32,
     head_dim: u32,
@@ -319,6 +322,7 @@ pub fn attention<F: Float>(
     window: u32,
     softcap: f32,
     #[comptime] dims: u32,
+    #[comptime] q8: bool,
 ) {
     let threads = comptime![ATTENTION_THREADS as usize];
     let dims = comptime![dims as usize];
@@ -410,11 +414,33 @@ pub fn attention<F: Float>(
         running_max = new_max;
         sync_cube();
     }
-    #[unroll]
-    for k in 0..dims {
-        let d = tid + k * threads;
-        if d < hd {
-            out[q_at + d] = acc[k] / sum;
+    if comptime![q8] {
+        // The head's values in shared memory, then a 32-value block per thread.
+        let mut result = Shared::<[f32]>::new_slice(comptime![dims * threads]);
+        #[unroll]
+        for k in 0..dims {
+            result[tid + k * threads] = acc[k] / sum;
+        }
+        sync_cube();
+        if tid < hd / 32 {
+            let mut block = Array::<f32>::new(32usize);
+            #[unroll]
+            for j in 0..32 {
+                block[j] = result[tid * 32 + j];
+            }
+            sums[q_at / 32 + tid] = round_block_to_q8(&mut block);
+            #[unroll]
+            for j in 0..32 {
+                out[q_at + tid * 32 + j] = block[j];
+            }
+        }
+    } else {
+        #[unroll]
+        for k in 0..dims {
+            let d = tid + k * threads;
+            if d < hd {
+                out[q_at + d] = acc[k] / sum;
+            }
         }
     }
 }

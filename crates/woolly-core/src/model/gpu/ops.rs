@@ -272,9 +272,20 @@ impl<'a> Kernels<'a> {
         }
     }
 
-    /// Attention of `n` queries at `start..` over the cache, into `out` (`[n, heads * head_dim]`).
-    pub fn attention(&self, a: &AttentionArgs, q: &Buf, out: &Buf, n: usize, start: usize) {
+    /// Attention of `n` queries at `start..` over the cache, into `out` (`[n, heads *
+    /// head_dim]`), rounded to 8-bit blocks with `q8`. Returns whether it rounded: only a
+    /// head of whole blocks can be.
+    pub fn attention(
+        &self,
+        a: &AttentionArgs,
+        q: &Buf,
+        out: &Buf,
+        n: usize,
+        start: usize,
+        q8: bool,
+    ) -> bool {
         let dims = a.head_dim.div_ceil(ATTENTION_THREADS as usize) as u32;
+        let q8 = q8 && a.head_dim.is_multiple_of(32);
         let scale = a.scale;
         macro_rules! launch {
             ($f:ty) => {
@@ -286,6 +297,7 @@ impl<'a> Kernels<'a> {
                     a.k_cache.arg(),
                     a.v_cache.arg(),
                     out.arg(),
+                    self.sums.arg(),
                     a.heads as u32,
                     a.kv_heads as u32,
                     a.head_dim as u32,
@@ -295,6 +307,7 @@ impl<'a> Kernels<'a> {
                     a.window as u32,
                     a.softcap,
                     dims,
+                    q8,
                 )
             };
         }
@@ -302,6 +315,7 @@ impl<'a> Kernels<'a> {
             true => launch!(half::f16),
             false => launch!(f32),
         }
+        q8
     }
 }
 

@@ -447,8 +447,11 @@ impl GpuTransformer {
                 k.rms_norm_in_place(&s.k, kn, hd, n * kv_heads, cfg.norm_eps);
             }
             k.rope_store(&a, &s.q, &s.k, &s.v, n, start);
-            k.attention(&a, &s.q, &s.att, n, start);
-            let input = rounded(k, Readers::of(&[&l.wo]), &s.att, &s.xq, n * heads * hd);
+            // Rounded to 8 bits as it is written when `wo` wants that and the heads allow.
+            let input = match k.attention(&a, &s.q, &s.att, n, start, l.wo.wants_q8()) {
+                true => &s.att,
+                false => rounded(k, Readers::of(&[&l.wo]), &s.att, &s.xq, n * heads * hd),
+            };
             let post = l.w.post_attn_norm.as_ref();
             residual(k, &l.wo, input, post, &x, &s.xn, (dim, n), cfg.norm_eps);
             let input = norm(

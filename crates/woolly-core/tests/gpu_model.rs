@@ -40,7 +40,10 @@ fn top2(v: &[f32]) -> (usize, f32) {
     (best, v[best] - second)
 }
 
-/// The CPU's free-running greedy continuation of each reference prompt, 16 tokens, with
+/// Decode steps per reference prompt.
+const STEPS: usize = 32;
+
+/// The CPU's free-running greedy continuation of each reference prompt, 32 tokens, with
 /// the GPU and the noise floor (the CPU with an f32 KV cache) fed the same tokens. Where
 /// the GPU's pick first differs is where its own free-running continuation would part
 /// from the CPU's, so the test shows both: the GPU follows the CPU until a near-tie, and
@@ -77,7 +80,7 @@ fn gpu_follows_the_cpu_on_the_reference_prompts() {
         gpu.forward(&prompt, 0, b).unwrap();
         cpu32.forward(&prompt, 0, c).unwrap();
         let mut agreed = None;
-        for i in 0..16 {
+        for i in 0..STEPS {
             let (next, margin) = top2(a);
             let mut top: Vec<usize> = (0..a.len()).collect();
             top.sort_by(|&x, &y| a[y].total_cmp(&a[x]));
@@ -99,7 +102,7 @@ fn gpu_follows_the_cpu_on_the_reference_prompts() {
             gpu.forward(&token, prompt.len() + i, b).unwrap();
             cpu32.forward(&token, prompt.len() + i, c).unwrap();
         }
-        agreement.push(agreed.unwrap_or(16));
+        agreement.push(agreed.unwrap_or(STEPS));
     }
     let steps = gpu_diffs.len();
     let same = steps - ties.len();
@@ -107,7 +110,7 @@ fn gpu_follows_the_cpu_on_the_reference_prompts() {
     let worst = |d: &[f32]| d.iter().fold(0f32, |m, &d| m.max(d));
     let (gw, nw) = (within(&gpu_diffs), within(&noise_diffs));
     eprintln!(
-        "gpu vs cpu, 16 free-running greedy tokens per reference prompt: the same for \
+        "gpu vs cpu, {STEPS} free-running greedy tokens per reference prompt: the same for \
          {agreement:?}; same token at {same}/{steps} steps (the CPU's top-2 margin where not: \
          {ties:?}); top-5 logits within 0.5 at {gw}/{steps} (worst {}). The noise floor, cpu \
          f32-KV vs f16-KV: same token at {noise_same}/{steps}, top-5 within 0.5 at \
@@ -121,6 +124,9 @@ fn gpu_follows_the_cpu_on_the_reference_prompts() {
         ties.iter().all(|&m| m < NEAR_TIE),
         "the GPU parts from the CPU where the CPU's top-2 margin is {ties:?}"
     );
+    // 97.5% on lavapipe and Zen 4; the CPU path's own AVX2 and portable kernels pick
+    // another token than its AVX-512 ones at up to 6% of steps, so the bound leaves room
+    // for a CPU reference built from other kernels.
     assert!(
         same * 100 >= steps * 90,
         "same token at only {same} of {steps} steps"

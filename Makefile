@@ -83,7 +83,7 @@ chat: build
 # (it may download or compile llama.cpp) and the optional CUDA/Vulkan builds.
 bench: build
 	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix bench --include=dev --omit=optional --ignore-scripts --no-audit --no-fund
-	python3 scripts/bench.py $(if $(filter file,$(origin MODEL)),,--model $(MODEL)) $(if $(BIG),--big)
+	python3 scripts/bench.py $(if $(filter file,$(origin MODEL)),,--model $(MODEL)) $(if $(BIG),--big) $(if $(GPU),--gpu $(GPU))
 
 # Woolly capped at each CPU tier (--cpu-features) against llama.cpp's build for that tier:
 # portable/x64, avx2/haswell, avx512/zen4 or icelake, amx/sapphirerapids, on the test model

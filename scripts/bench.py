@@ -102,6 +102,9 @@ def bench_model(a, model, threads, gb_s):
     with open(model, "rb") as f:
         while f.read(1 << 24):
             pass
+    if a.gpu == "only":
+        results = {"model": model, "gpu": bench_gpu(a, model)}
+        return results, None
     # Woolly's own token ids for the prompt text, so llama.cpp prefills exactly the same ids.
     seed = run_json([a.woolly, "tokenize", "-m", model, "--no-parse-special", SEED_TEXT])
 
@@ -148,17 +151,40 @@ def bench_model(a, model, threads, gb_s):
     if derived:
         print("\n* Woolly TTFT derived as prefill time (its `bench --json` has no ttft_ms yet).")
 
-    if a.gpu == "on" or (a.gpu == "auto" and has_gpu()):
-        try:
-            g = best([woolly_run(a, model, 0, "gpu") for _ in range(a.runs)])
-            results["gpu"] = g
-            print("\n| Woolly on GPU | " + " | ".join(lbl for _, lbl, _ in METRICS) + " |")
-            print("|---|" + "---:|" * len(METRICS))
-            print("| wgpu | " + " | ".join(f"{g[k]:.1f}" for k, _, _ in METRICS) + " |")
-        except subprocess.CalledProcessError as e:
-            print(f"\nGPU: skipped, `woolly bench --device gpu` failed: {e.stderr.strip()}")
+    if gpu_wanted(a):
+        results["gpu"] = bench_gpu(a, model)
     sys.stdout.flush()
     return results, build
+
+
+def gpu_wanted(a):
+    return a.gpu in ("on", "only") or (a.gpu == "auto" and has_gpu())
+
+
+def bench_gpu(a, model):
+    """`woolly bench --device gpu`, best of the runs: speed, kernel launches per token and
+    decode as a fraction of the GPU's read bandwidth bound."""
+    name = Path(model).name
+    try:
+        runs = [woolly_run(a, model, 0, "gpu") for _ in range(a.runs)]
+        # The best speeds, and the rest (device, launches, bytes per token) as reported.
+        g = {**runs[-1], **best(runs)}
+    except subprocess.CalledProcessError as e:
+        print(f"\nGPU, {name}: skipped, `woolly bench --device gpu` failed: {e.stderr.strip()}")
+        return None
+    print(f"\n### Woolly on the GPU: {name}, pp{a.n_prompt} / tg{a.n_gen}, best of {a.runs}\n")
+    print(f"{g.get('device', 'gpu')}\n")
+    print("| " + " | ".join(lbl for _, lbl, _ in METRICS)
+          + " | dispatches / submits per token | decode / bandwidth bound |")
+    print("|" + "---:|" * (len(METRICS) + 2))
+    bound = ""
+    if a.gpu_gb_s and g.get("weight_bytes_per_token"):
+        limit = a.gpu_gb_s * 1e9 / g["weight_bytes_per_token"]
+        bound = f"{g['tg_tok_s'] / limit:.0%} of {limit:.1f} tok/s"
+    launches = f"{g.get('gpu_dispatches_per_token')} / {g.get('gpu_submits_per_token')}"
+    print("| " + " | ".join(f"{g[k]:.1f}" for k, _, _ in METRICS) + f" | {launches} | {bound} |")
+    sys.stdout.flush()
+    return g
 
 
 def main():
@@ -174,8 +200,9 @@ def main():
     p.add_argument("--n-prompt", type=int, default=512)
     p.add_argument("--n-gen", type=int, default=128)
     p.add_argument("--woolly", default=str(TARGET / "release/woolly"))
-    p.add_argument("--gpu", choices=["auto", "on", "off"], default="auto",
-                   help="also run `woolly bench --device gpu` (auto: when a GPU is present)")
+    p.add_argument("--gpu", choices=["auto", "on", "off", "only"], default="auto",
+                   help="also run `woolly bench --device gpu` (auto: when a GPU is present; "
+                        "only: the GPU alone, without the CPU and llama.cpp)")
     p.add_argument("--json", metavar="FILE", help="write every run and the best values here")
     a = p.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
@@ -185,6 +212,19 @@ def main():
     else:
         gemma = [str(GEMMA_MODEL)] if GEMMA_MODEL.exists() else []
         models = [str(TEST_MODEL)] + gemma + [synth_model(a, m) for m in YARDSTICK + (BIG if a.big else [])]
+    a.gpu_gb_s = None
+    if gpu_wanted(a):
+        try:
+            g = run_json([a.woolly, "membw", "--device", "gpu", "--json"])
+            a.gpu_gb_s = g["mem_read_gb_s"]
+            print(f"GPU memory read bandwidth (`woolly membw --device gpu`): {a.gpu_gb_s:.1f} GB/s "
+                  f"on {g['device']}.")
+        except subprocess.CalledProcessError as e:
+            print(f"GPU memory read bandwidth: not measured ({e.stderr.strip()}).")
+    if a.gpu == "only":
+        for model in models:
+            bench_model(a, model, threads, {})
+        return
     gb_s = bandwidth(a, threads)
     print("Ratio: >= 1.0 means Woolly is as good or better "
           "(tok/s: Woolly / llama.cpp; ms and MiB: llama.cpp / Woolly).")
@@ -200,7 +240,7 @@ def main():
     print(f"\nllama.cpp: node-llama-cpp {node_llama_version()}, {build[0]}; loaded {build[1]}")
     print("llama.cpp peak RSS excludes the Node.js runtime's own RSS measured before "
           "llama.cpp loads (see peak_rss_total_mb in --json).")
-    if not (a.gpu == "on" or (a.gpu == "auto" and has_gpu())):
+    if not gpu_wanted(a):
         print("GPU: skipped, no GPU adapter found.")
 
     if a.json:

@@ -634,3 +634,18 @@ fn the_vulkan_device_local_heap_is_read() {
         assert!(heap <= total_kib * 1024, "{heap} > {total_kib} KiB");
     }
 }
+
+/// `woolly membw --device gpu` times a kernel that must read every word of its buffer: the
+/// sum of what it read is the sum of what was written.
+#[test]
+fn the_bandwidth_kernel_reads_every_word() {
+    let Some(gpu) = gpu() else { return };
+    // Not a multiple of the threads: the last stride is partial.
+    let bytes = 4 * (3 << 20) + 4 * 999;
+    let word = |i: usize| (i as u32).wrapping_mul(2_654_435_761).rotate_left(7);
+    let b = gpu::bandwidth::read_bandwidth(&gpu, bytes, 1, word).unwrap();
+    assert_eq!(b.bytes, bytes);
+    let want = (0..bytes / 4).fold(0u32, |a, i| a.wrapping_add(word(i)));
+    assert_eq!(b.checksum, want);
+    assert!(b.gb_s.is_finite() && b.gb_s > 0.0, "{} GB/s", b.gb_s);
+}

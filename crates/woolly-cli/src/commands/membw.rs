@@ -1,5 +1,6 @@
 //! `woolly membw`: this machine's memory read bandwidth, the limit of decode speed (each
-//! decoded token reads every weight once). `make bench` divides by it.
+//! decoded token reads every weight once), or with `--device gpu` the GPU's. `make bench`
+//! divides by it.
 
 use serde_json::json;
 use std::sync::Barrier;
@@ -19,9 +20,17 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// `cpu`, or `gpu`: the GPU's memory, read by a kernel (up to one binding's worth).
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.device.as_str() {
+        "cpu" => {}
+        "gpu" => return run_gpu(&args),
+        other => anyhow::bail!("unknown device {other:?}: cpu or gpu"),
+    }
     let threads = args.threads.max(1);
     let words = (args.size_mb << 20) / 8 / threads / 64 * 64;
     anyhow::ensure!(words > 0, "--size-mb too small");
@@ -67,6 +76,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     } else {
         println!("memory read: {best:.1} GB/s with {threads} thread(s)");
+    }
+    Ok(())
+}
+
+fn run_gpu(args: &Args) -> anyhow::Result<()> {
+    use woolly_core::model::gpu::{bandwidth, device};
+    let gpu = device::shared()?;
+    let word = |i: usize| (i as u32).wrapping_mul(0x9E37_79B9);
+    let b = bandwidth::read_bandwidth(&gpu, args.size_mb << 20, args.passes, word)?;
+    let expected = (0..b.bytes / 4).fold(0u32, |a, i| a.wrapping_add(word(i)));
+    anyhow::ensure!(b.checksum == expected, "the GPU read wrong values");
+    let adapter = gpu.adapter.describe();
+    if args.json {
+        println!(
+            "{}",
+            json!({"mem_read_gb_s": b.gb_s, "device": adapter, "bytes": b.bytes})
+        );
+    } else {
+        println!(
+            "GPU memory read: {:.1} GB/s on {adapter} ({} MiB)",
+            b.gb_s,
+            b.bytes >> 20
+        );
     }
     Ok(())
 }

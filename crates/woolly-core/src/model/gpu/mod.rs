@@ -1,6 +1,7 @@
 //! The forward pass on a GPU: weights uploaded once in their GGUF blocks, every step on
 //! the device through our CubeCL kernels, one readback (the logits) per step.
 
+pub mod bandwidth;
 pub mod device;
 pub mod kernels;
 pub mod ops;

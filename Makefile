@@ -29,6 +29,9 @@ dist: build
 	@ls -l $(CARGO_TARGET_DIR)/release/bundle/deb/*.deb $(CARGO_TARGET_DIR)/release/bundle/rpm/*.rpm
 
 test: ui
+	# Formatting: the code as rustfmt writes it (`make fmt`), where rustup installed rustfmt.
+	if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all -- --check; \
+	else echo "make test: rustfmt is not installed, formatting not checked"; fi
 	# Supply chain, offline: the crates' licences, bans and sources (deny.toml); the UI's
 	# shipped npm packages' licences, integrity hashes and sources.
 	$(TOOLS_DIR)/bin/cargo-deny --offline check licenses bans sources

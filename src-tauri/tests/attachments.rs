@@ -8,7 +8,7 @@ mod support;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::{greedy, Harness};
+use support::{greedy_with, Harness};
 use woolly_core::chat::ChatMessage;
 use woolly_core::engine::Prompt;
 use woolly_desktop::attachments::{self, AttachmentKind};
@@ -197,17 +197,7 @@ fn new_chat(h: &Harness, context_length: u32) -> String {
         .invoke("create_conversation", json!({ "title": null }))
         .unwrap();
     let id = c["id"].as_str().unwrap().to_string();
-    greedy(h, &id, 8);
-    let mut params =
-        serde_json::to_value(woolly_desktop::types::SamplingParams::default()).unwrap();
-    params["temperature"] = json!(0.0);
-    params["maxTokens"] = json!(8);
-    params["contextLength"] = json!(context_length);
-    h.invoke(
-        "update_conversation",
-        json!({ "conversationId": id, "systemPrompt": SYSTEM, "params": params, "modelId": null }),
-    )
-    .unwrap();
+    greedy_with(h, &id, 8, context_length, SYSTEM);
     id
 }
 

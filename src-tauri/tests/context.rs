@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{test_model, Harness};
+use support::{greedy_with, test_model, Harness};
 use woolly_core::chat::ChatMessage;
 use woolly_core::engine::{Engine, EngineConfig, Prompt};
 use woolly_desktop::prompt::build_prompt;
@@ -121,16 +121,7 @@ fn long_chat(h: &Harness, n: usize, context_length: u32) -> String {
         .invoke("create_conversation", json!({ "title": "long" }))
         .unwrap();
     let id = c["id"].as_str().unwrap().to_string();
-    let mut params =
-        serde_json::to_value(woolly_desktop::types::SamplingParams::default()).unwrap();
-    params["temperature"] = json!(0.0);
-    params["maxTokens"] = json!(8);
-    params["contextLength"] = json!(context_length);
-    h.invoke(
-        "update_conversation",
-        json!({ "conversationId": id, "systemPrompt": SYSTEM, "params": params, "modelId": null }),
-    )
-    .unwrap();
+    greedy_with(h, &id, 8, context_length, SYSTEM);
     let db = &h.state().db;
     for i in 0..n {
         if i % 2 == 0 {

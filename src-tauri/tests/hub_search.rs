@@ -6,47 +6,18 @@
 
 mod support;
 
-use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{kinds, test_model, Harness};
+use support::{kinds, test_model, Harness, StandIn};
 
 const SEARCH: &str = include_str!("../../crates/woolly-hub/tests/fixtures/hf/search-gguf.json");
 const TREE: &str =
     include_str!("../../crates/woolly-hub/tests/fixtures/hf/tree-qwen2.5-7b-instruct.json");
 
-/// A status and a body.
-type Answer = (u16, Vec<u8>);
-
-#[derive(Clone, Default)]
-struct Routes(Arc<Mutex<HashMap<String, Answer>>>);
-
-async fn serve(State(routes): State<Routes>, uri: Uri) -> Response {
-    match routes.0.lock().unwrap().get(uri.path()) {
-        Some((code, body)) => (StatusCode::from_u16(*code).unwrap(), body.clone()).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
 #[test]
 fn hub_search_files_and_download_through_the_commands() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let routes = Routes::default();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new()
-        .fallback(serve)
-        .with_state(routes.clone());
-    rt.spawn(async move { axum::serve(listener, app).await });
-    let put = |path: &str, code: u16, body: Vec<u8>| {
-        routes.0.lock().unwrap().insert(path.into(), (code, body));
-    };
+    let hub = StandIn::start();
+    let put = |path: &str, code: u16, body: Vec<u8>| hub.put(path, code, body);
     let model = std::fs::read(test_model()).expect("the test model");
     let sha = woolly_hub::hash::sha256_file(&test_model())
         .unwrap()
@@ -77,7 +48,7 @@ fn hub_search_files_and_download_through_the_commands() {
     put("/api/models/org/broken/tree/main", 500, vec![]);
     put("/api/models/org/garbage/tree/main", 200, b"<html>".to_vec());
     // Before the app reads it; this test binary has no other test.
-    std::env::set_var("WOOLLY_HF_ENDPOINT", &base);
+    std::env::set_var("WOOLLY_HF_ENDPOINT", hub.base());
 
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::open(dir.path());

@@ -8,67 +8,13 @@
 
 mod support;
 
-use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::io::Cursor;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{kinds, Harness};
+use support::{kinds, Harness, StandIn};
 use woolly_desktop::catalogs::CatalogSource;
 use woolly_desktop::AppPaths;
-
-/// Files served on 127.0.0.1, replaceable while the server runs.
-#[derive(Clone, Default)]
-struct Files(Arc<Mutex<HashMap<String, Vec<u8>>>>);
-
-struct Server {
-    files: Files,
-    base: String,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Server {
-    fn start() -> Server {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let files = Files::default();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = axum::Router::new()
-            .fallback(serve)
-            .with_state(files.clone());
-        rt.spawn(async move { axum::serve(listener, app).await });
-        Server {
-            files,
-            base,
-            _rt: rt,
-        }
-    }
-
-    fn put(&self, path: &str, body: impl Into<Vec<u8>>) {
-        self.files
-            .0
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), body.into());
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-async fn serve(State(files): State<Files>, uri: Uri) -> Response {
-    match files.0.lock().unwrap().get(uri.path()) {
-        Some(body) => (StatusCode::OK, body.clone()).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
 
 fn b64(s: String) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -122,10 +68,10 @@ fn manifest(version: &str, url: &str, signature: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn app(root: &std::path::Path, server: &Server, key: &Key) -> Harness {
+fn app(root: &std::path::Path, server: &StandIn, key: &Key) -> Harness {
     Harness::open_updater(
         AppPaths::under(root),
-        Arc::new(woolly_desktop::secrets::MemorySecrets::default()),
+        std::sync::Arc::new(woolly_desktop::secrets::MemorySecrets::default()),
         json!({
             "endpoints": [server.url("/latest.json")],
             "pubkey": key.tauri_pubkey(),
@@ -142,7 +88,7 @@ fn package() -> Vec<u8> {
 
 #[test]
 fn a_signed_update_is_offered_with_its_notes_and_verifies() {
-    let server = Server::start();
+    let server = StandIn::start();
     let key = Key::new();
     let dir = tempfile::tempdir().unwrap();
     let h = app(dir.path(), &server, &key);
@@ -156,10 +102,11 @@ fn a_signed_update_is_offered_with_its_notes_and_verifies() {
 
     // Up to date: the server announces the running version.
     let pkg = package();
-    server.put("/woolly.AppImage", pkg.clone());
+    server.put("/woolly.AppImage", 200, pkg.clone());
     let url = server.url("/woolly.AppImage");
     server.put(
         "/latest.json",
+        200,
         manifest("0.1.0", &url, &key.sign_package(&pkg, "0.1.0")),
     );
     let s = h.invoke("check_for_update", json!({})).unwrap();
@@ -169,6 +116,7 @@ fn a_signed_update_is_offered_with_its_notes_and_verifies() {
     // A newer signed release: offered with its notes and date.
     server.put(
         "/latest.json",
+        200,
         manifest("0.2.0", &url, &key.sign_package(&pkg, "0.2.0")),
     );
     let s = h.invoke("check_for_update", json!({})).unwrap();
@@ -228,7 +176,7 @@ fn assert_refused(h: &Harness, why: &str) {
 
 #[test]
 fn a_tampered_update_is_refused_with_a_clear_message() {
-    let server = Server::start();
+    let server = StandIn::start();
     let key = Key::new();
     let dir = tempfile::tempdir().unwrap();
     let h = app(dir.path(), &server, &key);
@@ -238,17 +186,19 @@ fn a_tampered_update_is_refused_with_a_clear_message() {
     // The package changed after signing (one byte).
     let mut tampered = pkg.clone();
     tampered[1234] ^= 0x40;
-    server.put("/woolly.AppImage", tampered);
+    server.put("/woolly.AppImage", 200, tampered);
     server.put(
         "/latest.json",
+        200,
         manifest("0.2.0", &url, &key.sign_package(&pkg, "0.2.0")),
     );
     assert_refused(&h, "tampered package");
 
     // Signed, but by a key that is not the app's.
-    server.put("/woolly.AppImage", pkg.clone());
+    server.put("/woolly.AppImage", 200, pkg.clone());
     server.put(
         "/latest.json",
+        200,
         manifest("0.2.0", &url, &Key::new().sign_package(&pkg, "0.2.0")),
     );
     assert_refused(&h, "foreign key");
@@ -257,6 +207,7 @@ fn a_tampered_update_is_refused_with_a_clear_message() {
     // signed release dressed up as new).
     server.put(
         "/latest.json",
+        200,
         manifest("0.3.0", &url, &key.sign_package(&pkg, "0.2.0")),
     );
     assert_refused(&h, "version not covered by the signature");
@@ -264,6 +215,7 @@ fn a_tampered_update_is_refused_with_a_clear_message() {
     // A signature that is not one.
     server.put(
         "/latest.json",
+        200,
         manifest("0.2.0", &url, &b64("not a signature".into())),
     );
     assert_refused(&h, "garbage signature");
@@ -271,6 +223,7 @@ fn a_tampered_update_is_refused_with_a_clear_message() {
     // The same package, properly signed, is then taken.
     server.put(
         "/latest.json",
+        200,
         manifest("0.2.0", &url, &key.sign_package(&pkg, "0.2.0")),
     );
     h.invoke("check_for_update", json!({})).unwrap();
@@ -283,7 +236,7 @@ fn a_tampered_update_is_refused_with_a_clear_message() {
 
 #[test]
 fn the_model_catalog_refreshes_from_a_signed_document() {
-    let server = Server::start();
+    let server = StandIn::start();
     let key = Key::new();
     let dir = tempfile::tempdir().unwrap();
     let h = app(dir.path(), &server, &key);
@@ -314,8 +267,8 @@ fn the_model_catalog_refreshes_from_a_signed_document() {
     };
     assert_eq!(listed(&h).len(), builtin.models.len());
 
-    server.put("/catalog.json", body.clone());
-    server.put("/catalog.json.sig", sign(&body));
+    server.put("/catalog.json", 200, body.clone());
+    server.put("/catalog.json.sig", 200, sign(&body));
     let s = h.invoke("refresh_catalog", json!({})).unwrap();
     assert_eq!(s["catalog"]["origin"], "refreshed", "{s}");
     assert_eq!(s["catalog"]["models"], builtin.models.len() + 1);
@@ -326,7 +279,7 @@ fn the_model_catalog_refreshes_from_a_signed_document() {
     let tampered = String::from_utf8(body.clone())
         .unwrap()
         .replace("Refresh Test Model", "Refresh Test Modem");
-    server.put("/catalog.json", tampered);
+    server.put("/catalog.json", 200, tampered);
     let err = h.invoke("refresh_catalog", json!({})).unwrap_err();
     assert_eq!(err["code"], "bad_response", "{err}");
     let message = err["message"].as_str().unwrap();
@@ -349,7 +302,7 @@ fn the_model_catalog_refreshes_from_a_signed_document() {
     assert!(!names.contains(&json!("Refresh Test Modem")));
 
     // A catalog the server stops serving: unreachable, the refreshed one stays.
-    server.files.0.lock().unwrap().clear();
+    server.clear();
     let err = h.invoke("refresh_catalog", json!({})).unwrap_err();
     assert_eq!(err["code"], "unreachable", "{err}");
     assert!(listed(&h).contains(&"refresh-test-model".to_string()));

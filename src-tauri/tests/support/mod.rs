@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+mod stand_in;
+#[allow(unused_imports)]
+pub use stand_in::StandIn;
+
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -235,15 +239,32 @@ pub fn token_text(events: &[Value]) -> String {
 
 /// Deterministic, short replies.
 pub fn greedy(h: &Harness, conversation_id: &str, max_tokens: u32) {
+    greedy_with(
+        h,
+        conversation_id,
+        max_tokens,
+        2048,
+        "You are a helpful assistant.",
+    );
+}
+
+/// [`greedy`] in a context of `context_length` tokens, under `system_prompt`.
+pub fn greedy_with(
+    h: &Harness,
+    conversation_id: &str,
+    max_tokens: u32,
+    context_length: u32,
+    system_prompt: &str,
+) {
     let mut params =
         serde_json::to_value(woolly_desktop::types::SamplingParams::default()).unwrap();
     params["temperature"] = json!(0.0);
     params["seed"] = json!(7);
     params["maxTokens"] = json!(max_tokens);
-    params["contextLength"] = json!(2048);
+    params["contextLength"] = json!(context_length);
     h.invoke(
         "update_conversation",
-        json!({ "conversationId": conversation_id, "systemPrompt": "You are a helpful assistant.", "params": params, "modelId": null }),
+        json!({ "conversationId": conversation_id, "systemPrompt": system_prompt, "params": params, "modelId": null }),
     )
     .expect("update_conversation");
 }

@@ -222,8 +222,10 @@ def main():
         except subprocess.CalledProcessError as e:
             print(f"GPU memory read bandwidth: not measured ({e.stderr.strip()}).")
     if a.gpu == "only":
-        for model in models:
-            bench_model(a, model, threads, {})
+        results = {"gpu_mem_read_gb_s": a.gpu_gb_s,
+                   "models": [bench_model(a, model, threads, {})[0] for model in models]}
+        if a.json:
+            Path(a.json).write_text(json.dumps(results, indent=1) + "\n")
         return
     gb_s = bandwidth(a, threads)
     print("Ratio: >= 1.0 means Woolly is as good or better "
@@ -231,7 +233,7 @@ def main():
     print("Memory read bandwidth (`woolly membw`): "
           + ", ".join(f"{gb_s[t]:.1f} GB/s at {t} thread{'s' if t > 1 else ''}" for t in threads)
           + ".")
-    all_results = {"mem_read_gb_s": gb_s, "models": []}
+    all_results = {"mem_read_gb_s": gb_s, "gpu_mem_read_gb_s": a.gpu_gb_s, "models": []}
     build = None
     for model in models:
         results, build = bench_model(a, model, threads, gb_s)

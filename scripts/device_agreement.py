@@ -68,7 +68,11 @@ def main():
     print("| run | " + " | ".join(f"prompt {i + 1}" for i in range(len(cases))) + " | all 16 |")
     print("|---|" + "---:|" * (len(cases) + 1))
     for name, extra in runs:
-        got = [generate(a.woolly, a.model, c["prompt"], extra) for c in cases]
+        try:
+            got = [generate(a.woolly, a.model, c["prompt"], extra) for c in cases]
+        except subprocess.CalledProcessError as e:
+            print(f"| {name} | failed: {e.stderr.strip().splitlines()[-1:]} |")
+            continue
         same = [common_prefix(g["tokens"], r["tokens"]) for g, r in zip(got, cpu)]
         label = name
         full = sum(n == TOKENS for n in same)

@@ -245,7 +245,7 @@ fn stacked_products_match_each_product_alone() {
                 assert_close(&got[part..part + n * rows], &want, 1e-4, &what);
                 let rest = part + n * rows..part + stride * rows;
                 assert_eq!(&got[rest.clone()], &before[rest], "{what}: past n");
-                // The part read back through a view of it, as the forward pass binds it.
+                // The part read back through a view of it (a handle at an offset).
                 let view = read(&gpu, &whole.view(part, stride * rows));
                 assert_eq!(
                     &view[..n * rows],

@@ -9,7 +9,7 @@ use std::time::Instant;
 const THREADS: u32 = 256;
 const CUBES: u32 = 1024;
 /// Launches per timed pass, so one pass's wait for the device is spread over many reads.
-const LAUNCHES: usize = 8;
+const LAUNCHES: usize = 16;
 
 /// Each thread adds up every `stride`-th word from its own (wrapping, so the total is the
 /// same in any order), as the matrix kernels read weights: a word at a time, neighbouring
@@ -47,7 +47,8 @@ pub fn read_bandwidth(
     word: impl Fn(usize) -> u32,
 ) -> Result<Bandwidth, GpuError> {
     let words = bytes.min(gpu.max_binding) / 4;
-    let data: Vec<u8> = (0..words).flat_map(|i| word(i).to_le_bytes()).collect();
+    let mut data = Vec::with_capacity(words * 4);
+    (0..words).for_each(|i| data.extend_from_slice(&word(i).to_le_bytes()));
     let src = Buf {
         handle: gpu.client.create_from_slice(&data),
         len: words,

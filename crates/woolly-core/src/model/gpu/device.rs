@@ -149,8 +149,9 @@ fn adapter_memory(kind: AdapterType, pci_bus_id: &str, heap: Option<u64>) -> Opt
 #[cfg(any(target_os = "linux", target_os = "windows"))]
 fn vulkan_device_local_heap(adapter: &wgpu::wgpu::Adapter) -> Option<u64> {
     use wgpu::wgpu::hal::api::Vulkan;
-    const DEVICE_LOCAL: u32 = 0x1; // VK_MEMORY_HEAP_DEVICE_LOCAL_BIT
-                                   // SAFETY: the HAL adapter is only read, while the guard lives; nothing is kept.
+    // VK_MEMORY_HEAP_DEVICE_LOCAL_BIT
+    const DEVICE_LOCAL: u32 = 0x1;
+    // SAFETY: the HAL adapter is only read, while the guard lives; nothing is kept.
     let hal = unsafe { adapter.as_hal::<Vulkan>() }?;
     let instance = hal.shared_instance().raw_instance();
     // SAFETY: a query of a valid physical device of this instance.

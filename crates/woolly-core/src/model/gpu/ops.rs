@@ -96,6 +96,12 @@ impl<'a> Kernels<'a> {
         stride: usize,
         accumulate: bool,
     ) {
+        // A stacked matrix's parts each need `stride` tokens of room in `out`.
+        debug_assert!(
+            w.splits[0] == w.rows || (stride >= n && out.len >= stride * w.rows),
+            "stacked products into {} values at a stride of {stride} tokens",
+            out.len
+        );
         let tile = if n == 1 { 1 } else { MATMUL_TILE };
         let tiles = n.div_ceil(tile as usize) as u32;
         let lanes = self.matmul_lanes;
@@ -184,7 +190,6 @@ impl<'a> Kernels<'a> {
         );
     }
 
-    /// `gate = silu(gate) * up` over `len` values, rounded to 8-bit blocks with `q8`.
     /// `gate = act(gate) * up` (SiLU, or GELU when `gelu`), rounded to 8 bits when `q8`.
     pub fn swiglu(&self, gate: &Buf, up: &Buf, len: usize, q8: bool, gelu: bool) {
         let threads = if q8 { len / 32 } else { len };
@@ -285,7 +290,9 @@ impl<'a> Kernels<'a> {
         q8: bool,
     ) -> bool {
         let dims = a.head_dim.div_ceil(ATTENTION_THREADS as usize) as u32;
-        let q8 = q8 && a.head_dim.is_multiple_of(32);
+        // A 32-value block per thread: up to 32 of them.
+        let q8 =
+            q8 && a.head_dim.is_multiple_of(32) && a.head_dim <= 32 * ATTENTION_THREADS as usize;
         let scale = a.scale;
         macro_rules! launch {
             ($f:ty) => {

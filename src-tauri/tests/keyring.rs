@@ -84,6 +84,23 @@ fn assert_child_passed(out: &std::process::Output) {
     );
 }
 
+/// Saving a secret fails with the `keychain` code, fast, and no Hub token is reported.
+fn secrets_say_keychain(h: &support::Harness, api_key: &str) {
+    let err = timed(h, "set_server_api_key", json!({"apiKey": api_key})).unwrap_err();
+    assert_eq!(err["code"], "keychain", "{err}");
+    let err = timed(h, "set_hf_token", json!({"token": "hf_abc"})).unwrap_err();
+    assert_eq!(err["code"], "keychain", "{err}");
+    assert_eq!(timed(h, "has_hf_token", json!({})).unwrap(), false);
+}
+
+/// Everything that needs no secret works: history, settings, a chat turn.
+fn the_rest_works(h: &support::Harness) {
+    let c = timed(h, "create_conversation", json!({"title": null})).unwrap();
+    let settings = timed(h, "get_settings", json!({})).unwrap();
+    timed(h, "save_settings", json!({"settings": settings})).unwrap();
+    chat_turn(h, c["id"].as_str().unwrap());
+}
+
 /// A chat turn in conversation `id` streams tokens.
 fn chat_turn(h: &support::Harness, id: &str) {
     support::greedy(h, id, 4);
@@ -128,24 +145,17 @@ fn without_a_secret_service_secret_features_say_so_and_the_rest_works() {
     let h = support::Harness::open_with(dir.path(), Arc::new(Keychain));
     let timed = |cmd: &str, args: serde_json::Value| timed(&h, cmd, args);
     // The secret features: a clear `keychain` error, or "no key" where only reading.
-    let err = timed("set_server_api_key", json!({"apiKey": "wk-key"})).unwrap_err();
-    assert_eq!(err["code"], "keychain", "{err}");
-    let err = timed("set_hf_token", json!({"token": "hf_abc"})).unwrap_err();
-    assert_eq!(err["code"], "keychain", "{err}");
-    assert_eq!(timed("has_hf_token", json!({})).unwrap(), false);
+    secrets_say_keychain(&h, "wk-key");
     assert_eq!(
         timed("server_status", json!({})).unwrap()["hasApiKey"],
         false
     );
-    // Everything else works: history, settings, the local server without a key, a chat.
-    let c = timed("create_conversation", json!({"title": null})).unwrap();
-    let settings = timed("get_settings", json!({})).unwrap();
-    timed("save_settings", json!({"settings": settings})).unwrap();
+    // Everything else works: the local server without a key, history, settings, a chat.
     let port = support::free_port();
     let s = timed("start_server", json!({"port": port})).unwrap();
     assert_eq!(s["running"], true, "{s}");
     timed("stop_server", json!({})).unwrap();
-    chat_turn(&h, c["id"].as_str().unwrap());
+    the_rest_works(&h);
 }
 
 const LOCKED_ENV: &str = "WOOLLY_LOCKED_KEYCHAIN_CHILD";
@@ -227,23 +237,14 @@ fn with_a_locked_keychain_secret_features_say_so_and_the_rest_works() {
         .unwrap();
     assert!(!lookup.status.success(), "still readable after locking");
 
-    let timed = |cmd: &str, args: serde_json::Value| timed(&h, cmd, args);
-    let err = timed("set_server_api_key", json!({"apiKey": "wk-other"})).unwrap_err();
-    assert_eq!(err["code"], "keychain", "{err}");
-    let err = timed("set_hf_token", json!({"token": "hf_abc"})).unwrap_err();
-    assert_eq!(err["code"], "keychain", "{err}");
-    assert_eq!(timed("has_hf_token", json!({})).unwrap(), false);
+    secrets_say_keychain(&h, "wk-other");
     // The server's key is locked away: starting it without the key would open it to anyone.
     let port = support::free_port();
-    let err = timed("start_server", json!({"port": port})).unwrap_err();
+    let err = timed(&h, "start_server", json!({"port": port})).unwrap_err();
     assert_eq!(err["code"], "keychain", "{err}");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the server listens without its key"
     );
-    // Everything else works: history, settings, a chat.
-    let c = timed("create_conversation", json!({"title": null})).unwrap();
-    let settings = timed("get_settings", json!({})).unwrap();
-    timed("save_settings", json!({"settings": settings})).unwrap();
-    chat_turn(&h, c["id"].as_str().unwrap());
+    the_rest_works(&h);
 }

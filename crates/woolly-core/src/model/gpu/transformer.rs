@@ -39,21 +39,19 @@ enum Products<const N: usize> {
 impl<const N: usize> Products<N> {
     fn upload(g: &Gpu, parts: [QMatrix; N]) -> Result<Self, ModelError> {
         let (ty, cols) = (parts[0].ty, parts[0].cols);
-        let products = if parts.iter().all(|m| m.ty == ty && m.cols == cols) {
-            let blocks = parts.each_ref().map(|m| (m.rows, m.bytes()));
-            Self::Stacked(DeviceMatrix::stack(g, ty, cols, &blocks).map_err(device_err)?)
-        } else {
-            let mut separate = Vec::with_capacity(N);
-            for m in &parts {
-                separate.push(
-                    DeviceMatrix::upload(g, m.ty, m.rows, m.cols, m.bytes()).map_err(device_err)?,
-                );
-            }
-            Self::Separate(separate.try_into().unwrap_or_else(|_| unreachable!()))
-        };
-        // The device holds them now: let the OS have the mapped pages back.
-        parts.iter().for_each(|m| m.release(0, m.bytes().len()));
-        Ok(products)
+        if !parts.iter().all(|m| m.ty == ty && m.cols == cols) {
+            let separate = parts
+                .iter()
+                .map(|m| upload(g, m))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Self::Separate(
+                separate.try_into().unwrap_or_else(|_| unreachable!()),
+            ));
+        }
+        let blocks = parts.each_ref().map(|m| (m.rows, m.bytes()));
+        let stacked = DeviceMatrix::stack(g, ty, cols, &blocks).map_err(device_err)?;
+        parts.iter().for_each(release);
+        Ok(Self::Stacked(stacked))
     }
 
     fn readers(&self) -> Readers {
@@ -169,6 +167,18 @@ fn device_err(e: GpuError) -> ModelError {
     ModelError::Device(e.to_string())
 }
 
+/// `m` on the device, its mapped pages handed back to the OS.
+fn upload(g: &Gpu, m: &QMatrix) -> Result<DeviceMatrix, ModelError> {
+    let on_device = DeviceMatrix::upload(g, m.ty, m.rows, m.cols, m.bytes()).map_err(device_err)?;
+    release(m);
+    Ok(on_device)
+}
+
+/// The device holds `m` now: let the OS have its mapped pages back.
+fn release(m: &QMatrix) {
+    m.release(0, m.bytes().len());
+}
+
 impl GpuTransformer {
     pub fn load(
         file: Arc<GgufFile>,
@@ -187,13 +197,6 @@ impl GpuTransformer {
             len: v.len(),
         };
         let vector = |name: &str| load_vec(&file, name).map(|v| f32_buf(&v));
-        let matrix = |m: &QMatrix| -> Result<DeviceMatrix, ModelError> {
-            let on_device =
-                DeviceMatrix::upload(g, m.ty, m.rows, m.cols, m.bytes()).map_err(device_err)?;
-            // The device holds it now: let the OS have the mapped pages back.
-            m.release(0, m.bytes().len());
-            Ok(on_device)
-        };
         let hd = cfg.head_dim;
         let f16_cache = kv == KvCacheType::F16 && g.f16;
         let cache_len = cfg.n_kv_heads * ctx * hd;
@@ -208,9 +211,9 @@ impl GpuTransformer {
                 Ok(Layer {
                     w,
                     qkv: Products::upload(g, [q, k, v])?,
-                    wo: matrix(&o)?,
+                    wo: upload(g, &o)?,
                     gate_up: Products::upload(g, [gate, up])?,
-                    down: matrix(&down)?,
+                    down: upload(g, &down)?,
                     k_cache: cache(),
                     v_cache: cache(),
                 })
@@ -219,12 +222,10 @@ impl GpuTransformer {
         let (dim, q_dim, kv_dim) = (cfg.dim, cfg.n_heads * hd, cfg.n_kv_heads * hd);
         let embeddings = QMatrix::named(&file, "token_embd.weight", cfg.vocab_size, dim)?;
         let output = match file.tensor("output.weight") {
-            Some(_) => matrix(&QMatrix::named(
-                &file,
-                "output.weight",
-                cfg.vocab_size,
-                dim,
-            )?)?,
+            Some(_) => upload(
+                g,
+                &QMatrix::named(&file, "output.weight", cfg.vocab_size, dim)?,
+            )?,
             // Tied: the embedding table doubles as the output head.
             None => DeviceMatrix::upload(g, embeddings.ty, cfg.vocab_size, dim, embeddings.bytes())
                 .map_err(device_err)?,
@@ -236,6 +237,8 @@ impl GpuTransformer {
                 (f32_buf(&cos), f32_buf(&sin))
             });
         let zeros = |n: usize| f32_buf(&vec![0.0; n]);
+        // The widest input of a matrix product: it is rounded to 8 bits into `xq`.
+        let widest = CHUNK * dim.max(q_dim).max(cfg.ffn_dim);
         let (qkv, gate_up) = (
             zeros(CHUNK * (q_dim + 2 * kv_dim)),
             zeros(CHUNK * 2 * cfg.ffn_dim),
@@ -251,8 +254,8 @@ impl GpuTransformer {
             up: gate_up.view(CHUNK * cfg.ffn_dim, CHUNK * cfg.ffn_dim),
             gate_up,
             last: zeros(dim),
-            xq: zeros(CHUNK * dim.max(q_dim).max(cfg.ffn_dim)),
-            sums: zeros(CHUNK * dim.max(q_dim).max(cfg.ffn_dim) / 32),
+            xq: zeros(widest),
+            sums: zeros(widest / 32),
             logits: zeros(cfg.vocab_size),
             embed: Vec::with_capacity(CHUNK * dim),
         };

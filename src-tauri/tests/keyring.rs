@@ -74,8 +74,13 @@ fn timed(
     r
 }
 
-/// The test re-run in a child process passed.
-fn assert_child_passed(out: &std::process::Output) {
+/// `cmd`, which ends by running this test binary, re-runs test `name` alone in it, and it
+/// passes.
+fn assert_child_passes(cmd: &mut std::process::Command, name: &str) {
+    let out = cmd
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("1 passed"),
@@ -123,22 +128,16 @@ const NO_BUS_ENV: &str = "WOOLLY_NO_SECRET_SERVICE_CHILD";
 fn without_a_secret_service_secret_features_say_so_and_the_rest_works() {
     if std::env::var_os(NO_BUS_ENV).is_none() {
         let dir = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "without_a_secret_service_secret_features_say_so_and_the_rest_works",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
             .env(NO_BUS_ENV, "1")
             .env(
                 "DBUS_SESSION_BUS_ADDRESS",
                 format!("unix:path={}", dir.path().join("no-bus").display()),
             )
-            .env_remove("DBUS_SYSTEM_BUS_ADDRESS")
-            .output()
-            .unwrap();
-        assert_child_passed(&out);
+            .env_remove("DBUS_SYSTEM_BUS_ADDRESS");
+        let name = "without_a_secret_service_secret_features_say_so_and_the_rest_works";
+        assert_child_passes(&mut child, name);
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -174,7 +173,8 @@ fn with_a_locked_keychain_secret_features_say_so_and_the_rest_works() {
     }
     if std::env::var_os(LOCKED_ENV).is_none() {
         let data = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new("dbus-run-session")
+        let mut child = std::process::Command::new("dbus-run-session");
+        child
             .args([
                 "--",
                 "sh",
@@ -182,19 +182,12 @@ fn with_a_locked_keychain_secret_features_say_so_and_the_rest_works() {
                 "echo pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$0\" \"$@\"",
             ])
             .arg(std::env::current_exe().unwrap())
-            .args([
-                "with_a_locked_keychain_secret_features_say_so_and_the_rest_works",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
             .env(LOCKED_ENV, "1")
             .env("XDG_DATA_HOME", data.path())
             .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
-            .output()
-            .unwrap();
-        assert_child_passed(&out);
+            .env_remove("WAYLAND_DISPLAY");
+        let name = "with_a_locked_keychain_secret_features_say_so_and_the_rest_works";
+        assert_child_passes(&mut child, name);
         return;
     }
     let dir = tempfile::tempdir().unwrap();
